@@ -16,6 +16,9 @@ const char* to_string(ErrorCode code) {
         case ErrorCode::invalid_argument: return "invalid_argument";
         case ErrorCode::decryption_failed: return "decryption_failed";
         case ErrorCode::inconsistent_secret: return "inconsistent_secret";
+        case ErrorCode::unavailable: return "unavailable";
+        case ErrorCode::storage: return "storage";
+        case ErrorCode::not_found: return "not_found";
     }
     return "unknown";
 }

@@ -21,6 +21,9 @@ enum class ErrorCode {
     invalid_argument,
     decryption_failed,
     inconsistent_secret,  // shachain: a secret that does not derive earlier ones
+    unavailable,          // a dependency (database, bitcoind) cannot be reached
+    storage,              // the store refused or failed an operation
+    not_found,
 };
 
 const char* to_string(ErrorCode code);

@@ -1,0 +1,351 @@
+// PostgreSQL backend (libpqxx 6.4): towers as a service, 10^8+ appointments.
+//
+// Writes go through one connection, reads through a small pool. A batch is one
+// transaction of at most three multi-row statements, so group commit pays one
+// round trip and one WAL flush for many appointments. A lost connection (a
+// PostgreSQL restart) is reported as `unavailable` and re-opened on next use.
+#include <pqxx/pqxx>
+
+#include <atomic>
+#include <mutex>
+#include <sstream>
+
+#include "common/hex.h"
+#include "server/store/migrations.h"
+#include "server/store/store.h"
+
+namespace argus::store {
+
+namespace {
+
+std::string bytea(ByteSpan b) { return "'\\x" + to_hex(b) + "'::bytea"; }
+std::string param(ByteSpan b) { return "\\x" + to_hex(b); }
+
+template <std::size_t N>
+ByteArray<N> array_from(const pqxx::field& f) {
+    pqxx::binarystring b(f);
+    ByteArray<N> out{};
+    if (b.size() == N) std::copy(b.data(), b.data() + N, out.begin());
+    return out;
+}
+
+Bytes bytes_from(const pqxx::field& f) {
+    pqxx::binarystring b(f);
+    return Bytes(b.data(), b.data() + b.size());
+}
+
+struct Connection {
+    std::unique_ptr<pqxx::connection> conn;
+    std::mutex mutex;
+};
+
+class PostgresStore final : public Store {
+public:
+    PostgresStore(std::string conninfo, std::size_t readers)
+        : conninfo_(std::move(conninfo)), readers_(readers == 0 ? 1 : readers) {}
+
+    std::string backend_name() const override { return "postgres"; }
+
+    Status migrate() {
+        return with(writer_, [&](pqxx::connection& c) -> Status {
+            pqxx::work tx(c);
+            tx.exec0("CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL)");
+            // Serialise concurrent starts of several towers on one database.
+            tx.exec0("LOCK TABLE schema_migrations IN EXCLUSIVE MODE");
+            int version = tx.exec1("SELECT coalesce(max(version), 0) FROM schema_migrations")[0].as<int>();
+            const auto& migrations = postgres_migrations();
+            int known = migrations.empty() ? 0 : migrations.back().version;
+            if (version > known) {
+                return make_error(ErrorCode::storage,
+                                  "database schema version " + std::to_string(version) +
+                                      " is newer than this build knows (" + std::to_string(known) +
+                                      "); upgrade Argus");
+            }
+            for (const auto& m : migrations) {
+                if (m.version <= version) continue;
+                tx.exec(m.sql);
+                tx.exec0("INSERT INTO schema_migrations (version, name) VALUES (" + std::to_string(m.version) +
+                         ", " + tx.quote(m.name) + ")");
+            }
+            tx.commit();
+            return {};
+        });
+    }
+
+    Status write(const WriteBatch& batch) override {
+        if (batch.empty()) return {};
+        return with(writer_, [&](pqxx::connection& c) -> Status {
+            pqxx::work tx(c);
+            if (!batch.users.empty()) {
+                std::ostringstream sql;
+                sql << "INSERT INTO users (user_id, available_slots, subscription_start, subscription_expiry) VALUES ";
+                // ON CONFLICT cannot touch one row twice in a statement: keep the last state per user.
+                std::vector<const UserRecord*> unique = last_per_key(batch.users);
+                for (std::size_t i = 0; i < unique.size(); ++i) {
+                    const auto& u = *unique[i];
+                    sql << (i ? "," : "") << "(" << bytea(u.user_id) << "," << u.available_slots << ","
+                        << u.subscription_start << "," << u.subscription_expiry << ")";
+                }
+                sql << " ON CONFLICT (user_id) DO UPDATE SET available_slots = excluded.available_slots, "
+                       "subscription_start = excluded.subscription_start, "
+                       "subscription_expiry = excluded.subscription_expiry";
+                tx.exec0(sql.str());
+            }
+            if (!batch.appointments.empty()) {
+                std::vector<const AppointmentRecord*> unique = last_per_appointment(batch.appointments);
+                std::ostringstream sql;
+                sql << "INSERT INTO appointments (user_key, locator, trigger_kind, payload_kind, to_self_delay, "
+                       "start_block, blob) SELECT u.user_key, v.locator, v.trigger_kind, v.payload_kind, "
+                       "v.to_self_delay, v.start_block, v.blob FROM (VALUES ";
+                for (std::size_t i = 0; i < unique.size(); ++i) {
+                    const auto& a = *unique[i];
+                    sql << (i ? "," : "") << "(" << bytea(a.user_id) << "," << bytea(a.locator) << ","
+                        << static_cast<int>(a.trigger) << "::smallint," << static_cast<int>(a.payload)
+                        << "::smallint," << a.to_self_delay << "::bigint," << a.start_block << "::integer,"
+                        << bytea(a.blob) << ")";
+                }
+                sql << ") AS v(user_id, locator, trigger_kind, payload_kind, to_self_delay, start_block, blob) "
+                       "JOIN users u ON u.user_id = v.user_id "
+                       "ON CONFLICT (user_key, locator) DO UPDATE SET trigger_kind = excluded.trigger_kind, "
+                       "payload_kind = excluded.payload_kind, to_self_delay = excluded.to_self_delay, "
+                       "start_block = excluded.start_block, blob = excluded.blob";
+                pqxx::result r = tx.exec(sql.str());
+                if (r.affected_rows() != unique.size()) {
+                    return make_error(ErrorCode::storage, "appointment for unknown user");
+                }
+            }
+            if (!batch.removed_appointments.empty()) {
+                std::ostringstream sql;
+                sql << "DELETE FROM appointments a USING users u, (VALUES ";
+                for (std::size_t i = 0; i < batch.removed_appointments.size(); ++i) {
+                    const auto& k = batch.removed_appointments[i];
+                    sql << (i ? "," : "") << "(" << bytea(k.user_id) << "," << bytea(k.locator) << ")";
+                }
+                sql << ") AS v(user_id, locator) WHERE u.user_id = v.user_id AND a.user_key = u.user_key "
+                       "AND a.locator = v.locator";
+                tx.exec0(sql.str());
+            }
+            tx.commit();
+            return {};
+        });
+    }
+
+    Result<std::vector<UserRecord>> load_users() override {
+        return read<std::vector<UserRecord>>([&](pqxx::work& tx) {
+            std::vector<UserRecord> out;
+            for (const auto& row : tx.exec("SELECT user_id, available_slots, subscription_start, subscription_expiry FROM users")) {
+                out.push_back(user_from(row));
+            }
+            return out;
+        });
+    }
+
+    Result<std::optional<UserRecord>> get_user(const UserId& user) override {
+        return read<std::optional<UserRecord>>([&](pqxx::work& tx) {
+            auto r = tx.exec_params("SELECT user_id, available_slots, subscription_start, subscription_expiry "
+                                    "FROM users WHERE user_id = $1::bytea", param(user));
+            return r.empty() ? std::optional<UserRecord>() : std::optional<UserRecord>(user_from(r[0]));
+        });
+    }
+
+    Result<std::optional<AppointmentRecord>> get_appointment(const AppointmentKey& key) override {
+        return read<std::optional<AppointmentRecord>>([&](pqxx::work& tx) {
+            auto r = tx.exec_params(
+                "SELECT a.locator, u.user_id, a.trigger_kind, a.payload_kind, a.to_self_delay, a.start_block, a.blob "
+                "FROM appointments a JOIN users u USING (user_key) WHERE u.user_id = $1::bytea AND a.locator = $2::bytea",
+                param(key.user_id), param(key.locator));
+            return r.empty() ? std::optional<AppointmentRecord>() : std::optional<AppointmentRecord>(appointment_from(r[0]));
+        });
+    }
+
+    Result<std::optional<std::size_t>> get_blob_size(const AppointmentKey& key) override {
+        return read<std::optional<std::size_t>>([&](pqxx::work& tx) {
+            auto r = tx.exec_params(
+                "SELECT octet_length(a.blob) FROM appointments a JOIN users u USING (user_key) "
+                "WHERE u.user_id = $1::bytea AND a.locator = $2::bytea",
+                param(key.user_id), param(key.locator));
+            return r.empty() ? std::optional<std::size_t>() : std::optional<std::size_t>(r[0][0].as<std::size_t>());
+        });
+    }
+
+    Result<std::vector<AppointmentRecord>> find_by_locator(const Locator& locator) override {
+        return read<std::vector<AppointmentRecord>>([&](pqxx::work& tx) {
+            std::vector<AppointmentRecord> out;
+            for (const auto& row : tx.exec_params(
+                     "SELECT a.locator, u.user_id, a.trigger_kind, a.payload_kind, a.to_self_delay, a.start_block, "
+                     "a.blob FROM appointments a JOIN users u USING (user_key) WHERE a.locator = $1::bytea",
+                     param(locator))) {
+                out.push_back(appointment_from(row));
+            }
+            return out;
+        });
+    }
+
+    Result<std::vector<Locator>> user_locators(const UserId& user) override {
+        return read<std::vector<Locator>>([&](pqxx::work& tx) {
+            std::vector<Locator> out;
+            for (const auto& row : tx.exec_params(
+                     "SELECT a.locator FROM appointments a JOIN users u USING (user_key) "
+                     "WHERE u.user_id = $1::bytea ORDER BY a.locator", param(user))) {
+                out.push_back(array_from<16>(row[0]));
+            }
+            return out;
+        });
+    }
+
+    Status for_each_locator(const std::function<void(const Locator&)>& visit) override {
+        auto done = read<bool>([&](pqxx::work& tx) {
+            // A cursor keeps memory flat over 10^8 rows.
+            pqxx::stateless_cursor<pqxx::cursor_base::read_only, pqxx::cursor_base::owned> cursor(
+                tx, "SELECT locator FROM appointments", "argus_locators", false);
+            for (std::size_t offset = 0;; offset += 100'000) {
+                pqxx::result r = cursor.retrieve(static_cast<pqxx::result::difference_type>(offset),
+                                                 static_cast<pqxx::result::difference_type>(offset + 100'000));
+                for (const auto& row : r) visit(array_from<16>(row[0]));
+                if (r.size() < 100'000) break;
+            }
+            return true;
+        });
+        if (!done) return done.error();
+        return {};
+    }
+
+    Result<std::uint64_t> remove_user(const UserId& user, std::size_t chunk) override {
+        std::uint64_t removed = 0;
+        for (;;) {
+            auto step = with(writer_, [&](pqxx::connection& c) -> Result<std::uint64_t> {
+                pqxx::work tx(c);
+                auto r = tx.exec_params(
+                    "DELETE FROM appointments WHERE (user_key, locator) IN (SELECT a.user_key, a.locator "
+                    "FROM appointments a JOIN users u USING (user_key) WHERE u.user_id = $1::bytea LIMIT $2)",
+                    param(user), static_cast<long long>(chunk));
+                std::uint64_t n = r.affected_rows();
+                if (n < chunk) tx.exec_params("DELETE FROM users WHERE user_id = $1::bytea", param(user));
+                tx.commit();
+                return n;
+            });
+            if (!step) return step.error();
+            removed += *step;
+            if (*step < chunk) return removed;
+        }
+    }
+
+    Result<StoreCounts> counts() override {
+        return read<StoreCounts>([&](pqxx::work& tx) {
+            auto r = tx.exec1("SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM appointments)");
+            return StoreCounts{r[0].as<std::uint64_t>(), r[1].as<std::uint64_t>()};
+        });
+    }
+
+    Result<std::optional<ChainPosition>> chain_position() override {
+        return read<std::optional<ChainPosition>>([&](pqxx::work& tx) {
+            auto r = tx.exec("SELECT height, block_hash FROM chain_position");
+            if (r.empty()) return std::optional<ChainPosition>();
+            return std::optional<ChainPosition>(ChainPosition{r[0][0].as<std::uint32_t>(), array_from<32>(r[0][1])});
+        });
+    }
+
+    Status set_chain_position(const ChainPosition& position) override {
+        return with(writer_, [&](pqxx::connection& c) -> Status {
+            pqxx::work tx(c);
+            tx.exec_params("INSERT INTO chain_position (singleton, height, block_hash) VALUES (true, $1, $2::bytea) "
+                           "ON CONFLICT (singleton) DO UPDATE SET height = excluded.height, block_hash = excluded.block_hash",
+                           static_cast<long long>(position.height), param(position.block_hash));
+            tx.commit();
+            return {};
+        });
+    }
+
+    Result<int> schema_version() override {
+        return read<int>([&](pqxx::work& tx) {
+            return tx.exec1("SELECT coalesce(max(version), 0) FROM schema_migrations")[0].as<int>();
+        });
+    }
+
+private:
+    static UserRecord user_from(const pqxx::row& row) {
+        return UserRecord{array_from<33>(row[0]), row[1].as<std::uint32_t>(), row[2].as<std::uint32_t>(),
+                          row[3].as<std::uint32_t>()};
+    }
+
+    static AppointmentRecord appointment_from(const pqxx::row& row) {
+        AppointmentRecord a;
+        a.locator = array_from<16>(row[0]);
+        a.user_id = array_from<33>(row[1]);
+        a.trigger = static_cast<TriggerKind>(row[2].as<int>());
+        a.payload = static_cast<PayloadKind>(row[3].as<int>());
+        a.to_self_delay = row[4].as<std::uint32_t>();
+        a.start_block = row[5].as<std::uint32_t>();
+        a.blob = bytes_from(row[6]);
+        return a;
+    }
+
+    static std::vector<const UserRecord*> last_per_key(const std::vector<UserRecord>& users) {
+        std::vector<const UserRecord*> out;
+        for (auto it = users.rbegin(); it != users.rend(); ++it) {
+            bool seen = false;
+            for (const auto* u : out) seen = seen || u->user_id == it->user_id;
+            if (!seen) out.push_back(&*it);
+        }
+        return out;
+    }
+
+    static std::vector<const AppointmentRecord*> last_per_appointment(const std::vector<AppointmentRecord>& list) {
+        std::vector<const AppointmentRecord*> out;
+        std::vector<std::pair<Locator, UserId>> seen;
+        for (auto it = list.rbegin(); it != list.rend(); ++it) {
+            bool dup = false;
+            for (const auto& s : seen) dup = dup || (s.first == it->locator && s.second == it->user_id);
+            if (dup) continue;
+            seen.emplace_back(it->locator, it->user_id);
+            out.push_back(&*it);
+        }
+        return out;
+    }
+
+    template <class F>
+    auto with(Connection& connection, F&& f) -> decltype(f(std::declval<pqxx::connection&>())) {
+        std::lock_guard lock(connection.mutex);
+        try {
+            if (!connection.conn || !connection.conn->is_open()) {
+                connection.conn = std::make_unique<pqxx::connection>(conninfo_);
+            }
+            return f(*connection.conn);
+        } catch (const pqxx::broken_connection& e) {
+            connection.conn.reset();
+            return make_error(ErrorCode::unavailable, std::string("postgres connection lost: ") + e.what());
+        } catch (const pqxx::in_doubt_error& e) {
+            connection.conn.reset();
+            return make_error(ErrorCode::unavailable, std::string("postgres commit in doubt: ") + e.what());
+        } catch (const std::exception& e) {
+            return make_error(ErrorCode::storage, std::string("postgres: ") + e.what());
+        }
+    }
+
+    template <class T, class F>
+    Result<T> read(F&& f) {
+        Connection& c = readers_[next_reader_++ % readers_.size()];
+        return with(c, [&](pqxx::connection& conn) -> Result<T> {
+            pqxx::work tx(conn);
+            T value = f(tx);
+            tx.commit();
+            return value;
+        });
+    }
+
+    std::string conninfo_;
+    Connection writer_;
+    std::vector<Connection> readers_;
+    std::atomic<std::size_t> next_reader_{0};
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_postgres_store(const std::string& connection_string,
+                                                   std::size_t read_connections) {
+    auto store = std::make_unique<PostgresStore>(connection_string, read_connections);
+    if (auto ok = store->migrate(); !ok) return ok.error();
+    return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace argus::store

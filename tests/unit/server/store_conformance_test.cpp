@@ -1,0 +1,198 @@
+// One conformance suite, run against both store backends.
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <pqxx/pqxx>
+
+#include "server/store/migrations.h"
+#include "server/store/store.h"
+#include "tests/support/temporary_directory.h"
+#include "tests/support/temporary_postgres.h"
+
+using namespace argus;
+using namespace argus::store;
+
+namespace {
+
+UserId user(std::uint8_t n) {
+    UserId id{};
+    id[0] = 0x02;
+    id[32] = n;
+    return id;
+}
+
+Locator locator(std::uint8_t a, std::uint8_t b = 0) {
+    Locator l{};
+    l[0] = a;
+    l[15] = b;
+    return l;
+}
+
+AppointmentRecord appointment(const UserId& u, const Locator& l, std::size_t blob_size, std::uint8_t fill) {
+    AppointmentRecord a;
+    a.user_id = u;
+    a.locator = l;
+    a.to_self_delay = 144;
+    a.start_block = 100;
+    a.blob = Bytes(blob_size, fill);
+    return a;
+}
+
+void run_conformance(const std::function<std::unique_ptr<Store>()>& open, const std::function<void()>& add_future_version) {
+    auto store = open();
+    REQUIRE(store);
+    int latest = store->backend_name() == "postgres" ? postgres_migrations().back().version
+                                                      : sqlite_migrations().back().version;
+    CHECK(store->schema_version().value() == latest);
+    CHECK(store->counts()->appointments == 0);
+    CHECK_FALSE(store->chain_position().value().has_value());
+
+    // Users and appointments in one batch, user first.
+    WriteBatch batch;
+    batch.users = {{user(1), 10000, 100, 4420}, {user(2), 500, 90, 200}};
+    batch.appointments = {appointment(user(1), locator(1), 300, 0xaa), appointment(user(1), locator(2), 2048, 0xbb),
+                          appointment(user(2), locator(1), 5, 0xcc)};
+    batch.appointments[1].trigger = TriggerKind::txid_hint;
+    batch.appointments[1].payload = PayloadKind::encrypted_justice_kit;
+    REQUIRE(store->write(batch));
+
+    auto users = store->load_users().value();
+    CHECK(users.size() == 2);
+    CHECK(store->get_user(user(1)).value().value() == batch.users[0]);
+    CHECK_FALSE(store->get_user(user(9)).value().has_value());
+
+    auto got = store->get_appointment({locator(2), user(1)}).value();
+    REQUIRE(got.has_value());
+    CHECK(*got == batch.appointments[1]);
+    CHECK(store->get_blob_size({locator(1), user(1)}).value().value() == 300);
+    CHECK_FALSE(store->get_blob_size({locator(3), user(1)}).value().has_value());
+    CHECK_FALSE(store->get_appointment({locator(1), user(9)}).value().has_value());
+
+    auto same_locator = store->find_by_locator(locator(1)).value();
+    CHECK(same_locator.size() == 2);
+    CHECK(store->user_locators(user(1)).value() == std::vector<Locator>{locator(1), locator(2)});
+    std::size_t visited = 0;
+    REQUIRE(store->for_each_locator([&](const Locator&) { ++visited; }));
+    CHECK(visited == 3);
+    CHECK(store->counts()->users == 2);
+    CHECK(store->counts()->appointments == 3);
+
+    // Updating an appointment replaces it; a user update changes its slots.
+    WriteBatch update;
+    update.users = {{user(1), 9990, 100, 4420}};
+    update.appointments = {appointment(user(1), locator(1), 4000, 0xdd)};
+    REQUIRE(store->write(update));
+    CHECK(store->get_blob_size({locator(1), user(1)}).value().value() == 4000);
+    CHECK(store->get_user(user(1)).value()->available_slots == 9990);
+    CHECK(store->counts()->appointments == 3);
+
+    // A batch naming an unknown user fails as a whole: nothing of it is written.
+    WriteBatch bad;
+    bad.users = {{user(3), 1, 1, 1}};
+    bad.appointments = {appointment(user(3), locator(7), 10, 1), appointment(user(4), locator(8), 10, 1)};
+    auto failed = store->write(bad);
+    CHECK_FALSE(failed);
+    CHECK_FALSE(store->get_user(user(3)).value().has_value());
+    CHECK(store->counts()->appointments == 3);
+
+    // Removing single appointments.
+    WriteBatch removal;
+    removal.removed_appointments = {{locator(1), user(2)}};
+    REQUIRE(store->write(removal));
+    CHECK(store->find_by_locator(locator(1)).value().size() == 1);
+
+    // Removing a user deletes its appointments in bounded chunks.
+    WriteBatch many;
+    many.users = {{user(5), 100, 1, 2}};
+    for (std::uint8_t i = 0; i < 10; ++i) many.appointments.push_back(appointment(user(5), locator(50, i), 16, i));
+    REQUIRE(store->write(many));
+    CHECK(store->remove_user(user(5), 3).value() == 10);
+    CHECK_FALSE(store->get_user(user(5)).value().has_value());
+    CHECK(store->user_locators(user(5)).value().empty());
+    CHECK(store->remove_user(user(5), 3).value() == 0);
+
+    // Chain position.
+    ChainPosition position{812345, {}};
+    position.block_hash[0] = 0xab;
+    REQUIRE(store->set_chain_position(position));
+    CHECK(store->chain_position().value().value() == position);
+    position.height += 1;
+    REQUIRE(store->set_chain_position(position));
+    CHECK(store->chain_position().value()->height == 812346);
+
+    // Reopening keeps everything and re-applies no migration.
+    store.reset();
+    auto reopened = open();
+    REQUIRE(reopened);
+    CHECK(reopened->counts()->appointments == 2);
+    CHECK(reopened->schema_version().value() == latest);
+    CHECK(reopened->chain_position().value()->height == 812346);
+    reopened.reset();
+
+    // A schema newer than this build is refused with a clear message.
+    add_future_version();
+    auto refused = open();
+    CHECK_FALSE(refused);
+}
+
+}  // namespace
+
+TEST_CASE("store conformance: sqlite") {
+    test::TemporaryDirectory dir;
+    std::string path = dir.path() + "/tower.sqlite";
+    std::string error;
+    run_conformance(
+        [&]() -> std::unique_ptr<Store> {
+            auto s = open_sqlite_store(path);
+            if (!s) {
+                error = s.error().message;
+                return nullptr;
+            }
+            return std::move(*s);
+        },
+        [&] {
+            sqlite3* db = nullptr;
+            sqlite3_open(path.c_str(), &db);
+            sqlite3_exec(db, "INSERT INTO schema_migrations VALUES (999, 'future')", nullptr, nullptr, nullptr);
+            sqlite3_close(db);
+        });
+    CHECK(error.find("newer than this build") != std::string::npos);
+}
+
+TEST_CASE("store conformance: postgres") {
+    auto pg = test::TemporaryPostgres::start();
+    std::string error;
+    run_conformance(
+        [&]() -> std::unique_ptr<Store> {
+            auto s = open_postgres_store(pg->connection_string());
+            if (!s) {
+                error = s.error().message;
+                return nullptr;
+            }
+            return std::move(*s);
+        },
+        [&] {
+            pqxx::connection c(pg->connection_string());
+            pqxx::work tx(c);
+            tx.exec0("INSERT INTO schema_migrations VALUES (999, 'future')");
+            tx.commit();
+        });
+    CHECK(error.find("newer than this build") != std::string::npos);
+}
+
+TEST_CASE("store: postgres restart is reported as unavailable, then recovers") {
+    auto pg = test::TemporaryPostgres::start();
+    auto store = open_postgres_store(pg->connection_string()).value();
+    WriteBatch batch;
+    batch.users = {{user(1), 1, 1, 1}};
+    REQUIRE(store->write(batch));
+    pg->restart();
+    // The old connection is dead: the first use reports it, the next reconnects.
+    auto first = store->write(batch);
+    if (!first) CHECK(first.error().code == ErrorCode::unavailable);
+    CHECK(store->write(batch));
+    CHECK(store->get_user(user(1)).value().has_value());
+}
