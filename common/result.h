@@ -29,15 +29,15 @@ enum class ErrorCode {
 const char* to_string(ErrorCode code);
 
 struct Error {
-    ErrorCode code;
+    ErrorCode code = ErrorCode::malformed;
     std::string message;
 };
 
-template <class T>
+template <class T, class E = Error>
 class [[nodiscard]] Result {
 public:
     Result(T value) : state_(std::move(value)) {}  // NOLINT: implicit by design
-    Result(Error error) : state_(std::move(error)) {}  // NOLINT
+    Result(E error) : state_(std::move(error)) {}  // NOLINT
 
     bool has_value() const { return state_.index() == 0; }
     explicit operator bool() const { return has_value(); }
@@ -50,24 +50,24 @@ public:
     T* operator->() { return &value(); }
     const T* operator->() const { return &value(); }
 
-    const Error& error() const { return std::get<1>(state_); }
+    const E& error() const { return std::get<1>(state_); }
 
 private:
-    std::variant<T, Error> state_;
+    std::variant<T, E> state_;
 };
 
-template <>
-class [[nodiscard]] Result<void> {
+template <class E>
+class [[nodiscard]] Result<void, E> {
 public:
     Result() = default;
-    Result(Error error) : error_(std::move(error)), ok_(false) {}  // NOLINT
+    Result(E error) : error_(std::move(error)), ok_(false) {}  // NOLINT
 
     bool has_value() const { return ok_; }
     explicit operator bool() const { return ok_; }
-    const Error& error() const { return error_; }
+    const E& error() const { return error_; }
 
 private:
-    Error error_{ErrorCode::malformed, {}};
+    E error_{};
     bool ok_ = true;
 };
 

@@ -13,7 +13,7 @@ packages=(
   prometheus-cpp-dev
   doctest-dev
   libsqlite3-dev
-  nlohmann-json3-dev libsodium-dev
+  nlohmann-json3-dev libsodium-dev libcli11-dev
 )
 
 missing=()

@@ -1,30 +1,161 @@
-// argus-tower: the watchtower daemon. This slice only identifies itself; the
-// HTTP API, store and chain follower arrive with issues #3 and #4.
-#include <cstdio>
-#include <cstring>
+// argus-tower: the watchtower daemon.
+#include <signal.h>
+#include <sys/stat.h>
 
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "common/hex.h"
 #include "common/version.h"
+#include "server/api/admin_router.h"
+#include "server/api/http_server.h"
+#include "server/api/teos_router.h"
+#include "server/chain/bitcoind_rpc.h"
+#include "server/chain/chain_poller.h"
+#include "server/config/tower_options.h"
+#include "server/log.h"
+#include "server/tower/secret_file.h"
+#include "server/tower/tower_service.h"
+
+using namespace argus;
 
 namespace {
-void print_help() {
-    std::printf(
-        "Usage: argus-tower [--version] [--help]\n"
-        "\n"
-        "Argus watchtower daemon (teos-compatible API).\n"
-        "Status: foundation build. The API server, store and chain follower are not\n"
-        "part of this build yet; running without --version/--help exits with status 2.\n");
+
+int fail(const std::string& event, const std::string& message) {
+    log_event(LogLevel::error, event, {{"error", message}});
+    return 1;
 }
+
+Status ensure_data_dir(const std::string& dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return make_error(ErrorCode::storage, "cannot create data dir " + dir + ": " + ec.message());
+    ::chmod(dir.c_str(), 0700);
+    return {};
+}
+
+int run(const config::TowerOptions& o) {
+    // Block the stop signals before any thread starts, so they reach sigwait below.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (auto ok = ensure_data_dir(o.data_dir); !ok) return fail("start_failed", ok.error().message);
+    auto random = tower::system_random();
+    auto key = tower::load_or_create_tower_key(o.data_dir, random);
+    if (!key) return fail("tower_key_failed", key.error().message);
+    auto token = tower::load_or_create_admin_token(o.data_dir, random);
+    if (!token) return fail("admin_token_failed", token.error().message);
+
+    Result<std::unique_ptr<store::Store>> opened =
+        o.postgres.empty() ? store::open_sqlite_store(o.data_dir + "/tower.sqlite")
+                           : store::open_postgres_store(o.postgres, o.postgres_read_connections);
+    if (!opened) return fail("store_open_failed", opened.error().message);
+    std::unique_ptr<store::Store> store = std::move(*opened);
+
+    chain::RpcEndpoint endpoint{o.bitcoind_rpc_host, o.bitcoind_rpc_port, o.bitcoind_rpc_user,
+                                o.bitcoind_rpc_password, o.bitcoind_cookie_file, std::chrono::milliseconds(5000)};
+    chain::BitcoindRpc rpc(endpoint);
+    tower::TowerService* service_ptr = nullptr;
+    chain::ChainPoller poller(rpc, std::chrono::milliseconds(o.chain_poll_ms), [&](std::uint32_t height) {
+        log_event(LogLevel::info, "chain_height", {{"height", std::to_string(height)}});
+        if (service_ptr) {
+            auto removed = service_ptr->remove_outdated_users(height);
+            if (removed && *removed > 0) {
+                log_event(LogLevel::info, "outdated_users_removed", {{"users", std::to_string(*removed)}});
+            }
+        }
+    });
+    if (!poller.poll_once()) {
+        log_event(LogLevel::warn, "bitcoind_unreachable",
+                  {{"host", o.bitcoind_rpc_host}, {"port", std::to_string(o.bitcoind_rpc_port)}});
+    }
+
+    tower::LocatorIndex index;
+    tower::SubscriptionPolicy policy{o.subscription_slots, o.subscription_duration, o.expiry_delta};
+    tower::TowerService service(*store, index, *key, policy, [&] { return poller.status(); });
+    if (auto ok = service.start(); !ok) return fail("tower_start_failed", ok.error().message);
+    service_ptr = &service;
+    poller.start();
+
+    api::TeosRouter teos_router(service, {o.register_body_limit, o.add_appointment_body_limit,
+                                          o.get_appointment_body_limit, o.get_subscription_info_body_limit});
+    api::HttpServerOptions api_options;
+    api_options.address = o.api_bind;
+    api_options.port = o.api_port;
+    api_options.threads = o.api_threads;
+    api_options.max_connections = o.max_connections;
+    api_options.request_timeout = std::chrono::milliseconds(o.request_timeout_ms);
+    api_options.idle_timeout = std::chrono::milliseconds(o.idle_timeout_ms);
+    if (!o.tls_certificate.empty()) api_options.tls = api::TlsOptions{o.tls_certificate, o.tls_private_key};
+    api::HttpServer api_server(api_options, teos_router);
+    if (auto ok = api_server.start(); !ok) return fail("api_listen_failed", ok.error().message);
+
+    api::AdminRouter admin_router({service, *store, index, [&] { return poller.status(); }, [] { return std::size_t{0}; }, *token});
+    api::HttpServerOptions admin_options;
+    admin_options.address = o.admin_bind;
+    admin_options.port = o.admin_port;
+    admin_options.threads = 1;
+    admin_options.max_connections = 16;
+    api::HttpServer admin_server(admin_options, admin_router);
+    if (auto ok = admin_server.start(); !ok) return fail("admin_listen_failed", ok.error().message);
+
+    auto counts = store->counts();
+    log_event(LogLevel::info, "tower_ready",
+              {{"tower_id", to_hex(service.tower_id().bytes())},
+               {"network", to_string(o.network)},
+               {"store", store->backend_name()},
+               {"api", o.api_bind + ":" + std::to_string(api_server.port())},
+               {"tls", o.tls_certificate.empty() ? "off" : "on"},
+               {"admin", o.admin_bind + ":" + std::to_string(admin_server.port())},
+               {"users", std::to_string(service.user_count())},
+               {"appointments", std::to_string(counts ? counts->appointments : 0)},
+               {"chain_height", std::to_string(poller.status().height)}});
+
+    int received = 0;
+    sigwait(&signals, &received);
+    log_event(LogLevel::info, "tower_stopping", {{"signal", std::to_string(received)}});
+    api_server.stop();
+    admin_server.stop();
+    poller.stop();
+    service.stop();
+    log_event(LogLevel::info, "tower_stopped");
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc == 2 && std::strcmp(argv[1], "--version") == 0) {
-        std::printf("argus-tower %s\n", argus::version_string);
-        return 0;
+    auto parsed = config::parse_tower_options(argc, argv);
+    if (!parsed) {
+        std::FILE* out = parsed.error().exit_code == 0 ? stdout : stderr;
+        std::fprintf(out, "%s\n", parsed.error().message.c_str());
+        return parsed.error().exit_code;
     }
-    if (argc == 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
-        print_help();
-        return 0;
+    const auto& o = parsed->options;
+    LogLevel level = LogLevel::info;
+    parse_log_level(o.log_level, level);
+    set_log_level(level);
+    switch (parsed->command) {
+        case config::TowerCommand::version:
+            std::printf("argus-tower %s\n", version_string);
+            return 0;
+        case config::TowerCommand::check_config:
+            std::printf("configuration ok (network=%s data_dir=%s store=%s)\n", to_string(o.network),
+                        o.data_dir.c_str(), o.postgres.empty() ? "sqlite" : "postgres");
+            return 0;
+        case config::TowerCommand::info: {
+            if (auto ok = ensure_data_dir(o.data_dir); !ok) return fail("info_failed", ok.error().message);
+            auto key = tower::load_or_create_tower_key(o.data_dir, tower::system_random());
+            if (!key) return fail("tower_key_failed", key.error().message);
+            std::printf("%s\n", to_hex(key->public_key().bytes()).c_str());
+            return 0;
+        }
+        case config::TowerCommand::run: return run(o);
     }
-    std::fprintf(stderr, "argus-tower: the daemon is not implemented in this build; see --help\n");
-    return 2;
+    return 0;
 }

@@ -1,0 +1,101 @@
+#include "server/api/admin_router.h"
+
+#include <nlohmann/json.hpp>
+
+#include "common/hex.h"
+
+namespace argus::api {
+
+namespace {
+using json = nlohmann::json;
+
+HttpResponse json_response(unsigned status, const json& body) {
+    return HttpResponse{status, body.dump(-1, ' ', false, json::error_handler_t::replace)};
+}
+
+HttpResponse error(unsigned status, const std::string& message) {
+    return json_response(status, json{{"error", message}});
+}
+
+json user_json(const store::UserRecord& u) {
+    return json{{"user_id", to_hex(u.user_id)},
+                {"available_slots", u.available_slots},
+                {"subscription_start", u.subscription_start},
+                {"subscription_expiry", u.subscription_expiry}};
+}
+}  // namespace
+
+void AdminRouter::handle(HttpRequest request, Reply reply) {
+    const std::string prefix = "Bearer ";
+    std::string presented = request.authorization.rfind(prefix, 0) == 0 ? request.authorization.substr(prefix.size()) : "";
+    if (!constant_time_equal(as_bytes(presented), as_bytes(context_.token))) {
+        return reply(error(401, "missing or wrong operator token"));
+    }
+    const std::string& t = request.target;
+    if (request.method == Method::get && t == "/info") {
+        auto counts = context_.store.counts();
+        auto chain = context_.chain();
+        auto stats = context_.service.committer_stats();
+        return reply(json_response(
+            200, json{{"tower_id", to_hex(context_.service.tower_id().bytes())},
+                      {"store", context_.store.backend_name()},
+                      {"users", counts ? counts->users : 0},
+                      {"appointments", counts ? counts->appointments : 0},
+                      {"trackers", context_.tracker_count ? context_.tracker_count() : 0},
+                      {"chain_height", chain.height},
+                      {"bitcoind_reachable", chain.reachable},
+                      {"store_healthy", context_.service.healthy() && counts.has_value()},
+                      {"locator_index_entries", context_.index.size()},
+                      {"locator_index_bytes", context_.index.memory_bytes()},
+                      {"commit_batches", stats.batches},
+                      {"committed_requests", stats.parts},
+                      {"largest_commit_batch", stats.largest_batch_parts}}));
+    }
+    if (request.method == Method::get && t == "/users") {
+        json users = json::array();
+        for (const auto& u : context_.service.list_users()) users.push_back(user_json(u));
+        return reply(json_response(200, users));
+    }
+    if (t.rfind("/users/", 0) == 0) {
+        auto parsed = parse_hex_array<33>(t.substr(7));
+        if (!parsed) return reply(error(400, "user id must be 33 bytes of hex"));
+        if (request.method == Method::get) {
+            auto user = context_.service.get_user(*parsed);
+            if (!user) return reply(error(404, "no such user"));
+            auto locators = context_.store.user_locators(*parsed);
+            if (!locators) return reply(error(503, locators.error().message));
+            json j = user_json(*user);
+            json list = json::array();
+            for (const auto& l : *locators) list.push_back(to_hex(l));
+            j["locators"] = list;
+            return reply(json_response(200, j));
+        }
+        if (request.method == Method::del) {
+            if (!context_.service.get_user(*parsed)) return reply(error(404, "no such user"));
+            auto removed = context_.service.remove_user(*parsed);
+            if (!removed) return reply(error(503, removed.error().message));
+            return reply(json_response(200, json{{"removed_appointments", *removed}}));
+        }
+    }
+    if (request.method == Method::get && t.rfind("/appointments/", 0) == 0) {
+        auto parsed = parse_hex_array<16>(t.substr(14));
+        if (!parsed) return reply(error(400, "locator must be 16 bytes of hex"));
+        auto found = context_.store.find_by_locator(*parsed);
+        if (!found) return reply(error(503, found.error().message));
+        json list = json::array();
+        for (const auto& a : *found) {
+            list.push_back(json{{"locator", to_hex(a.locator)},
+                                {"user_id", to_hex(a.user_id)},
+                                {"trigger_kind", static_cast<int>(a.trigger)},
+                                {"payload_kind", static_cast<int>(a.payload)},
+                                {"to_self_delay", a.to_self_delay},
+                                {"start_block", a.start_block},
+                                {"blob_size", a.blob.size()},
+                                {"status", "being_watched"}});
+        }
+        return reply(json_response(200, list));
+    }
+    reply(error(404, "unknown operator command"));
+}
+
+}  // namespace argus::api

@@ -1,0 +1,36 @@
+// The operator interface: JSON over HTTP on a loopback-only listener, every
+// request authenticated by the token in the data dir (constant-time compare).
+//   GET    /info                   tower id, counts, chain tip, bitcoind reachable
+//   GET    /users                  every user with its subscription
+//   GET    /users/<user_id>        one user and its locators
+//   DELETE /users/<user_id>        remove a user and all its appointments
+//   GET    /appointments/<locator> every appointment (any user) with that locator
+#pragma once
+
+#include <functional>
+
+#include "server/api/http_server.h"
+#include "server/tower/tower_service.h"
+
+namespace argus::api {
+
+struct AdminContext {
+    tower::TowerService& service;
+    store::Store& store;
+    const tower::LocatorIndex& index;
+    std::function<tower::ChainStatus()> chain;
+    std::function<std::size_t()> tracker_count;  // responder; 0 until it exists
+    std::string token;
+};
+
+class AdminRouter final : public Router {
+public:
+    explicit AdminRouter(AdminContext context) : context_(std::move(context)) {}
+    std::size_t body_limit(Method, std::string_view) const override { return 0; }
+    void handle(HttpRequest request, Reply reply) override;
+
+private:
+    AdminContext context_;
+};
+
+}  // namespace argus::api

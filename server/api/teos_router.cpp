@@ -1,0 +1,65 @@
+#include "server/api/teos_router.h"
+
+#include "server/api/teos_json.h"
+
+namespace argus::api {
+
+namespace {
+HttpResponse error_response(const ApiError& e) { return HttpResponse{e.http_status(), to_json(e)}; }
+
+std::string_view path_of(std::string_view target) {
+    auto q = target.find('?');
+    return q == std::string_view::npos ? target : target.substr(0, q);
+}
+}  // namespace
+
+std::size_t TeosRouter::body_limit(Method, std::string_view target) const {
+    std::string_view path = path_of(target);
+    if (path == "/register") return limits_.register_body;
+    if (path == "/add_appointment") return limits_.add_appointment_body;
+    if (path == "/get_appointment") return limits_.get_appointment_body;
+    if (path == "/get_subscription_info") return limits_.get_subscription_info_body;
+    return 0;  // no other route takes a body
+}
+
+void TeosRouter::handle(HttpRequest request, Reply reply) {
+    std::string_view path = path_of(request.target);
+    bool known = path == "/register" || path == "/add_appointment" || path == "/get_appointment" ||
+                 path == "/get_subscription_info" || path == "/ping";
+    if (!known) return reply(HttpResponse{404, R"({"error":"Not found","error_code":6})"});
+    if (path == "/ping") {
+        if (request.method != Method::get) {
+            return reply(HttpResponse{405, R"({"error":"Method not allowed","error_code":6})"});
+        }
+        return reply(HttpResponse{200, "", "text/plain"});
+    }
+    if (request.method != Method::post) {
+        return reply(HttpResponse{405, R"({"error":"Method not allowed","error_code":6})"});
+    }
+
+    if (path == "/register") {
+        auto user = parse_register(request.body);
+        if (!user) return reply(error_response(user.error()));
+        service_.register_user(*user, [reply](tower::ApiResult<tower::RegisterReply> r) {
+            reply(r ? HttpResponse{200, to_json(*r)} : error_response(r.error()));
+        });
+    } else if (path == "/add_appointment") {
+        auto parsed = parse_add_appointment(request.body);
+        if (!parsed) return reply(error_response(parsed.error()));
+        service_.add_appointment(std::move(*parsed), [reply](tower::ApiResult<tower::AddAppointmentReply> r) {
+            reply(r ? HttpResponse{200, to_json(*r)} : error_response(r.error()));
+        });
+    } else if (path == "/get_appointment") {
+        auto parsed = parse_get_appointment(request.body);
+        if (!parsed) return reply(error_response(parsed.error()));
+        auto r = service_.get_appointment(parsed->locator, parsed->signature);
+        reply(r ? HttpResponse{200, to_json(*r)} : error_response(r.error()));
+    } else {
+        auto signature = parse_get_subscription_info(request.body);
+        if (!signature) return reply(error_response(signature.error()));
+        auto r = service_.get_subscription_info(*signature);
+        reply(r ? HttpResponse{200, to_json(*r)} : error_response(r.error()));
+    }
+}
+
+}  // namespace argus::api

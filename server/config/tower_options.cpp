@@ -1,0 +1,138 @@
+#include "server/config/tower_options.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <sstream>
+
+#include "common/version.h"
+
+namespace argus::config {
+
+std::uint16_t default_rpc_port(Network network) {
+    switch (network) {
+        case Network::mainnet: return 8332;
+        case Network::testnet: return 18332;
+        case Network::signet: return 38332;
+        case Network::regtest: return 18443;
+    }
+    return 8332;
+}
+
+namespace {
+std::string bitcoin_network_dir(Network n) {
+    switch (n) {
+        case Network::mainnet: return "";
+        case Network::testnet: return "testnet3/";
+        case Network::signet: return "signet/";
+        case Network::regtest: return "regtest/";
+    }
+    return "";
+}
+
+std::string env_name(const std::string& flag) {
+    std::string out = "ARGUS_";
+    for (char c : flag) out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return out;
+}
+}  // namespace
+
+Result<ParsedTowerOptions, OptionsError> parse_tower_options(int argc, const char* const* argv) {
+    ParsedTowerOptions parsed;
+    TowerOptions& o = parsed.options;
+    std::string network = "regtest";
+
+    CLI::App app{"argus-tower: a Lightning watchtower speaking the teos (BOLT 13 draft) API"};
+    app.set_config("--config", "", "Config file (key = value lines, INI/TOML style)");
+    app.allow_config_extras(CLI::config_extras_mode::error);
+    bool check_config = false, version = false;
+    app.add_flag("--check-config", check_config, "Validate the configuration and exit without opening anything");
+    app.add_flag("--version", version, "Print the version and exit");
+    auto* info = app.add_subcommand("info", "Print the tower id (creating the tower key on first use) and exit");
+
+    auto opt = [&](const std::string& name, auto& target, const std::string& help) {
+        return app.add_option("--" + name, target, help)->envname(env_name(name))->capture_default_str();
+    };
+    opt("network", network, "mainnet, testnet, signet or regtest");
+    opt("data-dir", o.data_dir, "Data directory [default: $HOME/.argus/<network>]");
+    opt("log-level", o.log_level, "debug, info, warn or error");
+    opt("api-bind", o.api_bind, "Address of the public teos API");
+    opt("api-port", o.api_port, "Port of the public teos API");
+    opt("api-threads", o.api_threads, "HTTP worker threads");
+    opt("max-connections", o.max_connections, "Open API connections allowed at once");
+    opt("request-timeout-ms", o.request_timeout_ms, "Time allowed to send one request");
+    opt("idle-timeout-ms", o.idle_timeout_ms, "Keep-alive idle time before closing");
+    opt("tls-certificate", o.tls_certificate, "PEM certificate chain: serve HTTPS");
+    opt("tls-private-key", o.tls_private_key, "PEM private key for --tls-certificate");
+    opt("admin-bind", o.admin_bind, "Address of the operator interface (loopback only)");
+    opt("admin-port", o.admin_port, "Port of the operator interface");
+    opt("postgres", o.postgres, "PostgreSQL connection string; SQLite in the data dir when empty");
+    opt("postgres-read-connections", o.postgres_read_connections, "PostgreSQL connections for reads");
+    opt("bitcoind-rpc-host", o.bitcoind_rpc_host, "bitcoind RPC host");
+    opt("bitcoind-rpc-port", o.bitcoind_rpc_port, "bitcoind RPC port [default: per network]");
+    opt("bitcoind-rpc-user", o.bitcoind_rpc_user, "bitcoind rpcuser (else the cookie file is used)");
+    opt("bitcoind-rpc-password", o.bitcoind_rpc_password, "bitcoind rpcpassword");
+    opt("bitcoind-cookie-file", o.bitcoind_cookie_file, "bitcoind .cookie file [default: ~/.bitcoin/<network>/.cookie]");
+    opt("chain-poll-ms", o.chain_poll_ms, "How often bitcoind's tip is polled");
+    opt("subscription-slots", o.subscription_slots, "Slots granted per registration");
+    opt("subscription-duration", o.subscription_duration, "Blocks a registration lasts");
+    opt("expiry-delta", o.expiry_delta, "Blocks after expiry before a user's data is deleted");
+    opt("register-body-limit", o.register_body_limit, "Largest /register body, bytes");
+    opt("add-appointment-body-limit", o.add_appointment_body_limit, "Largest /add_appointment body, bytes");
+    opt("get-appointment-body-limit", o.get_appointment_body_limit, "Largest /get_appointment body, bytes");
+    opt("get-subscription-info-body-limit", o.get_subscription_info_body_limit, "Largest /get_subscription_info body, bytes");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+        return OptionsError{0, app.help()};
+    } catch (const CLI::ParseError& e) {
+        return OptionsError{2, std::string("argus-tower: ") + e.what()};
+    }
+    if (version) {
+        parsed.command = TowerCommand::version;
+        return parsed;
+    }
+
+    auto net = parse_network(network);
+    if (!net) return OptionsError{2, "argus-tower: --network: " + net.error().message};
+    o.network = *net;
+    const char* home = std::getenv("HOME");
+    std::string home_dir = home ? home : ".";
+    if (o.data_dir.empty()) o.data_dir = home_dir + "/.argus/" + to_string(o.network);
+    if (o.bitcoind_rpc_port == 0) o.bitcoind_rpc_port = default_rpc_port(o.network);
+    if (o.bitcoind_rpc_user.empty() && o.bitcoind_cookie_file.empty()) {
+        o.bitcoind_cookie_file = home_dir + "/.bitcoin/" + bitcoin_network_dir(o.network) + ".cookie";
+    }
+
+    std::vector<std::string> problems;
+    if (o.log_level != "debug" && o.log_level != "info" && o.log_level != "warn" && o.log_level != "error") {
+        problems.push_back("--log-level must be debug, info, warn or error");
+    }
+    if (o.tls_certificate.empty() != o.tls_private_key.empty()) {
+        problems.push_back("--tls-certificate and --tls-private-key go together");
+    }
+    if (o.admin_bind != "127.0.0.1" && o.admin_bind != "::1" && o.admin_bind != "localhost") {
+        problems.push_back("--admin-bind must be a loopback address (127.0.0.1 or ::1)");
+    }
+    if (o.api_threads == 0 || o.api_threads > 64) problems.push_back("--api-threads must be 1..64");
+    if (o.max_connections == 0) problems.push_back("--max-connections must be at least 1");
+    if (o.subscription_slots == 0) problems.push_back("--subscription-slots must be at least 1");
+    if (o.subscription_duration == 0) problems.push_back("--subscription-duration must be at least 1");
+    if (o.add_appointment_body_limit < 100) problems.push_back("--add-appointment-body-limit is too small to hold an appointment");
+    if (o.chain_poll_ms < 10) problems.push_back("--chain-poll-ms must be at least 10");
+    if (o.api_port != 0 && o.api_port == o.admin_port && o.api_bind == o.admin_bind) {
+        problems.push_back("--api-port and --admin-port must differ");
+    }
+    if (o.bitcoind_rpc_user.empty() != o.bitcoind_rpc_password.empty()) {
+        problems.push_back("--bitcoind-rpc-user and --bitcoind-rpc-password go together");
+    }
+    if (!problems.empty()) {
+        std::string message = "argus-tower: invalid configuration:";
+        for (const auto& p : problems) message += "\n  - " + p;
+        return OptionsError{2, message};
+    }
+    parsed.command = check_config ? TowerCommand::check_config : info->parsed() ? TowerCommand::info : TowerCommand::run;
+    return parsed;
+}
+
+}  // namespace argus::config

@@ -1,0 +1,76 @@
+// Every tower option, with its default. Parsed in one place (tower_options.cpp)
+// from, in increasing precedence: the config file, ARGUS_* environment
+// variables, command-line flags.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/bech32.h"
+#include "common/result.h"
+
+namespace argus::config {
+
+struct TowerOptions {
+    Network network = Network::regtest;
+    std::string data_dir;  // default: $HOME/.argus/<network>
+    std::string log_level = "info";
+
+    // Public teos API.
+    std::string api_bind = "127.0.0.1";
+    std::uint16_t api_port = 9814;
+    std::size_t api_threads = 2;
+    std::size_t max_connections = 1024;
+    std::uint32_t request_timeout_ms = 10'000;
+    std::uint32_t idle_timeout_ms = 30'000;
+    std::string tls_certificate;  // both set: the API speaks HTTPS
+    std::string tls_private_key;
+
+    // Operator interface (loopback only).
+    std::string admin_bind = "127.0.0.1";
+    std::uint16_t admin_port = 9815;
+
+    // Store: SQLite in the data dir unless a PostgreSQL connection string is given.
+    std::string postgres;
+    std::size_t postgres_read_connections = 4;
+
+    // bitcoind.
+    std::string bitcoind_rpc_host = "127.0.0.1";
+    std::uint16_t bitcoind_rpc_port = 0;  // 0: the network's default
+    std::string bitcoind_rpc_user;
+    std::string bitcoind_rpc_password;
+    std::string bitcoind_cookie_file;  // default: $HOME/.bitcoin/<network dir>/.cookie
+    std::uint32_t chain_poll_ms = 1'000;
+
+    // Subscriptions (rust-teos defaults).
+    std::uint32_t subscription_slots = 10'000;
+    std::uint32_t subscription_duration = 4'320;
+    std::uint32_t expiry_delta = 6;
+
+    // Body limits (rust-teos: 87, 2048, 178, 127 bytes).
+    std::size_t register_body_limit = 87;
+    std::size_t add_appointment_body_limit = 2048;
+    std::size_t get_appointment_body_limit = 178;
+    std::size_t get_subscription_info_body_limit = 127;
+};
+
+std::uint16_t default_rpc_port(Network network);
+
+enum class TowerCommand { run, info, check_config, version };
+
+struct ParsedTowerOptions {
+    TowerCommand command = TowerCommand::run;
+    TowerOptions options;
+};
+
+// Returns the options or a message explaining what is wrong (unknown keys are
+// named). `--help` output goes to stdout and yields exit code 0 via `help_text`.
+struct OptionsError {
+    int exit_code = 2;
+    std::string message;
+};
+Result<ParsedTowerOptions, OptionsError> parse_tower_options(int argc, const char* const* argv);
+
+}  // namespace argus::config

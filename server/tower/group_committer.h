@@ -1,0 +1,66 @@
+// Group commit: writes submitted concurrently are merged into one store
+// transaction, so one fsync acknowledges many requests. A part's `done` runs on
+// the committer thread after its transaction is durable (or failed).
+//
+// On a failed write every part of that batch fails, then `on_failure` runs on
+// the committer thread; the owner uses it to fail whatever is still queued
+// (fail_pending) and to re-sync its in-memory state with the store.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "server/store/store.h"
+
+namespace argus::tower {
+
+struct CommitterStats {
+    std::uint64_t batches = 0;
+    std::uint64_t parts = 0;
+    std::uint64_t failed_batches = 0;
+    std::size_t last_batch_parts = 0;
+    std::size_t largest_batch_parts = 0;
+};
+
+class GroupCommitter {
+public:
+    using Done = std::function<void(const Status&)>;
+
+    GroupCommitter(store::Store& store, std::function<void(const Error&)> on_failure,
+                   std::size_t max_parts_per_batch = 512);
+    ~GroupCommitter();
+    GroupCommitter(const GroupCommitter&) = delete;
+    GroupCommitter& operator=(const GroupCommitter&) = delete;
+
+    // Queues a part. Returns false (and never calls `done`) once stopping, so a
+    // caller holding locks is never re-entered.
+    [[nodiscard]] bool submit(store::WriteBatch part, Done done);
+    // Fails every part queued but not yet being written. Returns how many.
+    std::size_t fail_pending(const Error& error);
+    // Writes everything queued, then stops the thread. Later submits fail.
+    void stop();
+    CommitterStats stats() const;
+
+private:
+    struct Part {
+        store::WriteBatch batch;
+        Done done;
+    };
+    void run();
+
+    store::Store& store_;
+    std::function<void(const Error&)> on_failure_;
+    std::size_t max_parts_;
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<Part> queue_;
+    bool stopping_ = false;
+    CommitterStats stats_;
+    std::thread thread_;
+};
+
+}  // namespace argus::tower

@@ -1,0 +1,360 @@
+#include "server/tower/tower_service.h"
+
+#include <mutex>
+
+#include "common/hex.h"
+#include "common/message_signing.h"
+
+namespace argus::tower {
+
+namespace {
+const char* const bad_signature_or_slots = "Invalid signature or user does not have enough slots available";
+
+ApiError expired(std::uint32_t expiry) {
+    return ApiError{teos_error::invalid_signature_or_subscription,
+                    "Your subscription expired at " + std::to_string(expiry)};
+}
+
+struct LocatorHash {
+    std::size_t operator()(const Locator& l) const {
+        std::size_t h = 0;
+        for (int i = 0; i < 8; ++i) h = (h << 8) | l[static_cast<std::size_t>(i)];
+        return h;
+    }
+};
+}  // namespace
+
+std::size_t UserIdHash::operator()(const store::UserId& id) const {
+    std::size_t h = 0;
+    for (int i = 1; i < 9; ++i) h = (h << 8) | id[static_cast<std::size_t>(i)];
+    return h;
+}
+
+struct TowerService::UserState {
+    std::mutex mutex;
+    store::UserRecord record;
+    // Blob sizes of this user's appointments queued but not yet durable: the
+    // newest write wins when slots for an update are computed.
+    std::unordered_map<Locator, std::pair<std::size_t, std::uint64_t>, LocatorHash> pending;
+    std::uint64_t next_sequence = 0;
+};
+
+TowerService::TowerService(store::Store& store, LocatorIndex& index, PrivateKey tower_key, SubscriptionPolicy policy,
+                           std::function<ChainStatus()> chain, TowerHooks hooks)
+    : store_(store),
+      index_(index),
+      tower_key_(std::move(tower_key)),
+      tower_id_(tower_key_.public_key()),
+      policy_(policy),
+      chain_(std::move(chain)),
+      hooks_(std::move(hooks)) {}
+
+TowerService::~TowerService() { stop(); }
+
+Status TowerService::start() {
+    {
+        std::unique_lock lock(users_mutex_);
+        if (auto ok = reload_users(); !ok) return ok;
+    }
+    if (auto counts = store_.counts(); counts) index_.reserve(counts->appointments);
+    if (auto ok = store_.for_each_locator([&](const Locator& l) { index_.insert(l); }); !ok) return ok;
+    committer_ = std::make_unique<GroupCommitter>(store_, [this](const Error& e) { on_commit_failure(e); });
+    return {};
+}
+
+void TowerService::stop() {
+    if (committer_) committer_->stop();
+}
+
+Status TowerService::reload_users() {
+    auto users = store_.load_users();
+    if (!users) {
+        healthy_ = false;
+        return users.error();
+    }
+    UserMap fresh;
+    for (const auto& u : *users) {
+        auto state = std::make_shared<UserState>();
+        state->record = u;
+        fresh.emplace(u.user_id, std::move(state));
+    }
+    users_.swap(fresh);
+    healthy_ = true;
+    return {};
+}
+
+void TowerService::on_commit_failure(const Error& error) {
+    // Runs on the committer thread. Everything queued was admitted against the
+    // in-memory state that included the failed batch, so it fails too.
+    std::unique_lock lock(users_mutex_);
+    healthy_ = false;
+    committer_->fail_pending(error);
+    (void)reload_users();
+}
+
+bool TowerService::try_resync() {
+    std::unique_lock lock(users_mutex_, std::try_to_lock);
+    if (!lock.owns_lock()) return false;
+    if (healthy_) return true;
+    return static_cast<bool>(reload_users());
+}
+
+bool TowerService::healthy() const {
+    std::shared_lock lock(users_mutex_);
+    return healthy_;
+}
+
+std::shared_ptr<TowerService::UserState> TowerService::find_user(const store::UserId& user) const {
+    auto it = users_.find(user);
+    return it == users_.end() ? nullptr : it->second;
+}
+
+void TowerService::register_user(const store::UserId& user, std::function<void(ApiResult<RegisterReply>)> done) {
+    ChainStatus chain = chain_();
+    if (!chain.reachable) return done(service_unavailable());
+    if (!healthy() && !try_resync()) return done(service_unavailable());
+
+    std::shared_ptr<UserState> state;
+    bool created = false;
+    {
+        std::shared_lock lock(users_mutex_);
+        state = find_user(user);
+    }
+    if (!state) {
+        std::unique_lock lock(users_mutex_);
+        state = find_user(user);
+        if (!state) {
+            state = std::make_shared<UserState>();
+            state->record.user_id = user;
+            users_.emplace(user, state);
+            created = true;
+        }
+    }
+
+    std::shared_lock map_lock(users_mutex_);
+    if (!healthy_) return done(service_unavailable());
+    std::unique_lock user_lock(state->mutex);
+    std::optional<store::UserRecord> existing;
+    if (!created && state->record.subscription_expiry != 0) existing = state->record;
+    auto updated = tower::register_user(policy_, existing, user, chain.height);
+    if (!updated) {
+        return done(ApiError{teos_error::registration_resource_exhausted, "Subscription maximum slots count reached"});
+    }
+    state->record = *updated;
+    store::UserRecord snapshot = *updated;
+    store::WriteBatch batch;
+    batch.users.push_back(snapshot);
+    auto shared_done = std::make_shared<std::function<void(ApiResult<RegisterReply>)>>(std::move(done));
+    bool queued = committer_->submit(std::move(batch), [this, snapshot, shared_done](const Status& status) {
+        auto& reply_to = *shared_done;
+        if (!status) return reply_to(service_unavailable());
+        RegisterReply reply{snapshot.user_id, snapshot.available_slots, snapshot.subscription_start,
+                            snapshot.subscription_expiry, {}};
+        reply.subscription_signature = sign_message(
+            tower_key_, teos::registration_receipt_message(snapshot.user_id, snapshot.available_slots,
+                                                           snapshot.subscription_start, snapshot.subscription_expiry));
+        reply_to(std::move(reply));
+    });
+    if (!queued) {
+        user_lock.unlock();
+        map_lock.unlock();
+        (*shared_done)(service_unavailable());
+    }
+}
+
+void TowerService::add_appointment(AddAppointmentRequest request,
+                                   std::function<void(ApiResult<AddAppointmentReply>)> done) {
+    Bytes message = teos::add_appointment_message(request.locator, request.encrypted_blob, request.to_self_delay);
+    auto signer = recover_message_signer(message, request.signature);
+    ChainStatus chain = chain_();
+    if (!chain.reachable) return done(service_unavailable());
+    if (!healthy() && !try_resync()) return done(service_unavailable());
+    if (!signer) return done(ApiError{teos_error::invalid_signature_or_subscription, bad_signature_or_slots});
+    store::UserId user_id = signer->bytes();
+
+    std::shared_lock map_lock(users_mutex_);
+    if (!healthy_) return done(service_unavailable());
+    std::shared_ptr<UserState> state = find_user(user_id);
+    if (!state) return done(ApiError{teos_error::invalid_signature_or_subscription, bad_signature_or_slots});
+    std::unique_lock user_lock(state->mutex);
+    if (state->record.subscription_expiry == 0) {
+        // Registration still in flight: not yet a user.
+        return done(ApiError{teos_error::invalid_signature_or_subscription, bad_signature_or_slots});
+    }
+    if (is_expired(state->record, chain.height)) return done(expired(state->record.subscription_expiry));
+    if (hooks_.tracker_for && hooks_.tracker_for(request.locator, user_id)) {
+        return done(ApiError{teos_error::appointment_already_triggered,
+                             "The provided appointment has already been triggered"});
+    }
+
+    // The size of what this write replaces: a queued write, else the store. The
+    // index says "certainly new" for almost every appointment, sparing a read.
+    std::optional<std::size_t> old_size;
+    if (auto p = state->pending.find(request.locator); p != state->pending.end()) {
+        old_size = p->second.first;
+    } else if (index_.maybe_contains(request.locator)) {
+        auto stored = store_.get_blob_size({request.locator, user_id});
+        if (!stored) return done(service_unavailable());
+        old_size = *stored;
+    }
+    auto slots = slots_after_charge(state->record, old_size.value_or(0), request.encrypted_blob.size());
+    if (!slots) return done(ApiError{teos_error::invalid_signature_or_subscription, bad_signature_or_slots});
+
+    state->record.available_slots = *slots;
+    std::uint64_t sequence = ++state->next_sequence;
+    state->pending[request.locator] = {request.encrypted_blob.size(), sequence};
+
+    store::AppointmentRecord record;
+    record.locator = request.locator;
+    record.user_id = user_id;
+    record.to_self_delay = request.to_self_delay;
+    record.start_block = chain.height;
+    record.blob = std::move(request.encrypted_blob);
+    store::WriteBatch batch;
+    batch.users.push_back(state->record);
+    batch.appointments.push_back(record);
+    std::uint32_t expiry = state->record.subscription_expiry;
+    bool is_new = !old_size.has_value();
+
+    auto shared_done = std::make_shared<std::function<void(ApiResult<AddAppointmentReply>)>>(std::move(done));
+    bool queued = committer_->submit(std::move(batch), [this, state, sequence, is_new, expiry, slots = *slots,
+                                                        record = std::move(record),
+                                                        signature = std::move(request.signature),
+                                                        shared_done](const Status& status) mutable {
+        auto& reply_to = *shared_done;
+        {
+            std::lock_guard lock(state->mutex);
+            auto p = state->pending.find(record.locator);
+            if (p != state->pending.end() && p->second.second == sequence) state->pending.erase(p);
+        }
+        if (!status) return reply_to(service_unavailable());
+        if (is_new) index_.insert(record.locator);
+        AddAppointmentReply reply;
+        reply.locator = record.locator;
+        reply.start_block = record.start_block;
+        reply.available_slots = slots;
+        reply.subscription_expiry = expiry;
+        reply.signature = sign_message(tower_key_, teos::appointment_receipt_message(signature, record.start_block));
+        if (hooks_.on_appointment_stored) hooks_.on_appointment_stored(record);
+        reply_to(std::move(reply));
+    });
+    if (!queued) {
+        user_lock.unlock();
+        map_lock.unlock();
+        (*shared_done)(service_unavailable());
+    }
+}
+
+ApiResult<AppointmentView> TowerService::get_appointment(const Locator& locator, std::string_view signature) {
+    std::string message = teos::get_appointment_message(locator);
+    auto signer = recover_message_signer(as_bytes(message), signature);
+    ChainStatus chain = chain_();
+    if (!chain.reachable) return service_unavailable();
+    ApiError unauthenticated{teos_error::invalid_signature_or_subscription, "User cannot be authenticated"};
+    if (!signer) return unauthenticated;
+    store::UserId user_id = signer->bytes();
+    std::uint32_t expiry = 0;
+    {
+        std::shared_lock lock(users_mutex_);
+        auto state = find_user(user_id);
+        if (!state) return unauthenticated;
+        std::lock_guard user_lock(state->mutex);
+        if (state->record.subscription_expiry == 0) return unauthenticated;
+        expiry = state->record.subscription_expiry;
+    }
+    if (chain.height >= expiry) return expired(expiry);
+    AppointmentView view;
+    if (hooks_.tracker_for) {
+        if (auto tracker = hooks_.tracker_for(locator, user_id)) {
+            view.tracker = *tracker;
+            return view;
+        }
+    }
+    auto stored = store_.get_appointment({locator, user_id});
+    if (!stored) return service_unavailable();
+    if (!stored->has_value()) return ApiError{teos_error::appointment_not_found, "Appointment not found"};
+    view.appointment = std::move(**stored);
+    return view;
+}
+
+ApiResult<SubscriptionInfo> TowerService::get_subscription_info(std::string_view signature) {
+    auto signer = recover_message_signer(as_bytes(teos::get_subscription_info_message()), signature);
+    ChainStatus chain = chain_();
+    if (!chain.reachable) return service_unavailable();
+    ApiError not_found{teos_error::invalid_signature_or_subscription, "User not found. Have you registered?"};
+    if (!signer) return not_found;
+    store::UserId user_id = signer->bytes();
+    SubscriptionInfo info;
+    {
+        std::shared_lock lock(users_mutex_);
+        auto state = find_user(user_id);
+        if (!state) return not_found;
+        std::lock_guard user_lock(state->mutex);
+        if (state->record.subscription_expiry == 0) return not_found;
+        info.available_slots = state->record.available_slots;
+        info.subscription_expiry = state->record.subscription_expiry;
+    }
+    if (chain.height >= info.subscription_expiry) return expired(info.subscription_expiry);
+    auto locators = store_.user_locators(user_id);
+    if (!locators) return service_unavailable();
+    info.locators = std::move(*locators);
+    return info;
+}
+
+std::vector<store::UserRecord> TowerService::list_users() const {
+    std::vector<store::UserRecord> out;
+    std::shared_lock lock(users_mutex_);
+    for (const auto& [id, state] : users_) {
+        std::lock_guard user_lock(state->mutex);
+        if (state->record.subscription_expiry != 0) out.push_back(state->record);
+    }
+    return out;
+}
+
+std::optional<store::UserRecord> TowerService::get_user(const store::UserId& user) const {
+    std::shared_lock lock(users_mutex_);
+    auto state = find_user(user);
+    if (!state) return std::nullopt;
+    std::lock_guard user_lock(state->mutex);
+    if (state->record.subscription_expiry == 0) return std::nullopt;
+    return state->record;
+}
+
+Result<std::uint64_t> TowerService::remove_user(const store::UserId& user) {
+    auto locators = store_.user_locators(user);
+    if (!locators) return locators.error();
+    auto removed = store_.remove_user(user);
+    if (!removed) return removed.error();
+    for (const auto& l : *locators) index_.erase(l);
+    std::unique_lock lock(users_mutex_);
+    users_.erase(user);
+    return *removed;
+}
+
+Result<std::size_t> TowerService::remove_outdated_users(std::uint32_t height) {
+    std::vector<store::UserId> outdated;
+    {
+        std::shared_lock lock(users_mutex_);
+        for (const auto& [id, state] : users_) {
+            std::lock_guard user_lock(state->mutex);
+            if (state->record.subscription_expiry != 0 && is_outdated(policy_, state->record, height)) {
+                outdated.push_back(id);
+            }
+        }
+    }
+    for (const auto& user : outdated) {
+        if (auto removed = remove_user(user); !removed) return removed.error();
+    }
+    return outdated.size();
+}
+
+CommitterStats TowerService::committer_stats() const {
+    return committer_ ? committer_->stats() : CommitterStats{};
+}
+
+std::size_t TowerService::user_count() const {
+    std::shared_lock lock(users_mutex_);
+    return users_.size();
+}
+
+}  // namespace argus::tower

@@ -1,0 +1,138 @@
+// The tower's public operations (register, add/get appointment, subscription
+// info) and operator operations, independent of HTTP.
+//
+// Users live in memory (as in rust-teos) with the store as the truth. Each user
+// has its own lock, so different users never wait on each other. A mutation is
+// applied in memory, queued to the group committer under that lock, and only
+// acknowledged once its transaction is durable. If a write fails, the service
+// fails everything queued, reloads users from the store and answers 503 until
+// the reload succeeds: memory never drifts from what is durable.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/keys.h"
+#include "common/teos_protocol.h"
+#include "server/store/store.h"
+#include "server/tower/api_error.h"
+#include "server/tower/group_committer.h"
+#include "server/tower/locator_index.h"
+#include "server/tower/subscription.h"
+
+namespace argus::tower {
+
+struct ChainStatus {
+    std::uint32_t height = 0;
+    bool reachable = false;
+};
+
+struct RegisterReply {
+    store::UserId user_id{};
+    std::uint32_t available_slots = 0;
+    std::uint32_t subscription_start = 0;
+    std::uint32_t subscription_expiry = 0;
+    std::string subscription_signature;
+};
+
+struct AddAppointmentRequest {
+    Locator locator{};
+    Bytes encrypted_blob;
+    std::uint32_t to_self_delay = 0;
+    std::string signature;  // zbase32, by the user
+};
+
+struct AddAppointmentReply {
+    Locator locator{};
+    std::uint32_t start_block = 0;
+    std::string signature;  // the tower's receipt signature
+    std::uint32_t available_slots = 0;
+    std::uint32_t subscription_expiry = 0;
+};
+
+// A triggered appointment as the responder tracks it (teos "dispute_responded").
+struct TrackerView {
+    Txid dispute_txid;
+    Txid penalty_txid;
+    Bytes penalty_rawtx;
+};
+
+struct AppointmentView {
+    std::optional<store::AppointmentRecord> appointment;  // being_watched
+    std::optional<TrackerView> tracker;                   // dispute_responded
+};
+
+struct SubscriptionInfo {
+    std::uint32_t available_slots = 0;
+    std::uint32_t subscription_expiry = 0;
+    std::vector<Locator> locators;
+};
+
+struct TowerHooks {
+    // Responder: is this appointment already being responded to? (teos code 35)
+    std::function<std::optional<TrackerView>(const Locator&, const store::UserId&)> tracker_for;
+    // Watcher: called after an appointment is durably stored, to check it
+    // against recently seen breaches.
+    std::function<void(const store::AppointmentRecord&)> on_appointment_stored;
+};
+
+struct UserIdHash {
+    std::size_t operator()(const store::UserId& id) const;
+};
+
+class TowerService {
+public:
+    TowerService(store::Store& store, LocatorIndex& index, PrivateKey tower_key, SubscriptionPolicy policy,
+                 std::function<ChainStatus()> chain, TowerHooks hooks = {});
+    ~TowerService();
+
+    // Loads users and the locator index from the store.
+    Status start();
+    void stop();
+
+    const PublicKey& tower_id() const { return tower_id_; }
+
+    void register_user(const store::UserId& user, std::function<void(ApiResult<RegisterReply>)> done);
+    void add_appointment(AddAppointmentRequest request, std::function<void(ApiResult<AddAppointmentReply>)> done);
+    ApiResult<AppointmentView> get_appointment(const Locator& locator, std::string_view signature);
+    ApiResult<SubscriptionInfo> get_subscription_info(std::string_view signature);
+
+    // Operator interface.
+    std::vector<store::UserRecord> list_users() const;
+    std::optional<store::UserRecord> get_user(const store::UserId& user) const;
+    Result<std::uint64_t> remove_user(const store::UserId& user);
+    // Removes users outdated at `height` (expiry + expiry_delta). Returns how many.
+    Result<std::size_t> remove_outdated_users(std::uint32_t height);
+    CommitterStats committer_stats() const;
+    std::size_t user_count() const;
+    bool healthy() const;
+
+private:
+    struct UserState;
+    using UserMap = std::unordered_map<store::UserId, std::shared_ptr<UserState>, UserIdHash>;
+
+    std::shared_ptr<UserState> find_user(const store::UserId& user) const;  // map lock held by caller
+    void on_commit_failure(const Error& error);
+    Status reload_users();  // exclusive map lock held by caller
+    bool try_resync();
+
+    store::Store& store_;
+    LocatorIndex& index_;
+    PrivateKey tower_key_;
+    PublicKey tower_id_;
+    SubscriptionPolicy policy_;
+    std::function<ChainStatus()> chain_;
+    TowerHooks hooks_;
+
+    mutable std::shared_mutex users_mutex_;
+    UserMap users_;
+    bool healthy_ = false;
+    std::unique_ptr<GroupCommitter> committer_;
+};
+
+}  // namespace argus::tower

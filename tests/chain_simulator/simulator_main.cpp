@@ -1,0 +1,252 @@
+// argus-chain-sim: a stand-in for bitcoind in tests and the drill. It speaks
+// the JSON-RPC subset Argus uses and builds well-formed blocks (real headers,
+// merkle roots, coinbases) with a mempool that checks inputs exist and are
+// unspent. It does NOT verify scripts or signatures: a penalty it confirms is
+// structurally valid, not proven spendable (run the same tests against a real
+// bitcoind with BITCOIND=/path/to/bitcoind for that).
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/beast/core/detail/base64.hpp>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "common/bech32.h"
+#include "common/hex.h"
+#include "server/api/http_server.h"
+#include "tests/chain_simulator/simulated_chain.h"
+
+using namespace argus;
+using json = nlohmann::json;
+
+namespace {
+
+struct RpcFailure {
+    int code;
+    std::string message;
+};
+
+class SimulatorRouter final : public api::Router {
+public:
+    explicit SimulatorRouter(std::string authorization) : authorization_(std::move(authorization)) {}
+    std::size_t body_limit(api::Method, std::string_view) const override { return 32 * 1024 * 1024; }
+
+    void handle(api::HttpRequest request, api::Reply reply) override {
+        if (!authorization_.empty() && request.authorization != authorization_) {
+            return reply(api::HttpResponse{401, "", "text/plain"});
+        }
+        json call = json::parse(request.body, nullptr, false);
+        if (call.is_discarded() || !call.is_object() || !call.contains("method")) {
+            return reply(api::HttpResponse{500, R"({"result":null,"error":{"code":-32700,"message":"Parse error"},"id":null})"});
+        }
+        json id = call.value("id", json());
+        json params = call.value("params", json::array());
+        std::string method = call["method"].is_string() ? call["method"].get<std::string>() : "";
+        json response = {{"id", id}};
+        unsigned status = 200;
+        try {
+            std::lock_guard lock(mutex_);
+            response["result"] = dispatch(method, params);
+            response["error"] = nullptr;
+        } catch (const RpcFailure& f) {
+            response["result"] = nullptr;
+            response["error"] = {{"code", f.code}, {"message", f.message}};
+            status = f.code == -32601 ? 404 : 500;
+        } catch (const std::exception& e) {
+            response["result"] = nullptr;
+            response["error"] = {{"code", -1}, {"message", e.what()}};
+            status = 500;
+        }
+        reply(api::HttpResponse{status, response.dump()});
+    }
+
+private:
+    static Hash256 block_hash_param(const json& p) {
+        auto parsed = Txid::from_display_hex(p.get<std::string>());
+        if (!parsed) throw RpcFailure{-8, "blockhash must be of length 64"};
+        return parsed->bytes;
+    }
+
+    json header_json(const Block& block, std::uint32_t h) const {
+        json j = {{"hash", to_hex(reversed(block.header.hash()))},
+                  {"height", h},
+                  {"confirmations", chain_.height() - h + 1},
+                  {"merkleroot", to_hex(reversed(block.header.merkle_root))},
+                  {"time", block.header.time},
+                  {"nTx", block.transactions.size()}};
+        if (h > 0) j["previousblockhash"] = to_hex(reversed(block.header.previous_block));
+        if (h < chain_.height()) j["nextblockhash"] = to_hex(reversed(chain_.block_at(h + 1).header.hash()));
+        return j;
+    }
+
+    const Block& lookup(const Hash256& hash, std::uint32_t& h, bool& active) const {
+        const Block* b = chain_.find_block(hash);
+        if (!b) throw RpcFailure{-5, "Block not found"};
+        auto height = chain_.height_of(hash);
+        active = height.has_value();
+        h = height.value_or(0);
+        return *b;
+    }
+
+    json dispatch(const std::string& method, const json& p) {
+        if (method == "getblockcount") return chain_.height();
+        if (method == "getbestblockhash") return to_hex(reversed(chain_.tip().header.hash()));
+        if (method == "getblockchaininfo") {
+            return {{"chain", "regtest"}, {"blocks", chain_.height()}, {"headers", chain_.height()},
+                    {"bestblockhash", to_hex(reversed(chain_.tip().header.hash()))}, {"initialblockdownload", false}};
+        }
+        if (method == "getblockhash") {
+            if (p.empty() || !p[0].is_number_integer()) throw RpcFailure{-1, "getblockhash height"};
+            auto h = p[0].get<std::int64_t>();
+            if (h < 0 || h > chain_.height()) throw RpcFailure{-8, "Block height out of range"};
+            return to_hex(reversed(chain_.block_at(static_cast<std::uint32_t>(h)).header.hash()));
+        }
+        if (method == "getblockheader" || method == "getblock") {
+            if (p.empty() || !p[0].is_string()) throw RpcFailure{-1, method + " blockhash"};
+            std::uint32_t h = 0;
+            bool active = false;
+            const Block& b = lookup(block_hash_param(p[0]), h, active);
+            int verbosity = 1;
+            if (p.size() > 1) verbosity = p[1].is_boolean() ? (p[1].get<bool>() ? 1 : 0) : p[1].get<int>();
+            if (method == "getblockheader") {
+                if (verbosity == 0) return to_hex(b.header.serialize());
+            } else if (verbosity == 0) {
+                return to_hex(b.serialize());
+            }
+            json j = header_json(b, h);
+            if (!active) j["confirmations"] = -1;
+            if (method == "getblock") {
+                json txs = json::array();
+                for (const auto& tx : b.transactions) txs.push_back(tx.txid().to_display_hex());
+                j["tx"] = txs;
+            }
+            return j;
+        }
+        if (method == "getrawmempool") {
+            json txs = json::array();
+            for (const auto& tx : chain_.mempool()) txs.push_back(tx.txid().to_display_hex());
+            return txs;
+        }
+        if (method == "getmempoolentry") {
+            auto txid = Txid::from_display_hex(p.at(0).get<std::string>());
+            if (!txid || !chain_.in_mempool(*txid)) throw RpcFailure{-5, "Transaction not in mempool"};
+            return {{"height", chain_.height()}};
+        }
+        if (method == "sendrawtransaction" || method == "testmempoolaccept") {
+            bool dry = method == "testmempoolaccept";
+            std::string hex = dry ? p.at(0).at(0).get<std::string>() : p.at(0).get<std::string>();
+            auto raw = parse_hex(hex);
+            auto tx = raw ? parse_transaction(*raw) : Result<Transaction>(raw.error());
+            if (!tx) {
+                if (dry) return json::array({{{"txid", ""}, {"allowed", false}, {"reject-reason", "TX decode failed"}}});
+                throw RpcFailure{-22, "TX decode failed"};
+            }
+            auto result = chain_.accept(*tx, dry);
+            if (dry) {
+                json entry = {{"txid", tx->txid().to_display_hex()}, {"wtxid", to_hex(reversed(tx->wtxid()))},
+                              {"allowed", result.has_value()}};
+                if (!result) entry["reject-reason"] = result.error().message;
+                return json::array({entry});
+            }
+            if (!result) throw RpcFailure{result.error().code, result.error().message};
+            return result->to_display_hex();
+        }
+        if (method == "getrawtransaction") {
+            // No txindex: only mempool transactions, as bitcoind without -txindex.
+            auto txid = Txid::from_display_hex(p.at(0).get<std::string>());
+            for (const auto& tx : chain_.mempool()) {
+                if (txid && tx.txid() == *txid) return to_hex(tx.serialize());
+            }
+            throw RpcFailure{-5, "No such mempool transaction. Use -txindex or provide a block hash"};
+        }
+        if (method == "gettxout") {
+            auto txid = Txid::from_display_hex(p.at(0).get<std::string>());
+            if (!txid) throw RpcFailure{-8, "txid must be of length 64"};
+            auto out = chain_.utxo(OutPoint{*txid, p.at(1).get<std::uint32_t>()});
+            if (!out) return nullptr;
+            return {{"value", static_cast<double>(out->value) / 1e8}, {"scriptPubKey", {{"hex", to_hex(out->script_pubkey)}}}};
+        }
+        if (method == "generatetoaddress") {
+            auto count = p.at(0).get<std::uint32_t>();
+            auto address = p.at(1).get<std::string>();
+            auto script = decode_address(address, Network::regtest);
+            if (!script) throw RpcFailure{-5, "Invalid address: " + script.error().message};
+            json hashes = json::array();
+            for (const auto& h : chain_.mine(count, *script)) hashes.push_back(to_hex(reversed(h)));
+            return hashes;
+        }
+        if (method == "simulator_reorg") {
+            // [depth, new_blocks, [raw txs to include in the first new block]]
+            std::vector<Transaction> include;
+            if (p.size() > 2) {
+                for (const auto& hex : p[2]) include.push_back(parse_transaction(parse_hex(hex.get<std::string>()).value()).value());
+            }
+            json hashes = json::array();
+            for (const auto& h : chain_.reorg(p.at(0).get<std::uint32_t>(), p.at(1).get<std::uint32_t>(), include)) {
+                hashes.push_back(to_hex(reversed(h)));
+            }
+            return hashes;
+        }
+        if (method == "simulator_confirmations") {
+            auto txid = Txid::from_display_hex(p.at(0).get<std::string>());
+            if (!txid) throw RpcFailure{-8, "txid"};
+            auto h = chain_.confirmation_height(*txid);
+            return h ? json(chain_.height() - *h + 1) : json(0);
+        }
+        if (method == "stop") return "Argus chain simulator stopping";
+        throw RpcFailure{-32601, "Method not found"};
+    }
+
+    std::string authorization_;
+    std::mutex mutex_;
+    sim::SimulatedChain chain_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"argus-chain-sim: bitcoind stand-in for Argus tests (no script verification)"};
+    std::string bind = "127.0.0.1", user, password, port_file;
+    std::uint16_t port = 0;
+    app.add_option("--rpc-bind", bind, "RPC address");
+    app.add_option("--rpc-port", port, "RPC port (0: any free port)");
+    app.add_option("--rpc-user", user, "Require this RPC user");
+    app.add_option("--rpc-password", password, "Require this RPC password");
+    app.add_option("--port-file", port_file, "Write the bound RPC port here once listening");
+    CLI11_PARSE(app, argc, argv);
+
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+    std::string authorization;
+    if (!user.empty()) {
+        std::string creds = user + ":" + password;
+        std::string encoded(boost::beast::detail::base64::encoded_size(creds.size()), '\0');
+        encoded.resize(boost::beast::detail::base64::encode(encoded.data(), creds.data(), creds.size()));
+        authorization = "Basic " + encoded;
+    }
+    SimulatorRouter router(authorization);
+    api::HttpServerOptions options;
+    options.address = bind;
+    options.port = port;
+    options.threads = 1;
+    api::HttpServer server(options, router);
+    if (auto ok = server.start(); !ok) {
+        std::fprintf(stderr, "argus-chain-sim: %s\n", ok.error().message.c_str());
+        return 1;
+    }
+    if (!port_file.empty()) {
+        std::ofstream(port_file + ".tmp") << server.port() << "\n";
+        std::rename((port_file + ".tmp").c_str(), port_file.c_str());
+    }
+    std::fprintf(stderr, "argus-chain-sim listening on %s:%u\n", bind.c_str(), server.port());
+    int received = 0;
+    sigwait(&signals, &received);
+    server.stop();
+    return 0;
+}

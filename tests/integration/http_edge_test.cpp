@@ -1,0 +1,144 @@
+// Transport-level bad input against the teos API server: limits, timeouts,
+// the connection cap, unknown routes and garbage. Real sockets on loopback.
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "tests/integration/tower_fixture.h"
+#include "tests/support/http_client.h"
+#include "tests/support/teos_user.h"
+
+using namespace argus;
+using namespace argus::test;
+
+namespace {
+
+int raw_connect(std::uint16_t port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    return fd;
+}
+
+void send_all(int fd, const std::string& data) { REQUIRE(::send(fd, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size())); }
+
+// Reads until the peer closes or `wait` passes. Returns what arrived and whether it closed.
+std::pair<std::string, bool> read_until_close(int fd, std::chrono::milliseconds wait) {
+    std::string out;
+    auto deadline = std::chrono::steady_clock::now() + wait;
+    for (;;) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return {out, false};
+        pollfd p{fd, POLLIN, 0};
+        if (poll(&p, 1, static_cast<int>(left.count())) <= 0) return {out, false};
+        char buffer[4096];
+        ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+        if (n <= 0) return {out, true};
+        out.append(buffer, static_cast<std::size_t>(n));
+    }
+}
+
+}  // namespace
+
+TEST_CASE("http: oversized bodies get 413 and a close; limits are per route") {
+    TowerFixture tower(Backend::sqlite);
+    int fd = raw_connect(tower.port());
+    std::string body(88, 'x');  // /register allows 87 bytes
+    send_all(fd, "POST /register HTTP/1.1\r\nHost: t\r\nContent-Length: 88\r\n\r\n" + body);
+    auto [reply, closed] = read_until_close(fd, std::chrono::seconds(5));
+    CHECK(reply.rfind("HTTP/1.1 413", 0) == 0);
+    CHECK(closed);
+    close(fd);
+    // A chunked body over the limit is cut off too.
+    fd = raw_connect(tower.port());
+    send_all(fd, "POST /get_subscription_info HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "100\r\n" + std::string(256, 'a') + "\r\n0\r\n\r\n");
+    auto [chunked, chunked_closed] = read_until_close(fd, std::chrono::seconds(5));
+    CHECK(chunked.rfind("HTTP/1.1 413", 0) == 0);
+    CHECK(chunked_closed);
+    close(fd);
+}
+
+TEST_CASE("http: unknown paths, wrong methods and garbage") {
+    TowerFixture tower(Backend::sqlite);
+    HttpClient http(tower.port());
+    CHECK(http.get("/nope").status == 404);
+    CHECK(http.post("/ping", "").status == 405);
+    CHECK(http.get("/register").status == 405);
+    CHECK(http.request("PUT", "/add_appointment", "{}").status == 405);
+    int fd = raw_connect(tower.port());
+    send_all(fd, std::string("\x00\x01\x02 garbage\r\n\r\n", 15));
+    auto [reply, closed] = read_until_close(fd, std::chrono::seconds(5));
+    CHECK(closed);
+    CHECK((reply.empty() || reply.rfind("HTTP/1.1 400", 0) == 0));
+    close(fd);
+    CHECK(http.get("/ping").status == 200);  // still serving
+}
+
+TEST_CASE("http: keep-alive serves many requests on one connection") {
+    TowerFixture tower(Backend::sqlite);
+    HttpClient http(tower.port());
+    TeosUser alice(1);
+    REQUIRE(http.post("/register", alice.register_body()).status == 200);
+    for (int i = 0; i < 200; ++i) {
+        auto r = http.post("/add_appointment", alice.add_appointment_body(test_locator(static_cast<std::uint32_t>(i)), Bytes(64, 1), 1));
+        REQUIRE(r.status == 200);
+        CHECK(r.keep_alive);
+    }
+    CHECK(tower.server->open_connections() == 1);
+}
+
+TEST_CASE("http: idle and slow connections are closed by timeouts") {
+    TowerFixtureOptions options;
+    options.http.idle_timeout = std::chrono::milliseconds(300);
+    options.http.request_timeout = std::chrono::milliseconds(300);
+    TowerFixture tower(Backend::sqlite, options);
+    // Slow loris: half a header, then nothing.
+    int slow = raw_connect(tower.port());
+    send_all(slow, "POST /register HTTP/1.1\r\nHost: t\r\n");
+    auto [partial, slow_closed] = read_until_close(slow, std::chrono::seconds(3));
+    CHECK(slow_closed);
+    close(slow);
+    // Idle keep-alive connection after one request.
+    int idle = raw_connect(tower.port());
+    send_all(idle, "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n");
+    auto [first, idle_closed] = read_until_close(idle, std::chrono::seconds(3));
+    CHECK(first.rfind("HTTP/1.1 200", 0) == 0);
+    CHECK(idle_closed);
+    close(idle);
+    // Body promised but never sent.
+    int stalled = raw_connect(tower.port());
+    send_all(stalled, "POST /register HTTP/1.1\r\nHost: t\r\nContent-Length: 50\r\n\r\n{\"user");
+    auto [nothing, stalled_closed] = read_until_close(stalled, std::chrono::seconds(3));
+    CHECK(stalled_closed);
+    close(stalled);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    CHECK(tower.server->open_connections() == 0);
+}
+
+TEST_CASE("http: connections over the cap are closed cleanly; the server keeps serving") {
+    TowerFixtureOptions options;
+    options.http.max_connections = 3;
+    TowerFixture tower(Backend::sqlite, options);
+    std::vector<int> held;
+    for (int i = 0; i < 3; ++i) held.push_back(raw_connect(tower.port()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    CHECK(tower.server->open_connections() == 3);
+    int extra = raw_connect(tower.port());
+    auto [reply, closed] = read_until_close(extra, std::chrono::seconds(3));
+    CHECK(closed);
+    CHECK(reply.empty());
+    close(extra);
+    for (int fd : held) close(fd);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    HttpClient http(tower.port());
+    CHECK(http.get("/ping").status == 200);
+}
