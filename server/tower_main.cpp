@@ -116,6 +116,16 @@ int run(const config::TowerOptions& o) {
                {"appointments", std::to_string(counts ? counts->appointments : 0)},
                {"chain_height", std::to_string(poller.status().height)}});
 
+    if (!o.ready_file.empty()) {
+        std::string tmp = o.ready_file + ".tmp";
+        if (std::FILE* f = std::fopen(tmp.c_str(), "w")) {
+            std::fprintf(f, "{\"api_port\":%u,\"admin_port\":%u,\"tower_id\":\"%s\"}\n", api_server.port(),
+                         admin_server.port(), to_hex(service.tower_id().bytes()).c_str());
+            std::fclose(f);
+            std::rename(tmp.c_str(), o.ready_file.c_str());
+        }
+    }
+
     int received = 0;
     sigwait(&signals, &received);
     log_event(LogLevel::info, "tower_stopping", {{"signal", std::to_string(received)}});

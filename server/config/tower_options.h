@@ -17,6 +17,7 @@ struct TowerOptions {
     Network network = Network::regtest;
     std::string data_dir;  // default: $HOME/.argus/<network>
     std::string log_level = "info";
+    std::string ready_file;  // written (JSON: ports, tower id) once serving
 
     // Public teos API.
     std::string api_bind = "127.0.0.1";
