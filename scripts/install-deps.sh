@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git openssl
   clang lld libclang-rt-14-dev clang-format clang-tidy
   libsecp256k1-dev libssl-dev
   libboost-dev libboost-system-dev

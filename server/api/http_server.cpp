@@ -239,7 +239,6 @@ Status HttpServer::start() {
 
 void HttpServer::stop() {
     if (!impl_ || impl_->stopped.exchange(true)) return;
-    beast::error_code ec;
     net::post(impl_->io, [this] {
         beast::error_code ignored;
         impl_->acceptor.close(ignored);

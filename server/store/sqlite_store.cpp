@@ -25,7 +25,7 @@ Error sqlite_error(sqlite3* db, const std::string& what) {
 
 class Statement {
 public:
-    Statement(sqlite3* db, const char* sql) : db_(db) {
+    Statement(sqlite3* db, const char* sql) {
         if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
     }
     ~Statement() { sqlite3_finalize(stmt_); }
@@ -61,7 +61,6 @@ public:
     }
 
 private:
-    sqlite3* db_;
     sqlite3_stmt* stmt_ = nullptr;
 };
 

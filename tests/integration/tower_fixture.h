@@ -22,13 +22,14 @@ struct TowerFixtureOptions {
     api::TeosLimits limits{};
     api::HttpServerOptions http{};
     tower::TowerHooks hooks{};
+    bool durable_postgres = false;  // fsync and synchronous_commit on (benchmarks, crash tests)
 };
 
 class TowerFixture {
 public:
     explicit TowerFixture(Backend backend, TowerFixtureOptions options = {}) {
         if (backend == Backend::postgres) {
-            postgres = TemporaryPostgres::start();
+            postgres = TemporaryPostgres::start({.fsync = options.durable_postgres});
             store = store::open_postgres_store(postgres->connection_string()).value();
         } else {
             store = store::open_sqlite_store(directory.path() + "/tower.sqlite").value();
