@@ -4,7 +4,9 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <atomic>
 #include <memory>
+#include <thread>
 
 #include "common/hex.h"
 #include "common/version.h"
@@ -12,7 +14,9 @@
 #include "server/api/http_server.h"
 #include "server/api/teos_router.h"
 #include "server/chain/bitcoind_rpc.h"
-#include "server/chain/chain_poller.h"
+#include "server/chain/rpc_chain_source.h"
+#include "server/chain/zmq_subscriber.h"
+#include "server/watch/chain_follower.h"
 #include "server/config/tower_options.h"
 #include "server/log.h"
 #include "server/tower/secret_file.h"
@@ -58,29 +62,64 @@ int run(const config::TowerOptions& o) {
     std::unique_ptr<store::Store> store = std::move(*opened);
 
     chain::RpcEndpoint endpoint{o.bitcoind_rpc_host, o.bitcoind_rpc_port, o.bitcoind_rpc_user,
-                                o.bitcoind_rpc_password, o.bitcoind_cookie_file, std::chrono::milliseconds(5000)};
+                                o.bitcoind_rpc_password, o.bitcoind_cookie_file, std::chrono::milliseconds(10'000)};
     chain::BitcoindRpc rpc(endpoint);
-    tower::TowerService* service_ptr = nullptr;
-    chain::ChainPoller poller(rpc, std::chrono::milliseconds(o.chain_poll_ms), [&](std::uint32_t height) {
-        log_event(LogLevel::info, "chain_height", {{"height", std::to_string(height)}});
-        if (service_ptr) {
-            auto removed = service_ptr->remove_outdated_users(height);
-            if (removed && *removed > 0) {
-                log_event(LogLevel::info, "outdated_users_removed", {{"users", std::to_string(*removed)}});
-            }
-        }
-    });
-    if (!poller.poll_once()) {
-        log_event(LogLevel::warn, "bitcoind_unreachable",
-                  {{"host", o.bitcoind_rpc_host}, {"port", std::to_string(o.bitcoind_rpc_port)}});
-    }
+    chain::RpcChainSource chain_source(rpc);
 
     tower::LocatorIndex index;
+    watch::Responder responder(chain_source, {o.resolve_depth, o.rebroadcast_after});
+    std::atomic<watch::ChainFollower*> follower_ptr{nullptr};
+    tower::TowerHooks hooks;
+    hooks.tracker_for = [&](const Locator& l, const store::UserId& u) -> std::optional<tower::TrackerView> {
+        auto t = responder.find(l, u);
+        if (!t) return std::nullopt;
+        return tower::TrackerView{t->dispute_txid, t->penalty_txid, t->penalty_tx};
+    };
+    hooks.on_appointment_stored = [&](const store::AppointmentRecord& a) {
+        if (auto* f = follower_ptr.load()) f->appointment_stored(a);
+    };
     tower::SubscriptionPolicy policy{o.subscription_slots, o.subscription_duration, o.expiry_delta};
-    tower::TowerService service(*store, index, *key, policy, [&] { return poller.status(); });
+    tower::TowerService service(
+        *store, index, *key, policy,
+        [&] {
+            auto* f = follower_ptr.load();
+            return f ? f->status() : tower::ChainStatus{};
+        },
+        hooks);
     if (auto ok = service.start(); !ok) return fail("tower_start_failed", ok.error().message);
-    service_ptr = &service;
-    poller.start();
+    watch::Watcher watcher(*store, index);
+    watch::FollowerOptions follower_options;
+    follower_options.max_reorg_depth = o.max_reorg_depth;
+    follower_options.poll_interval = std::chrono::milliseconds(o.chain_poll_ms);
+    watch::ChainFollower follower(chain_source, watcher, responder, service, *store, follower_options);
+
+    // Catch up with every block missed while down before serving anyone.
+    for (std::chrono::milliseconds backoff{250};; backoff = std::min(backoff * 2, std::chrono::milliseconds(30'000))) {
+        Status ready = follower.initialize();
+        if (ready) {
+            auto synced = follower.sync();
+            if (synced) {
+                log_event(LogLevel::info, "chain_caught_up", {{"height", std::to_string(follower.status().height)},
+                                                              {"blocks", std::to_string(*synced)}});
+                break;
+            }
+            ready = synced.error();
+        }
+        log_event(LogLevel::warn, "waiting_for_bitcoind",
+                  {{"host", o.bitcoind_rpc_host}, {"port", std::to_string(o.bitcoind_rpc_port)},
+                   {"error", ready.error().message}, {"retry_ms", std::to_string(backoff.count())}});
+        sigset_t pending;
+        sigpending(&pending);
+        if (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM)) return 0;
+        std::this_thread::sleep_for(backoff);
+    }
+    follower_ptr = &follower;
+    follower.start();
+    std::unique_ptr<chain::ZmqSubscriber> zmq;
+    if (!o.bitcoind_zmq.empty()) {
+        zmq = std::make_unique<chain::ZmqSubscriber>(o.bitcoind_zmq, [&] { follower.wake(); });
+        zmq->start();
+    }
 
     api::TeosRouter teos_router(service, {o.register_body_limit, o.add_appointment_body_limit,
                                           o.get_appointment_body_limit, o.get_subscription_info_body_limit});
@@ -95,7 +134,8 @@ int run(const config::TowerOptions& o) {
     api::HttpServer api_server(api_options, teos_router);
     if (auto ok = api_server.start(); !ok) return fail("api_listen_failed", ok.error().message);
 
-    api::AdminRouter admin_router({service, *store, index, [&] { return poller.status(); }, [] { return std::size_t{0}; }, *token});
+    api::AdminRouter admin_router(
+        {service, *store, index, [&] { return follower.status(); }, [&] { return responder.size(); }, *token});
     api::HttpServerOptions admin_options;
     admin_options.address = o.admin_bind;
     admin_options.port = o.admin_port;
@@ -114,7 +154,9 @@ int run(const config::TowerOptions& o) {
                {"admin", o.admin_bind + ":" + std::to_string(admin_server.port())},
                {"users", std::to_string(service.user_count())},
                {"appointments", std::to_string(counts ? counts->appointments : 0)},
-               {"chain_height", std::to_string(poller.status().height)}});
+               {"chain_height", std::to_string(follower.status().height)},
+               {"trackers", std::to_string(responder.size())},
+               {"zmq", o.bitcoind_zmq.empty() ? "off" : o.bitcoind_zmq}});
 
     if (!o.ready_file.empty()) {
         std::string tmp = o.ready_file + ".tmp";
@@ -131,7 +173,9 @@ int run(const config::TowerOptions& o) {
     log_event(LogLevel::info, "tower_stopping", {{"signal", std::to_string(received)}});
     api_server.stop();
     admin_server.stop();
-    poller.stop();
+    if (zmq) zmq->stop();
+    follower.stop();
+    follower_ptr = nullptr;
     service.stop();
     log_event(LogLevel::info, "tower_stopped");
     return 0;

@@ -73,7 +73,11 @@ Result<ParsedTowerOptions, OptionsError> parse_tower_options(int argc, const cha
     opt("bitcoind-rpc-user", o.bitcoind_rpc_user, "bitcoind rpcuser (else the cookie file is used)");
     opt("bitcoind-rpc-password", o.bitcoind_rpc_password, "bitcoind rpcpassword");
     opt("bitcoind-cookie-file", o.bitcoind_cookie_file, "bitcoind .cookie file [default: ~/.bitcoin/<network>/.cookie]");
-    opt("chain-poll-ms", o.chain_poll_ms, "How often bitcoind's tip is polled");
+    opt("bitcoind-zmq", o.bitcoind_zmq, "bitcoind zmqpubsequence endpoint (e.g. tcp://127.0.0.1:28332); empty: poll only");
+    opt("chain-poll-ms", o.chain_poll_ms, "Reconcile with bitcoind at least this often (ms)");
+    opt("max-reorg-depth", o.max_reorg_depth, "Deepest reorg followed automatically");
+    opt("resolve-depth", o.resolve_depth, "Confirmations after which a penalty is resolved");
+    opt("rebroadcast-after", o.rebroadcast_after, "Blocks a penalty may miss the mempool before it is rebroadcast");
     opt("subscription-slots", o.subscription_slots, "Slots granted per registration");
     opt("subscription-duration", o.subscription_duration, "Blocks a registration lasts");
     opt("expiry-delta", o.expiry_delta, "Blocks after expiry before a user's data is deleted");
@@ -121,6 +125,12 @@ Result<ParsedTowerOptions, OptionsError> parse_tower_options(int argc, const cha
     if (o.subscription_duration == 0) problems.push_back("--subscription-duration must be at least 1");
     if (o.add_appointment_body_limit < 100) problems.push_back("--add-appointment-body-limit is too small to hold an appointment");
     if (o.chain_poll_ms < 10) problems.push_back("--chain-poll-ms must be at least 10");
+    if (o.max_reorg_depth < 1) problems.push_back("--max-reorg-depth must be at least 1");
+    if (o.resolve_depth < 1) problems.push_back("--resolve-depth must be at least 1");
+    if (o.rebroadcast_after < 1) problems.push_back("--rebroadcast-after must be at least 1");
+    if (!o.bitcoind_zmq.empty() && o.bitcoind_zmq.rfind("tcp://", 0) != 0 && o.bitcoind_zmq.rfind("ipc://", 0) != 0) {
+        problems.push_back("--bitcoind-zmq must be a tcp:// or ipc:// endpoint");
+    }
     if (o.api_port != 0 && o.api_port == o.admin_port && o.api_bind == o.admin_bind) {
         problems.push_back("--api-port and --admin-port must differ");
     }

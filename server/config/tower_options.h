@@ -43,7 +43,13 @@ struct TowerOptions {
     std::string bitcoind_rpc_user;
     std::string bitcoind_rpc_password;
     std::string bitcoind_cookie_file;  // default: $HOME/.bitcoin/<network dir>/.cookie
-    std::uint32_t chain_poll_ms = 1'000;
+    std::string bitcoind_zmq;            // zmqpubsequence endpoint, e.g. tcp://127.0.0.1:28332; empty: poll only
+    std::uint32_t chain_poll_ms = 30'000;  // reconcile at least this often (ZMQ is only a wake-up)
+    std::uint32_t max_reorg_depth = 100;
+
+    // Responder (rust-teos defaults).
+    std::uint32_t resolve_depth = 100;      // confirmations before a tracker is resolved and slots refunded
+    std::uint32_t rebroadcast_after = 6;    // blocks a penalty may miss the mempool before it is sent again
 
     // Subscriptions (rust-teos defaults).
     std::uint32_t subscription_slots = 10'000;

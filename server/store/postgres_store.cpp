@@ -114,16 +114,44 @@ public:
                     return make_error(ErrorCode::storage, "appointment for unknown user");
                 }
             }
-            if (!batch.removed_appointments.empty()) {
-                std::ostringstream sql;
-                sql << "DELETE FROM appointments a USING users u, (VALUES ";
-                for (std::size_t i = 0; i < batch.removed_appointments.size(); ++i) {
-                    const auto& k = batch.removed_appointments[i];
-                    sql << (i ? "," : "") << "(" << bytea(k.user_id) << "," << bytea(k.locator) << ")";
+            remove_keys(tx, batch.removed_appointments, "appointments");
+            if (!batch.trackers.empty()) {
+                std::vector<const TrackerRecord*> unique;
+                for (auto it = batch.trackers.rbegin(); it != batch.trackers.rend(); ++it) {
+                    bool dup = false;
+                    for (const auto* u : unique) dup = dup || (u->locator == it->locator && u->user_id == it->user_id);
+                    if (!dup) unique.push_back(&*it);
                 }
-                sql << ") AS v(user_id, locator) WHERE u.user_id = v.user_id AND a.user_key = u.user_key "
-                       "AND a.locator = v.locator";
-                tx.exec0(sql.str());
+                std::ostringstream sql;
+                sql << "INSERT INTO trackers (user_key, locator, dispute_txid, dispute_tx, penalty_txid, penalty_tx, "
+                       "broadcast_height, confirmed_height, blob_size) SELECT u.user_key, v.locator, v.dispute_txid, "
+                       "v.dispute_tx, v.penalty_txid, v.penalty_tx, v.broadcast_height, v.confirmed_height, v.blob_size "
+                       "FROM (VALUES ";
+                for (std::size_t i = 0; i < unique.size(); ++i) {
+                    const auto& t = *unique[i];
+                    sql << (i ? "," : "") << "(" << bytea(t.user_id) << "," << bytea(t.locator) << ","
+                        << bytea(t.dispute_txid.bytes) << "," << bytea(t.dispute_tx) << "," << bytea(t.penalty_txid.bytes)
+                        << "," << bytea(t.penalty_tx) << "," << t.broadcast_height << "::integer,"
+                        << (t.confirmed_height ? std::to_string(*t.confirmed_height) : std::string("NULL"))
+                        << "::integer," << t.blob_size << "::integer)";
+                }
+                sql << ") AS v(user_id, locator, dispute_txid, dispute_tx, penalty_txid, penalty_tx, broadcast_height, "
+                       "confirmed_height, blob_size) JOIN users u ON u.user_id = v.user_id "
+                       "ON CONFLICT (user_key, locator) DO UPDATE SET dispute_txid = excluded.dispute_txid, "
+                       "dispute_tx = excluded.dispute_tx, penalty_txid = excluded.penalty_txid, "
+                       "penalty_tx = excluded.penalty_tx, broadcast_height = excluded.broadcast_height, "
+                       "confirmed_height = excluded.confirmed_height, blob_size = excluded.blob_size";
+                pqxx::result r = tx.exec(sql.str());
+                if (r.affected_rows() != unique.size()) {
+                    return make_error(ErrorCode::storage, "tracker for unknown user");
+                }
+            }
+            remove_keys(tx, batch.removed_trackers, "trackers");
+            if (batch.chain_position) {
+                tx.exec_params("INSERT INTO chain_position (singleton, height, block_hash) VALUES (true, $1, $2::bytea) "
+                               "ON CONFLICT (singleton) DO UPDATE SET height = excluded.height, "
+                               "block_hash = excluded.block_hash",
+                               static_cast<long long>(batch.chain_position->height), param(batch.chain_position->block_hash));
             }
             tx.commit();
             return {};
@@ -237,6 +265,28 @@ public:
         });
     }
 
+    Result<std::vector<TrackerRecord>> load_trackers() override {
+        return read<std::vector<TrackerRecord>>([&](pqxx::work& tx) {
+            std::vector<TrackerRecord> out;
+            for (const auto& row : tx.exec("SELECT t.locator, u.user_id, t.dispute_txid, t.dispute_tx, t.penalty_txid, "
+                                           "t.penalty_tx, t.broadcast_height, t.confirmed_height, t.blob_size "
+                                           "FROM trackers t JOIN users u USING (user_key)")) {
+                TrackerRecord t;
+                t.locator = array_from<16>(row[0]);
+                t.user_id = array_from<33>(row[1]);
+                t.dispute_txid.bytes = array_from<32>(row[2]);
+                t.dispute_tx = bytes_from(row[3]);
+                t.penalty_txid.bytes = array_from<32>(row[4]);
+                t.penalty_tx = bytes_from(row[5]);
+                t.broadcast_height = row[6].as<std::uint32_t>();
+                if (!row[7].is_null()) t.confirmed_height = row[7].as<std::uint32_t>();
+                t.blob_size = row[8].as<std::uint32_t>();
+                out.push_back(std::move(t));
+            }
+            return out;
+        });
+    }
+
     Result<std::optional<ChainPosition>> chain_position() override {
         return read<std::optional<ChainPosition>>([&](pqxx::work& tx) {
             auto r = tx.exec("SELECT height, block_hash FROM chain_position");
@@ -263,6 +313,17 @@ public:
     }
 
 private:
+    static void remove_keys(pqxx::work& tx, const std::vector<AppointmentKey>& keys, const std::string& table) {
+        if (keys.empty()) return;
+        std::ostringstream sql;
+        sql << "DELETE FROM " << table << " a USING users u, (VALUES ";
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            sql << (i ? "," : "") << "(" << bytea(keys[i].user_id) << "," << bytea(keys[i].locator) << ")";
+        }
+        sql << ") AS v(user_id, locator) WHERE u.user_id = v.user_id AND a.user_key = u.user_key AND a.locator = v.locator";
+        tx.exec0(sql.str());
+    }
+
     static UserRecord user_from(const pqxx::row& row) {
         return UserRecord{array_from<33>(row[0]), row[1].as<std::uint32_t>(), row[2].as<std::uint32_t>(),
                           row[3].as<std::uint32_t>()};

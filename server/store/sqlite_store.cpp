@@ -41,6 +41,11 @@ public:
         sqlite3_bind_int64(stmt_, i, v);
         return *this;
     }
+    Statement& bind_null(int i) {
+        sqlite3_bind_null(stmt_, i);
+        return *this;
+    }
+    bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
     int step() { return sqlite3_step(stmt_); }
     void reset() {
         sqlite3_reset(stmt_);
@@ -300,6 +305,31 @@ public:
         });
     }
 
+    Result<std::vector<TrackerRecord>> load_trackers() override {
+        return with_reader([&](sqlite3* db) -> Result<std::vector<TrackerRecord>> {
+            Statement s(db, "SELECT t.locator, u.user_id, t.dispute_txid, t.dispute_tx, t.penalty_txid, t.penalty_tx, "
+                            "t.broadcast_height, t.confirmed_height, t.blob_size FROM trackers t JOIN users u USING (user_key)");
+            if (!s.ok()) return sqlite_error(db, "load_trackers");
+            std::vector<TrackerRecord> out;
+            int rc;
+            while ((rc = s.step()) == SQLITE_ROW) {
+                TrackerRecord t;
+                t.locator = s.array<16>(0);
+                t.user_id = s.array<33>(1);
+                t.dispute_txid.bytes = s.array<32>(2);
+                t.dispute_tx = s.blob(3);
+                t.penalty_txid.bytes = s.array<32>(4);
+                t.penalty_tx = s.blob(5);
+                t.broadcast_height = static_cast<std::uint32_t>(s.integer(6));
+                if (!s.is_null(7)) t.confirmed_height = static_cast<std::uint32_t>(s.integer(7));
+                t.blob_size = static_cast<std::uint32_t>(s.integer(8));
+                out.push_back(std::move(t));
+            }
+            if (rc != SQLITE_DONE) return sqlite_error(db, "load_trackers");
+            return out;
+        });
+    }
+
     Result<std::optional<ChainPosition>> chain_position() override {
         return with_reader([&](sqlite3* db) -> Result<std::optional<ChainPosition>> {
             Statement s(db, "SELECT height, block_hash FROM chain_position");
@@ -379,15 +409,50 @@ private:
                 s.reset();
             }
         }
-        if (!batch.removed_appointments.empty()) {
-            Statement s(db, "DELETE FROM appointments WHERE locator = ? AND user_key = "
-                            "(SELECT user_key FROM users WHERE user_id = ?)");
-            if (!s.ok()) return sqlite_error(db, "remove appointments");
-            for (const auto& k : batch.removed_appointments) {
-                s.bind(1, k.locator).bind(2, k.user_id);
-                if (s.step() != SQLITE_DONE) return sqlite_error(db, "remove appointment");
+        if (auto ok = remove_keys(db, batch.removed_appointments, "appointments"); !ok) return ok;
+        if (!batch.trackers.empty()) {
+            Statement s(db, "INSERT INTO trackers (user_key, locator, dispute_txid, dispute_tx, penalty_txid, "
+                            "penalty_tx, broadcast_height, confirmed_height, blob_size) SELECT user_key, ?, ?, ?, ?, ?, ?, ?, ? "
+                            "FROM users WHERE user_id = ? ON CONFLICT (user_key, locator) DO UPDATE SET "
+                            "dispute_txid = excluded.dispute_txid, dispute_tx = excluded.dispute_tx, "
+                            "penalty_txid = excluded.penalty_txid, penalty_tx = excluded.penalty_tx, "
+                            "broadcast_height = excluded.broadcast_height, confirmed_height = excluded.confirmed_height, "
+                            "blob_size = excluded.blob_size");
+            if (!s.ok()) return sqlite_error(db, "write trackers");
+            for (const auto& t : batch.trackers) {
+                s.bind(1, t.locator).bind(2, t.dispute_txid.bytes).bind(3, t.dispute_tx).bind(4, t.penalty_txid.bytes)
+                    .bind(5, t.penalty_tx).bind(6, t.broadcast_height);
+                if (t.confirmed_height) {
+                    s.bind(7, static_cast<std::int64_t>(*t.confirmed_height));
+                } else {
+                    s.bind_null(7);
+                }
+                s.bind(8, t.blob_size).bind(9, t.user_id);
+                if (s.step() != SQLITE_DONE) return sqlite_error(db, "write tracker");
+                if (sqlite3_changes(db) != 1) return make_error(ErrorCode::storage, "tracker for unknown user");
                 s.reset();
             }
+        }
+        if (auto ok = remove_keys(db, batch.removed_trackers, "trackers"); !ok) return ok;
+        if (batch.chain_position) {
+            Statement s(db, "INSERT INTO chain_position (singleton, height, block_hash) VALUES (1, ?, ?) "
+                            "ON CONFLICT (singleton) DO UPDATE SET height = excluded.height, block_hash = excluded.block_hash");
+            if (!s.ok()) return sqlite_error(db, "write chain position");
+            s.bind(1, static_cast<std::int64_t>(batch.chain_position->height)).bind(2, batch.chain_position->block_hash);
+            if (s.step() != SQLITE_DONE) return sqlite_error(db, "write chain position");
+        }
+        return {};
+    }
+
+    static Status remove_keys(sqlite3* db, const std::vector<AppointmentKey>& keys, const std::string& table) {
+        if (keys.empty()) return {};
+        Statement s(db, ("DELETE FROM " + table + " WHERE locator = ? AND user_key = "
+                         "(SELECT user_key FROM users WHERE user_id = ?)").c_str());
+        if (!s.ok()) return sqlite_error(db, "remove from " + table);
+        for (const auto& k : keys) {
+            s.bind(1, k.locator).bind(2, k.user_id);
+            if (s.step() != SQLITE_DONE) return sqlite_error(db, "remove from " + table);
+            s.reset();
         }
         return {};
     }

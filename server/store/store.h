@@ -48,19 +48,40 @@ struct AppointmentKey {
     UserId user_id{};
 };
 
-// Applied in order inside one transaction. A user must exist (in the store or
-// earlier in the same batch) before its appointments.
-struct WriteBatch {
-    std::vector<UserRecord> users;                 // insert or update
-    std::vector<AppointmentRecord> appointments;   // insert or replace
-    std::vector<AppointmentKey> removed_appointments;
-    bool empty() const { return users.empty() && appointments.empty() && removed_appointments.empty(); }
-};
-
 struct ChainPosition {
     std::uint32_t height = 0;
     Hash256 block_hash{};  // internal byte order
     bool operator==(const ChainPosition&) const = default;
+};
+
+// A triggered appointment the responder follows until its penalty is deep enough.
+struct TrackerRecord {
+    Locator locator{};
+    UserId user_id{};
+    Txid dispute_txid;
+    Bytes dispute_tx;
+    Txid penalty_txid;
+    Bytes penalty_tx;
+    std::uint32_t broadcast_height = 0;
+    std::optional<std::uint32_t> confirmed_height;
+    std::uint32_t blob_size = 0;  // the triggered appointment's, for the slot refund
+    bool operator==(const TrackerRecord&) const = default;
+};
+
+// Applied in order inside one transaction: users, appointments, removals,
+// trackers, tracker removals, chain position. A user must exist (in the store
+// or earlier in the same batch) before its appointments and trackers.
+struct WriteBatch {
+    std::vector<UserRecord> users;                 // insert or update
+    std::vector<AppointmentRecord> appointments;   // insert or replace
+    std::vector<AppointmentKey> removed_appointments;
+    std::vector<TrackerRecord> trackers;           // insert or replace
+    std::vector<AppointmentKey> removed_trackers;
+    std::optional<ChainPosition> chain_position;   // the block whose effects these are
+    bool empty() const {
+        return users.empty() && appointments.empty() && removed_appointments.empty() && trackers.empty() &&
+               removed_trackers.empty() && !chain_position;
+    }
 };
 
 struct StoreCounts {
@@ -87,6 +108,8 @@ public:
     // rows per transaction so no single huge DELETE runs. Returns appointments removed.
     virtual Result<std::uint64_t> remove_user(const UserId& user, std::size_t chunk = 10'000) = 0;
     virtual Result<StoreCounts> counts() = 0;
+
+    virtual Result<std::vector<TrackerRecord>> load_trackers() = 0;
 
     virtual Result<std::optional<ChainPosition>> chain_position() = 0;
     virtual Status set_chain_position(const ChainPosition& position) = 0;

@@ -67,6 +67,10 @@ void GroupCommitter::run() {
             merged.removed_appointments.insert(merged.removed_appointments.end(),
                                                p.batch.removed_appointments.begin(),
                                                p.batch.removed_appointments.end());
+            merged.trackers.insert(merged.trackers.end(), p.batch.trackers.begin(), p.batch.trackers.end());
+            merged.removed_trackers.insert(merged.removed_trackers.end(), p.batch.removed_trackers.begin(),
+                                           p.batch.removed_trackers.end());
+            if (p.batch.chain_position) merged.chain_position = p.batch.chain_position;
         }
         Status status = store_.write(merged);
         {

@@ -1,5 +1,6 @@
 #include "server/tower/tower_service.h"
 
+#include <future>
 #include <mutex>
 
 #include "common/hex.h"
@@ -299,6 +300,36 @@ ApiResult<SubscriptionInfo> TowerService::get_subscription_info(std::string_view
     if (!locators) return service_unavailable();
     info.locators = std::move(*locators);
     return info;
+}
+
+Status TowerService::commit_chain_effects(store::WriteBatch batch,
+                                          const std::vector<std::pair<store::UserId, std::uint32_t>>& refunds) {
+    if (!healthy() && !try_resync()) return make_error(ErrorCode::unavailable, "store unavailable");
+    std::promise<Status> committed;
+    auto future = committed.get_future();
+    std::vector<Locator> removed;
+    for (const auto& k : batch.removed_appointments) removed.push_back(k.locator);
+    {
+        std::shared_lock map_lock(users_mutex_);
+        if (!healthy_) return make_error(ErrorCode::unavailable, "store unavailable");
+        for (const auto& [user, slots] : refunds) {
+            auto state = find_user(user);
+            if (!state) continue;  // removed meanwhile: nothing to refund
+            std::unique_lock user_lock(state->mutex);
+            std::uint64_t total = std::uint64_t{state->record.available_slots} + slots;
+            state->record.available_slots = static_cast<std::uint32_t>(std::min<std::uint64_t>(total, 0xffffffffu));
+            batch.users.push_back(state->record);
+        }
+        // Submitted under the map lock, like API writes, so a failure resync
+        // cannot slip between the in-memory change and the queued write.
+        bool queued = committer_->submit(std::move(batch), [&committed](const Status& s) { committed.set_value(s); });
+        if (!queued) return make_error(ErrorCode::unavailable, "tower is shutting down");
+    }
+    Status status = future.get();
+    if (status) {
+        for (const auto& l : removed) index_.erase(l);
+    }
+    return status;
 }
 
 std::vector<store::UserRecord> TowerService::list_users() const {

@@ -102,6 +102,13 @@ public:
     ApiResult<AppointmentView> get_appointment(const Locator& locator, std::string_view signature);
     ApiResult<SubscriptionInfo> get_subscription_info(std::string_view signature);
 
+    // Chain effects of one block (or one late breach), made durable through the
+    // group committer in order with API writes. `refunds` adds slots back to
+    // users (resolved trackers); removed appointments leave the locator index.
+    // Blocks until durable.
+    Status commit_chain_effects(store::WriteBatch batch,
+                                const std::vector<std::pair<store::UserId, std::uint32_t>>& refunds);
+
     // Operator interface.
     std::vector<store::UserRecord> list_users() const;
     std::optional<store::UserRecord> get_user(const store::UserId& user) const;

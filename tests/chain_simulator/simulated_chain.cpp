@@ -17,6 +17,29 @@ SimulatedChain::SimulatedChain() {
     connect(genesis);
 }
 
+Result<SimulatedChain> SimulatedChain::from_blocks(const std::vector<Block>& blocks) {
+    SimulatedChain chain;
+    if (blocks.empty() || blocks[0].header.hash() != chain.active_[0]) {
+        return make_error(ErrorCode::malformed, "saved chain does not start at the simulator's genesis");
+    }
+    for (std::size_t i = 1; i < blocks.size(); ++i) {
+        if (blocks[i].header.previous_block != chain.active_.back()) {
+            return make_error(ErrorCode::malformed, "saved chain is not linked");
+        }
+        Hash256 hash = blocks[i].header.hash();
+        chain.blocks_[hash] = blocks[i];
+        chain.connect(chain.blocks_[hash]);
+        chain.time_ = std::max(chain.time_, blocks[i].header.time);
+    }
+    return chain;
+}
+
+std::vector<Block> SimulatedChain::active_blocks() const {
+    std::vector<Block> out;
+    for (const auto& h : active_) out.push_back(blocks_.at(h));
+    return out;
+}
+
 const Block& SimulatedChain::block_at(std::uint32_t h) const { return blocks_.at(active_.at(h)); }
 
 std::optional<std::uint32_t> SimulatedChain::height_of(const Hash256& hash) const {

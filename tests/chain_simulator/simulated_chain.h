@@ -22,6 +22,10 @@ struct RejectReason {
 class SimulatedChain {
 public:
     SimulatedChain();
+    // Rebuilds the active chain from saved blocks (genesis first); the mempool
+    // starts empty, as bitcoind's does after a crash.
+    static Result<SimulatedChain> from_blocks(const std::vector<Block>& blocks);
+    std::vector<Block> active_blocks() const;
 
     std::uint32_t height() const { return static_cast<std::uint32_t>(active_.size() - 1); }
     const Block& tip() const { return block_at(height()); }

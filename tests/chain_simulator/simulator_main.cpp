@@ -10,6 +10,8 @@
 #include <boost/beast/core/detail/base64.hpp>
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
@@ -17,6 +19,8 @@
 #include "common/hex.h"
 #include "server/api/http_server.h"
 #include "tests/chain_simulator/simulated_chain.h"
+
+#include <zmq.hpp>
 
 using namespace argus;
 using json = nlohmann::json;
@@ -28,9 +32,58 @@ struct RpcFailure {
     std::string message;
 };
 
+// bitcoind's ZMQ interface: three frames (topic, body, 4-byte LE sequence).
+// `drop` keeps counting but sends nothing, so subscribers see a gap.
+class ZmqPublisher {
+public:
+    explicit ZmqPublisher(const std::string& endpoint) : socket_(context_, zmq::socket_type::pub) {
+        socket_.set(zmq::sockopt::linger, 0);
+        socket_.bind(endpoint);
+    }
+    std::string endpoint() { return socket_.get(zmq::sockopt::last_endpoint); }
+    void set_drop(bool drop) { drop_ = drop; }
+    void publish(const std::string& topic, const Bytes& body) {
+        std::uint32_t seq = sequence_[topic]++;
+        if (drop_) return;
+        std::uint8_t s[4] = {static_cast<std::uint8_t>(seq), static_cast<std::uint8_t>(seq >> 8),
+                             static_cast<std::uint8_t>(seq >> 16), static_cast<std::uint8_t>(seq >> 24)};
+        socket_.send(zmq::buffer(topic), zmq::send_flags::sndmore);
+        socket_.send(zmq::buffer(body.data(), body.size()), zmq::send_flags::sndmore);
+        socket_.send(zmq::buffer(s, 4), zmq::send_flags::none);
+    }
+    void block_connected(const Hash256& hash) {
+        Hash256 shown = reversed(hash);
+        publish("hashblock", Bytes(shown.begin(), shown.end()));
+        Bytes seq(shown.begin(), shown.end());
+        seq.push_back('C');
+        publish("sequence", seq);
+    }
+    void block_disconnected(const Hash256& hash) {
+        Hash256 shown = reversed(hash);
+        Bytes seq(shown.begin(), shown.end());
+        seq.push_back('D');
+        publish("sequence", seq);
+    }
+
+private:
+    zmq::context_t context_{1};
+    zmq::socket_t socket_;
+    std::map<std::string, std::uint32_t> sequence_;
+    bool drop_ = false;
+};
+
 class SimulatorRouter final : public api::Router {
 public:
-    explicit SimulatorRouter(std::string authorization) : authorization_(std::move(authorization)) {}
+    SimulatorRouter(std::string authorization, ZmqPublisher* zmq, std::string state_file)
+        : authorization_(std::move(authorization)), zmq_(zmq), state_file_(std::move(state_file)) {
+        if (state_file_.empty()) return;
+        std::ifstream in(state_file_);
+        std::vector<Block> blocks;
+        for (std::string line; std::getline(in, line);) {
+            if (!line.empty()) blocks.push_back(parse_block(parse_hex(line).value()).value());
+        }
+        if (!blocks.empty()) chain_ = sim::SimulatedChain::from_blocks(blocks).value();
+    }
     std::size_t body_limit(api::Method, std::string_view) const override { return 32 * 1024 * 1024; }
 
     void handle(api::HttpRequest request, api::Reply reply) override {
@@ -50,6 +103,7 @@ public:
             std::lock_guard lock(mutex_);
             response["result"] = dispatch(method, params);
             response["error"] = nullptr;
+            if (method == "generatetoaddress" || method == "simulator_reorg") save();
         } catch (const RpcFailure& f) {
             response["result"] = nullptr;
             response["error"] = {{"code", f.code}, {"message", f.message}};
@@ -63,6 +117,17 @@ public:
     }
 
 private:
+    // Blocks survive a kill -9 (like bitcoind's block files); the mempool does not.
+    void save() {
+        if (state_file_.empty()) return;
+        std::string tmp = state_file_ + ".tmp";
+        {
+            std::ofstream out(tmp, std::ios::trunc);
+            for (const auto& b : chain_.active_blocks()) out << to_hex(b.serialize()) << "\n";
+        }
+        std::rename(tmp.c_str(), state_file_.c_str());
+    }
+
     static Hash256 block_hash_param(const json& p) {
         auto parsed = Txid::from_display_hex(p.get<std::string>());
         if (!parsed) throw RpcFailure{-8, "blockhash must be of length 64"};
@@ -174,7 +239,10 @@ private:
             auto script = decode_address(address, Network::regtest);
             if (!script) throw RpcFailure{-5, "Invalid address: " + script.error().message};
             json hashes = json::array();
-            for (const auto& h : chain_.mine(count, *script)) hashes.push_back(to_hex(reversed(h)));
+            for (const auto& h : chain_.mine(count, *script)) {
+                hashes.push_back(to_hex(reversed(h)));
+                if (zmq_) zmq_->block_connected(h);
+            }
             return hashes;
         }
         if (method == "simulator_reorg") {
@@ -183,9 +251,18 @@ private:
             if (p.size() > 2) {
                 for (const auto& hex : p[2]) include.push_back(parse_transaction(parse_hex(hex.get<std::string>()).value()).value());
             }
+            std::vector<Hash256> old_tip;
+            for (std::uint32_t i = 0; i < p.at(0).get<std::uint32_t>(); ++i) {
+                old_tip.push_back(chain_.block_at(chain_.height() - i).header.hash());
+            }
             json hashes = json::array();
-            for (const auto& h : chain_.reorg(p.at(0).get<std::uint32_t>(), p.at(1).get<std::uint32_t>(), include)) {
+            auto connected = chain_.reorg(p.at(0).get<std::uint32_t>(), p.at(1).get<std::uint32_t>(), include);
+            if (zmq_) {
+                for (const auto& h : old_tip) zmq_->block_disconnected(h);
+            }
+            for (const auto& h : connected) {
                 hashes.push_back(to_hex(reversed(h)));
+                if (zmq_) zmq_->block_connected(h);
             }
             return hashes;
         }
@@ -195,11 +272,17 @@ private:
             auto h = chain_.confirmation_height(*txid);
             return h ? json(chain_.height() - *h + 1) : json(0);
         }
+        if (method == "simulator_zmq_drop") {
+            if (zmq_) zmq_->set_drop(p.at(0).get<bool>());
+            return nullptr;
+        }
         if (method == "stop") return "Argus chain simulator stopping";
         throw RpcFailure{-32601, "Method not found"};
     }
 
     std::string authorization_;
+    ZmqPublisher* zmq_;
+    std::string state_file_;
     std::mutex mutex_;
     sim::SimulatedChain chain_;
 };
@@ -208,13 +291,16 @@ private:
 
 int main(int argc, char** argv) {
     CLI::App app{"argus-chain-sim: bitcoind stand-in for Argus tests (no script verification)"};
-    std::string bind = "127.0.0.1", user, password, port_file;
-    std::uint16_t port = 0;
+    std::string bind = "127.0.0.1", user, password, port_file, zmq_file, state_file;
+    std::uint16_t port = 0, zmq_port = 0;
     app.add_option("--rpc-bind", bind, "RPC address");
+    app.add_option("--zmq-port", zmq_port, "ZMQ port with --zmq-file (0: any free port)");
     app.add_option("--rpc-port", port, "RPC port (0: any free port)");
     app.add_option("--rpc-user", user, "Require this RPC user");
     app.add_option("--rpc-password", password, "Require this RPC password");
     app.add_option("--port-file", port_file, "Write the bound RPC port here once listening");
+    app.add_option("--state-file", state_file, "Keep the chain's blocks in this file across restarts");
+    app.add_option("--zmq-file", zmq_file, "Publish ZMQ (sequence, hashblock) on a free port; write the endpoint here");
     CLI11_PARSE(app, argc, argv);
 
     sigset_t signals;
@@ -230,7 +316,13 @@ int main(int argc, char** argv) {
         encoded.resize(boost::beast::detail::base64::encode(encoded.data(), creds.data(), creds.size()));
         authorization = "Basic " + encoded;
     }
-    SimulatorRouter router(authorization);
+    std::unique_ptr<ZmqPublisher> zmq;
+    if (!zmq_file.empty()) {
+        zmq = std::make_unique<ZmqPublisher>("tcp://127.0.0.1:" + (zmq_port ? std::to_string(zmq_port) : std::string("*")));
+        std::ofstream(zmq_file + ".tmp") << zmq->endpoint() << "\n";
+        std::rename((zmq_file + ".tmp").c_str(), zmq_file.c_str());
+    }
+    SimulatorRouter router(authorization, zmq.get(), state_file);
     api::HttpServerOptions options;
     options.address = bind;
     options.port = port;

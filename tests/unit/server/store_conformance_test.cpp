@@ -123,13 +123,45 @@ void run_conformance(const std::function<std::unique_ptr<Store>()>& open, const 
     REQUIRE(store->set_chain_position(position));
     CHECK(store->chain_position().value()->height == 812346);
 
+    // Trackers and the chain position move with a block's effects, atomically.
+    TrackerRecord tracker;
+    tracker.locator = locator(2);
+    tracker.user_id = user(1);
+    tracker.dispute_txid.bytes[0] = 1;
+    tracker.dispute_tx = Bytes(200, 3);
+    tracker.penalty_txid.bytes[0] = 2;
+    tracker.penalty_tx = Bytes(150, 4);
+    tracker.broadcast_height = 900;
+    tracker.blob_size = 2048;
+    WriteBatch block;
+    block.removed_appointments = {{locator(2), user(1)}};
+    block.trackers = {tracker};
+    block.chain_position = ChainPosition{900, {}};
+    REQUIRE(store->write(block));
+    CHECK(store->load_trackers().value() == std::vector<TrackerRecord>{tracker});
+    CHECK_FALSE(store->get_appointment({locator(2), user(1)}).value().has_value());
+    CHECK(store->chain_position().value()->height == 900);
+    tracker.confirmed_height = 901;
+    WriteBatch confirm;
+    confirm.trackers = {tracker};
+    confirm.chain_position = ChainPosition{901, {}};
+    REQUIRE(store->write(confirm));
+    CHECK(store->load_trackers().value()[0].confirmed_height == 901);
+    WriteBatch resolve;
+    resolve.removed_trackers = {{locator(2), user(1)}};
+    REQUIRE(store->write(resolve));
+    CHECK(store->load_trackers().value().empty());
+    REQUIRE(store->write(block));  // put it back for the reopen check
+    position.height = 900;
+
     // Reopening keeps everything and re-applies no migration.
     store.reset();
     auto reopened = open();
     REQUIRE(reopened);
-    CHECK(reopened->counts()->appointments == 2);
+    CHECK(reopened->counts()->appointments == 1);
     CHECK(reopened->schema_version().value() == latest);
-    CHECK(reopened->chain_position().value()->height == 812346);
+    CHECK(reopened->chain_position().value()->height == 900);
+    CHECK(reopened->load_trackers().value().size() == 1);
     reopened.reset();
 
     // A schema newer than this build is refused with a clear message.

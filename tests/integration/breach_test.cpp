@@ -1,0 +1,169 @@
+// End to end: breaches punished by a real argus-tower process following
+// argus-chain-sim over RPC and ZMQ (issue #4 scenarios). The simulator does
+// not verify scripts; the transactions are nevertheless properly signed.
+#include <doctest/doctest.h>
+
+#include "tests/integration/breach_world.h"
+
+using namespace argus;
+using namespace argus::test;
+
+TEST_CASE("e2e: a breach in a live block is punished, confirmed, resolved and refunded") {
+    BreachWorld world;
+    Transaction dispute = world.make_dispute();
+    Transaction penalty = world.make_penalty(dispute);
+    REQUIRE(world.add_appointment(dispute, penalty).status == 200);
+    CHECK(world.get_appointment(dispute)["status"] == "being_watched");
+
+    world.send(dispute);
+    world.mine(1);
+    REQUIRE(wait_until([&] { return world.in_mempool(penalty.txid()); }));
+    auto responded = world.get_appointment(dispute);
+    CHECK(responded["status"] == "dispute_responded");
+    CHECK(responded["appointment"]["dispute_txid"] == dispute.txid().to_display_hex());
+    CHECK(responded["appointment"]["penalty_txid"] == penalty.txid().to_display_hex());
+    CHECK(responded["appointment"]["penalty_rawtx"] == to_hex(penalty.serialize()));
+    // A second copy of the same appointment is refused: already triggered (35).
+    CHECK(world.add_appointment(dispute, penalty).status == 400);
+
+    world.mine(1);
+    CHECK(world.confirmations(penalty.txid()) == 1);
+    REQUIRE(wait_until([&] { return world.tower_at_tip(); }));
+    CHECK(world.admin_info()["trackers"] == 1);
+    // --resolve-depth 3: resolved at 3 confirmations, slot refunded, data gone.
+    world.mine(2);
+    REQUIRE(wait_until([&] { return world.admin_info()["trackers"] == 0; }));
+    auto info = world.api().post("/get_subscription_info", world.user.get_subscription_info_body());
+    CHECK(json::parse(info.body)["available_slots"] == 10000);
+    CHECK(world.get_appointment(dispute)["http_status"] == 404);
+}
+
+TEST_CASE("e2e: a breach while the tower was down is punished when it catches up") {
+    BreachWorld world;
+    Transaction dispute = world.make_dispute();
+    Transaction penalty = world.make_penalty(dispute);
+    REQUIRE(world.add_appointment(dispute, penalty).status == 200);
+    world.kill_tower();
+    world.send(dispute);
+    world.mine(3);
+    world.start_tower();  // catches up every missed block before serving
+    CHECK(world.tower_at_tip());
+    REQUIRE(wait_until([&] { return world.in_mempool(penalty.txid()); }));
+    CHECK(world.get_appointment(dispute)["status"] == "dispute_responded");
+}
+
+TEST_CASE("e2e: the breach block is reorged out and replaced by a branch without the breach") {
+    BreachWorld world;
+    Transaction dispute = world.make_dispute();
+    Transaction penalty = world.make_penalty(dispute);
+    REQUIRE(world.add_appointment(dispute, penalty).status == 200);
+    world.send(dispute);
+    world.mine(1);
+    REQUIRE(wait_until([&] { return world.in_mempool(penalty.txid()); }));
+    // The new branch spends the dispute's input elsewhere: the breach never happened.
+    Transaction conflict = world.make_conflict(dispute);
+    world.call("simulator_reorg", json::array({1, 2, json::array({to_hex(conflict.serialize())})}));
+    REQUIRE(wait_until([&] { return world.tower_at_tip() && world.admin_info()["trackers"] == 0; }));
+    CHECK(world.get_appointment(dispute)["status"] == "being_watched");  // watched again
+    CHECK_FALSE(world.in_mempool(penalty.txid()));
+    CHECK(world.tower_log().find("breach_reorged_out") != std::string::npos);
+}
+
+TEST_CASE("e2e: the breach block is reorged out and the breach is mined again in the new branch") {
+    BreachWorld world;
+    Transaction dispute = world.make_dispute();
+    Transaction penalty = world.make_penalty(dispute);
+    REQUIRE(world.add_appointment(dispute, penalty).status == 200);
+    world.send(dispute);
+    world.mine(1);
+    REQUIRE(wait_until([&] { return world.in_mempool(penalty.txid()); }));
+    world.mine(1);  // penalty confirmed in the old branch
+    REQUIRE(wait_until([&] { return world.tower_at_tip(); }));
+    // Replace both blocks; the dispute is mined again in the first new block.
+    world.call("simulator_reorg", json::array({2, 3, json::array({to_hex(dispute.serialize())})}));
+    REQUIRE(wait_until([&] { return world.tower_at_tip(); }));
+    REQUIRE(wait_until([&] { return world.in_mempool(penalty.txid()) || world.confirmations(penalty.txid()) > 0; }));
+    CHECK(world.get_appointment(dispute)["status"] == "dispute_responded");
+    world.mine(1);
+    CHECK(world.confirmations(penalty.txid()) >= 1);
+}
+
+TEST_CASE("e2e: a breach is punished although its ZMQ notification was dropped") {
+    BreachWorld world({.tower_args = {"--chain-poll-ms", "600000"}, .postgres = ""});  // only ZMQ can wake it
+    Transaction dispute = world.make_dispute();
+    Transaction penalty = world.make_penalty(dispute);
+    REQUIRE(world.add_appointment(dispute, penalty).status == 200);
+    world.mine(1);  // a first notification gives the subscriber its sequence baseline
+    REQUIRE(wait_until([&] { return world.tower_at_tip(); }));
+    world.call("simulator_zmq_drop", json::array({true}));
+    world.send(dispute);
+    world.mine(1);  // its notification is lost
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    CHECK_FALSE(world.in_mempool(penalty.txid()));
+    world.call("simulator_zmq_drop", json::array({false}));
+    world.mine(1);  // the next notification shows a gap; RPC reconciliation finds both blocks
+    REQUIRE(wait_until([&] { return world.in_mempool(penalty.txid()); }));
+    CHECK(world.tower_log().find("zmq_gap") != std::string::npos);
+}
+
+TEST_CASE("e2e: a penalty bitcoind rejects drops the appointment, as rust-teos does") {
+    BreachWorld world;
+    Transaction dispute = world.make_dispute();
+    Transaction bogus = world.make_penalty(dispute);
+    bogus.inputs[0].prevout.txid.bytes[0] ^= 0xff;  // spends an output that does not exist (-25)
+    REQUIRE(world.add_appointment(dispute, bogus).status == 200);
+    world.send(dispute);
+    world.mine(1);
+    REQUIRE(wait_until([&] { return world.tower_at_tip(); }));
+    CHECK(world.get_appointment(dispute)["http_status"] == 404);
+    CHECK(world.admin_info()["trackers"] == 0);
+    CHECK(world.tower_log().find("penalty_rejected") != std::string::npos);
+}
+
+TEST_CASE("e2e: an appointment arriving right after its breach block triggers at once") {
+    BreachWorld world;
+    Transaction dispute = world.make_dispute();
+    Transaction penalty = world.make_penalty(dispute);
+    world.send(dispute);
+    world.mine(1);
+    REQUIRE(wait_until([&] { return world.tower_at_tip(); }));
+    REQUIRE(world.add_appointment(dispute, penalty).status == 200);
+    REQUIRE(wait_until([&] { return world.in_mempool(penalty.txid()); }));
+    CHECK(world.get_appointment(dispute)["status"] == "dispute_responded");
+}
+
+TEST_CASE("e2e: bitcoind killed and restarted: code 32 meanwhile, no block missed after") {
+    BreachWorld world({.tower_args = {"--chain-poll-ms", "200"}, .postgres = ""});
+    Transaction dispute = world.make_dispute();
+    Transaction penalty = world.make_penalty(dispute);
+    REQUIRE(world.add_appointment(dispute, penalty).status == 200);
+    world.kill_chain();
+    REQUIRE(wait_until([&] {
+        return world.api().post("/get_subscription_info", world.user.get_subscription_info_body()).status == 503;
+    }));
+    auto down = world.api().post("/get_subscription_info", world.user.get_subscription_info_body());
+    CHECK(json::parse(down.body)["error_code"] == 32);
+    world.start_chain();  // same blocks (state file), empty mempool, same ports
+    world.send(dispute);
+    world.mine(2);
+    REQUIRE(wait_until([&] { return world.in_mempool(penalty.txid()); }, std::chrono::seconds(40)));
+    CHECK(world.api().post("/get_subscription_info", world.user.get_subscription_info_body()).status == 200);
+}
+
+TEST_CASE("e2e: a breach on PostgreSQL, surviving a tower restart mid-response") {
+    auto pg = TemporaryPostgres::start();
+    BreachWorld world({.tower_args = {}, .postgres = pg->connection_string()});
+    Transaction dispute = world.make_dispute();
+    Transaction penalty = world.make_penalty(dispute);
+    REQUIRE(world.add_appointment(dispute, penalty).status == 200);
+    world.send(dispute);
+    world.mine(1);
+    REQUIRE(wait_until([&] { return world.in_mempool(penalty.txid()); }));
+    world.kill_tower();
+    world.call("simulator_reorg", json::array({0, 0}));  // no-op; keeps the RPC warm
+    world.start_tower();
+    CHECK(world.get_appointment(dispute)["status"] == "dispute_responded");  // tracker persisted
+    world.mine(3);
+    REQUIRE(wait_until([&] { return world.admin_info()["trackers"] == 0; }));
+    CHECK(world.confirmations(penalty.txid()) == 3);
+}

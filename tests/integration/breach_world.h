@@ -1,0 +1,190 @@
+// A chain (argus-chain-sim), a tower (argus-tower) and a victim with funds,
+// as real processes, for end-to-end breach scenarios. Transactions are real
+// P2WPKH spends signed over their BIP143 sighash, so the same flows are valid
+// on a real bitcoind (the simulator itself does not verify scripts).
+#pragma once
+
+#include <signal.h>
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "common/bech32.h"
+#include "common/hex.h"
+#include "common/script.h"
+#include "common/sighash.h"
+#include "common/watchtower_crypto.h"
+#include "server/chain/bitcoind_rpc.h"
+#include "tests/support/child_process.h"
+#include "tests/support/http_client.h"
+#include "tests/support/teos_user.h"
+#include "tests/support/temporary_directory.h"
+#include "tests/support/temporary_postgres.h"
+
+namespace argus::test {
+
+using json = nlohmann::json;
+
+inline bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (condition()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return condition();
+}
+
+class BreachWorld {
+public:
+    struct Options {
+        std::vector<std::string> tower_args;  // extra flags
+        std::string postgres;                 // empty: SQLite
+    };
+
+    explicit BreachWorld(Options options = {}) : options_(std::move(options)) {
+        rpc_port_ = static_cast<std::uint16_t>(find_free_tcp_port());
+        zmq_port_ = static_cast<std::uint16_t>(find_free_tcp_port());
+        start_chain();
+        rpc_ = std::make_unique<chain::BitcoindRpc>(chain::RpcEndpoint{"127.0.0.1", rpc_port_, "u", "p", "", std::chrono::seconds(10)});
+        mine(3);  // funds: three coinbases to the funder
+        start_tower();
+        REQUIRE(api().post("/register", user.register_body()).status == 200);
+    }
+
+    // --- processes
+    void start_chain() {
+        chain_ = std::make_unique<ChildProcess>(
+            std::vector<std::string>{ARGUS_SIM_BINARY, "--rpc-port", std::to_string(rpc_port_), "--rpc-user", "u",
+                                     "--rpc-password", "p", "--zmq-port", std::to_string(zmq_port_), "--zmq-file",
+                                     dir_.path() + "/zmq", "--state-file", dir_.path() + "/chain.dat", "--port-file",
+                                     dir_.path() + "/sim.port." + std::to_string(++chain_starts_)},
+            dir_.path() + "/sim.log");
+        wait_for_file(dir_.path() + "/sim.port." + std::to_string(chain_starts_));
+    }
+    void kill_chain() {
+        chain_->signal(SIGKILL);
+        chain_->wait();
+    }
+    void start_tower() {
+        std::string ready = dir_.path() + "/ready." + std::to_string(++tower_starts_);
+        std::vector<std::string> argv = {ARGUS_TOWER_BINARY, "--data-dir", dir_.path() + "/tower", "--api-port", "0",
+                                         "--admin-port", "0", "--bitcoind-rpc-port", std::to_string(rpc_port_),
+                                         "--bitcoind-rpc-user", "u", "--bitcoind-rpc-password", "p",
+                                         "--bitcoind-zmq", "tcp://127.0.0.1:" + std::to_string(zmq_port_),
+                                         "--ready-file", ready, "--resolve-depth", "3", "--rebroadcast-after", "2"};
+        argv.insert(argv.end(), options_.tower_args.begin(), options_.tower_args.end());
+        if (!options_.postgres.empty()) {
+            argv.push_back("--postgres");
+            argv.push_back(options_.postgres);
+        }
+        tower_ = std::make_unique<ChildProcess>(argv, dir_.path() + "/tower.log");
+        auto r = json::parse(wait_for_file(ready));
+        api_port_ = r["api_port"].get<std::uint16_t>();
+        admin_port_ = r["admin_port"].get<std::uint16_t>();
+        api_ = std::make_unique<HttpClient>(api_port_);
+    }
+    void kill_tower() {
+        tower_->signal(SIGKILL);
+        tower_->wait();
+    }
+    std::string tower_log() const { return tower_->log(); }
+
+    // --- chain
+    json call(const std::string& method, json params = json::array()) {
+        auto r = rpc_->call(method, params);
+        if (!r) throw std::runtime_error(method + ": " + r.error().message);
+        return *r;
+    }
+    std::vector<std::string> mine(std::uint32_t n) {
+        auto address = encode_address(p2wpkh_script(funder.public_key()), Network::regtest).value();
+        auto hashes = call("generatetoaddress", json::array({n, address}));
+        std::vector<std::string> out;
+        for (const auto& h : hashes) {
+            out.push_back(h.get<std::string>());
+            auto block = call("getblock", json::array({h, 1}));
+            coinbases_.push_back(block["tx"][0].get<std::string>());
+        }
+        return out;
+    }
+    std::uint32_t chain_height() { return call("getblockcount").get<std::uint32_t>(); }
+    bool in_mempool(const Txid& txid) {
+        for (const auto& t : call("getrawmempool")) {
+            if (t.get<std::string>() == txid.to_display_hex()) return true;
+        }
+        return false;
+    }
+    int confirmations(const Txid& txid) { return call("simulator_confirmations", json::array({txid.to_display_hex()})).get<int>(); }
+    void send(const Transaction& tx) { call("sendrawtransaction", json::array({to_hex(tx.serialize())})); }
+
+    // --- transactions
+    // Spends the next unused coinbase (output 0, 50 BTC) to a fresh P2WPKH output.
+    Transaction make_dispute() {
+        REQUIRE(next_coinbase_ < coinbases_.size());
+        OutPoint source{Txid::from_display_hex(coinbases_[next_coinbase_++]).value(), 0};
+        return spend(source, 50'0000'0000, p2wpkh_script(funder.public_key()), 49'9999'0000);
+    }
+    Transaction make_penalty(const Transaction& dispute) {
+        return spend({dispute.txid(), 0}, dispute.outputs[0].value, p2wpkh_script(victim.public_key()),
+                     dispute.outputs[0].value - 5'000);
+    }
+    // A transaction conflicting with `dispute` (same input), for reorgs without the breach.
+    Transaction make_conflict(const Transaction& dispute) {
+        return spend(dispute.inputs[0].prevout, 50'0000'0000, p2wpkh_script(victim.public_key()), 49'0000'0000);
+    }
+
+    // --- tower
+    HttpClient& api() { return *api_; }
+    HttpResult add_appointment(const Transaction& dispute, const Transaction& penalty) {
+        Txid id = dispute.txid();
+        return api().post("/add_appointment",
+                          user.add_appointment_body(teos::locator(id), teos::encrypt_penalty(penalty.serialize(), id), 144));
+    }
+    json get_appointment(const Transaction& dispute) {
+        auto r = api().post("/get_appointment", user.get_appointment_body(teos::locator(dispute.txid())));
+        json j = json::parse(r.body);
+        j["http_status"] = r.status;
+        return j;
+    }
+    json admin_info() {
+        HttpClient admin(admin_port_);
+        std::string token = wait_for_file(dir_.path() + "/tower/admin_token");
+        token.erase(token.find_last_not_of("\n") + 1);
+        return json::parse(admin.get("/info", "Bearer " + token).body);
+    }
+    bool tower_at_tip() { return admin_info()["chain_height"].get<std::uint32_t>() == chain_height(); }
+
+    PrivateKey funder = PrivateKey::from_bytes(Bytes(32, 0x11)).value();
+    PrivateKey victim = PrivateKey::from_bytes(Bytes(32, 0x22)).value();
+    TeosUser user{1};
+
+private:
+    Transaction spend(const OutPoint& source, std::int64_t amount, const Bytes& to, std::int64_t value) {
+        Transaction tx;
+        tx.version = 2;
+        TxIn in;
+        in.prevout = source;
+        in.sequence = 0xfffffffd;
+        tx.inputs.push_back(in);
+        tx.outputs.push_back({value, to});
+        Hash256 digest = segwit_v0_sighash(tx, 0, p2wpkh_script_code(funder.public_key()), amount, SIGHASH_ALL);
+        Bytes sig = serialize_der(ecdsa_sign(funder, digest));
+        sig.push_back(SIGHASH_ALL);
+        tx.inputs[0].witness = {sig, Bytes(funder.public_key().bytes().begin(), funder.public_key().bytes().end())};
+        return tx;
+    }
+
+    Options options_;
+    TemporaryDirectory dir_;
+    std::uint16_t rpc_port_ = 0, zmq_port_ = 0, api_port_ = 0, admin_port_ = 0;
+    int chain_starts_ = 0, tower_starts_ = 0;
+    std::unique_ptr<ChildProcess> chain_;
+    std::unique_ptr<ChildProcess> tower_;
+    std::unique_ptr<chain::BitcoindRpc> rpc_;
+    std::unique_ptr<HttpClient> api_;
+    std::vector<std::string> coinbases_;
+    std::size_t next_coinbase_ = 0;
+};
+
+}  // namespace argus::test
