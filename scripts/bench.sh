@@ -7,3 +7,4 @@ cd "$(dirname "$0")/.."
 ./scripts/build.sh release
 seconds="${1:-5}"
 build/release/tests/bench/argus-bench-ingest "$seconds"
+build/release/tests/bench/argus-bench-block
