@@ -1,0 +1,161 @@
+#include "client/channel/channel.h"
+
+#include "common/bolt3_keys.h"
+#include "common/bolt3_scripts.h"
+#include "common/check.h"
+#include "common/hash.h"
+#include "common/script.h"
+#include "common/sighash.h"
+
+namespace argus::client {
+
+namespace {
+PrivateKey derive_secret(const Hash256& seed, std::string_view purpose) {
+    // Draw again in the (negligible) case the HMAC is not a valid scalar.
+    for (std::uint8_t counter = 0;; ++counter) {
+        Bytes label(purpose.begin(), purpose.end());
+        label.push_back(counter);
+        auto key = PrivateKey::from_bytes(hmac_sha256(seed, label));
+        if (key) return *key;
+    }
+}
+}  // namespace
+
+ChannelSecrets ChannelSecrets::from_seed(const Hash256& seed) {
+    return ChannelSecrets{derive_secret(seed, "funding"), derive_secret(seed, "revocation"),
+                          derive_secret(seed, "payment"), derive_secret(seed, "delayed_payment"),
+                          derive_secret(seed, "htlc"), hmac_sha256(seed, as_bytes("shachain"))};
+}
+
+Hash256 ChannelSecrets::per_commitment_secret(std::uint64_t n) const {
+    return bolt3::generate_from_seed(shachain_seed, bolt3::max_shachain_index - n);
+}
+
+PublicKey ChannelSecrets::per_commitment_point(std::uint64_t n) const {
+    return PrivateKey::from_bytes(per_commitment_secret(n)).value().public_key();
+}
+
+ChannelBasepoints ChannelBasepoints::of(const ChannelSecrets& s) {
+    return {s.funding.public_key(), s.revocation_basepoint.public_key(), s.payment_basepoint.public_key(),
+            s.delayed_payment_basepoint.public_key(), s.htlc_basepoint.public_key()};
+}
+
+Bytes funding_script_pubkey(const PublicKey& a, const PublicKey& b) { return p2wsh_script(bolt3::funding_script(a, b)); }
+
+Channel::Channel(ChannelConfig config, ChannelSecrets local, ChannelBasepoints remote)
+    : config_(config), local_(std::move(local)), remote_(std::move(remote)), local_points_(ChannelBasepoints::of(local_)) {}
+
+bolt3::CommitmentParams Channel::remote_commitment_params() const {
+    bolt3::CommitmentParams p;
+    p.funding_outpoint = config_.funding_outpoint;
+    p.funding_satoshis = config_.funding_satoshis;
+    p.to_self_delay = config_.remote_to_self_delay;
+    p.dust_limit_satoshis = config_.dust_limit_satoshis;
+    p.anchors = config_.anchors;
+    p.local_is_opener = !config_.local_is_opener;  // "local" of the remote's commitment is the remote
+    const PublicKey& opener = config_.local_is_opener ? local_points_.payment : remote_.payment;
+    const PublicKey& accepter = config_.local_is_opener ? remote_.payment : local_points_.payment;
+    p.obscuring_factor = bolt3::obscuring_factor(opener, accepter);
+    return p;
+}
+
+bolt3::CommitmentParams Channel::local_commitment_params() const {
+    bolt3::CommitmentParams p = remote_commitment_params();
+    p.to_self_delay = config_.local_to_self_delay;
+    p.local_is_opener = config_.local_is_opener;
+    return p;
+}
+
+bolt3::CommitmentKeys Channel::remote_commitment_keys(const PublicKey& point) const {
+    // The remote's commitment: its outputs are delayed and revocable by us.
+    return bolt3::CommitmentKeys{bolt3::derive_revocation_pubkey(local_points_.revocation, point).value(),
+                                 bolt3::derive_pubkey(remote_.delayed_payment, point).value(),
+                                 bolt3::derive_pubkey(remote_.htlc, point).value(),
+                                 bolt3::derive_pubkey(local_points_.htlc, point).value(),
+                                 local_points_.payment,  // static_remotekey: we are paid to our basepoint
+                                 remote_.funding,
+                                 local_points_.funding};
+}
+
+bolt3::CommitmentKeys Channel::local_commitment_keys(std::uint64_t n) const {
+    PublicKey point = local_.per_commitment_point(n);
+    return bolt3::CommitmentKeys{bolt3::derive_revocation_pubkey(remote_.revocation, point).value(),
+                                 bolt3::derive_pubkey(local_points_.delayed_payment, point).value(),
+                                 bolt3::derive_pubkey(local_points_.htlc, point).value(),
+                                 bolt3::derive_pubkey(remote_.htlc, point).value(),
+                                 remote_.payment,
+                                 local_points_.funding,
+                                 remote_.funding};
+}
+
+namespace {
+// The remote's view of a state: balances swapped, HTLC directions flipped.
+bolt3::CommitmentState mirrored(const ChannelState& s) {
+    bolt3::CommitmentState out;
+    out.commitment_number = s.commitment_number;
+    out.to_local_msat = s.remote_msat;
+    out.to_remote_msat = s.local_msat;
+    out.feerate_per_kw = s.feerate_per_kw;
+    for (auto h : s.htlcs) {
+        h.direction = h.direction == bolt3::HtlcDirection::offered ? bolt3::HtlcDirection::received
+                                                                   : bolt3::HtlcDirection::offered;
+        out.htlcs.push_back(h);
+    }
+    return out;
+}
+
+bolt3::CommitmentState own(const ChannelState& s) {
+    return bolt3::CommitmentState{s.commitment_number, s.local_msat, s.remote_msat, s.feerate_per_kw, s.htlcs};
+}
+}  // namespace
+
+bolt3::Commitment Channel::remote_commitment(const ChannelState& state, const PublicKey& point) const {
+    return bolt3::build_commitment(remote_commitment_params(), remote_commitment_keys(point), mirrored(state));
+}
+
+bolt3::Commitment Channel::local_commitment(const ChannelState& state) const {
+    return bolt3::build_commitment(local_commitment_params(), local_commitment_keys(state.commitment_number), own(state));
+}
+
+EcdsaSignature Channel::sign_remote_commitment(const bolt3::Commitment& commitment, const PublicKey& point) const {
+    Hash256 digest = bolt3::commitment_sighash(commitment, remote_commitment_params(), remote_commitment_keys(point));
+    return ecdsa_sign(local_.funding, digest);
+}
+
+bool Channel::verify_local_commitment_signature(const bolt3::Commitment& commitment, std::uint64_t n,
+                                                const EcdsaSignature& signature) const {
+    Hash256 digest = bolt3::commitment_sighash(commitment, local_commitment_params(), local_commitment_keys(n));
+    return ecdsa_verify(remote_.funding, digest, signature);
+}
+
+Status Channel::receive_revocation(std::uint64_t n, const Hash256& secret, const PublicKey& expected_point) {
+    auto key = PrivateKey::from_bytes(secret);
+    if (!key || !(key->public_key() == expected_point)) {
+        return make_error(ErrorCode::invalid_argument,
+                          "revealed secret for commitment " + std::to_string(n) + " does not match its point");
+    }
+    return revealed_.insert(bolt3::max_shachain_index - n, secret);
+}
+
+std::optional<Hash256> Channel::revealed_secret(std::uint64_t n) const {
+    return revealed_.lookup(bolt3::max_shachain_index - n);
+}
+
+Result<Transaction> Channel::justice_transaction(const ChannelState& state, const Bytes& destination,
+                                                 std::uint32_t feerate_per_kw) const {
+    auto secret = revealed_secret(state.commitment_number);
+    if (!secret) {
+        return make_error(ErrorCode::not_found,
+                          "commitment " + std::to_string(state.commitment_number) + " has not been revoked");
+    }
+    auto per_commitment_secret = PrivateKey::from_bytes(*secret);
+    if (!per_commitment_secret) return per_commitment_secret.error();
+    auto revocation = bolt3::derive_revocation_privkey(local_.revocation_basepoint, *per_commitment_secret);
+    if (!revocation) return revocation.error();
+    bolt3::Commitment revoked = remote_commitment(state, per_commitment_secret->public_key());
+    bolt3::JusticeRequest request{bolt3::revocable_outputs(revoked), destination, feerate_per_kw};
+    // build_justice_transaction verifies every input's signature against its BIP143 sighash.
+    return bolt3::build_justice_transaction(request, *revocation);
+}
+
+}  // namespace argus::client
