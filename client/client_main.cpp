@@ -1,31 +1,174 @@
-// argus-client: the wallet-side node. This slice only identifies itself; the
-// channel engine daemon, tower client and plugin mode arrive with issue #5.
-#include <cstdio>
-#include <cstring>
+// argus-client: the wallet-side node. `daemon` runs the backup worker and the
+// local API; `plugin` (or being started by lightningd) runs as a Core
+// Lightning plugin; the other commands talk to a running daemon.
+#include <signal.h>
 
+#include <CLI/CLI.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+
+#include "client/node/client_api.h"
+#include "client/node/cln_plugin.h"
+#include "common/hex.h"
 #include "common/version.h"
 
+using namespace argus;
+using json = nlohmann::json;
+
 namespace {
-void print_help() {
-    std::printf(
-        "Usage: argus-client [--version] [--help]\n"
-        "\n"
-        "Argus client node: Lightning channel state, justice transactions and\n"
-        "backups to teos-compatible towers.\n"
-        "Status: foundation build. The BOLT 3 engine and justice builder exist as the\n"
-        "argus_common library; the daemon, CLI and plugin mode are not part of this build.\n");
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
+
+int run_daemon(const std::string& data_dir, const std::string& bind, std::uint16_t port,
+               const std::vector<std::string>& towers, const std::string& ready_file) {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    auto node = client::ClientNode::open(data_dir, now_ms);
+    if (!node) {
+        std::fprintf(stderr, "argus-client: %s\n", node.error().message.c_str());
+        return 1;
+    }
+    for (const auto& t : towers) {
+        auto added = (*node)->add_tower(t);
+        if (!added) {
+            std::fprintf(stderr, "argus-client: --tower %s: %s\n", t.c_str(), added.error().message.c_str());
+            return 2;
+        }
+    }
+    client::ClientApi api(**node);
+    api::HttpServerOptions options;
+    options.address = bind;
+    options.port = port;
+    options.threads = 1;
+    api::HttpServer server(options, api);
+    if (auto ok = server.start(); !ok) {
+        std::fprintf(stderr, "argus-client: %s\n", ok.error().message.c_str());
+        return 1;
+    }
+    (*node)->start();
+    std::fprintf(stderr, "argus-client ready user_id=%s api=%s:%u\n", to_hex((*node)->user_id().bytes()).c_str(),
+                 bind.c_str(), server.port());
+    if (!ready_file.empty()) {
+        std::ofstream(ready_file + ".tmp") << json{{"api_port", server.port()}, {"user_id", to_hex((*node)->user_id().bytes())}}.dump()
+                                          << "\n";
+        std::rename((ready_file + ".tmp").c_str(), ready_file.c_str());
+    }
+    int received = 0;
+    sigwait(&signals, &received);
+    server.stop();
+    (*node)->stop();
+    return 0;
+}
+
+int call_daemon(std::uint16_t port, boost::beast::http::verb verb, const std::string& target, const std::string& body) {
+    namespace beast = boost::beast;
+    namespace http = beast::http;
+    try {
+        boost::asio::io_context io;
+        beast::tcp_stream stream(io);
+        stream.expires_after(std::chrono::seconds(30));
+        stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
+        http::request<http::string_body> req(verb, target, 11);
+        req.set(http::field::host, "127.0.0.1");
+        req.body() = body;
+        req.prepare_payload();
+        http::write(stream, req);
+        beast::flat_buffer buffer;
+        http::response<http::string_body> res;
+        http::read(stream, buffer, res);
+        auto j = json::parse(res.body(), nullptr, false);
+        std::string text = j.is_discarded() ? res.body() : j.dump(2);
+        if (res.result_int() != 200) {
+            std::fprintf(stderr, "argus-client: %s\n", text.c_str());
+            return 1;
+        }
+        std::printf("%s\n", text.c_str());
+        return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "argus-client: cannot reach the daemon on 127.0.0.1:%u: %s\n", port, e.what());
+        return 1;
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc == 2 && std::strcmp(argv[1], "--version") == 0) {
-        std::printf("argus-client %s\n", argus::version_string);
+    if (argc == 1 && std::getenv("LIGHTNINGD_PLUGIN")) {
+        return client::run_cln_plugin(std::cin, std::cout, [](const std::string& dir) {
+            return client::ClientNode::open(dir, now_ms);
+        });
+    }
+    CLI::App app{"argus-client: back up revoked Lightning states to teos-compatible watchtowers"};
+    bool version = false;
+    std::uint16_t port = 9816;
+    app.add_flag("--version", version, "Print the version and exit");
+    app.add_option("--api-port", port, "The daemon's local API port")->envname("ARGUS_CLIENT_API_PORT")->capture_default_str();
+    app.require_subcommand(0, 1);
+
+    std::string data_dir, bind = "127.0.0.1", ready_file;
+    const char* home = std::getenv("HOME");
+    data_dir = std::string(home ? home : ".") + "/.argus-client";
+    std::vector<std::string> towers;
+    auto* daemon = app.add_subcommand("daemon", "Run the backup worker and the local API");
+    daemon->add_option("--data-dir", data_dir, "Data directory")->capture_default_str();
+    daemon->add_option("--api-bind", bind, "Local API address (loopback)")->capture_default_str();
+    daemon->add_option("--tower", towers, "Tower to back up to: tower_id@host:port (repeatable)");
+    daemon->add_option("--ready-file", ready_file, "Write {api_port, user_id} here once serving");
+    auto* plugin = app.add_subcommand("plugin", "Run as a Core Lightning plugin (stdin/stdout)");
+    std::string tower, tower_id;
+    auto* add_tower = app.add_subcommand("add-tower", "Add a tower");
+    add_tower->add_option("tower", tower, "tower_id@host:port")->required();
+    auto* remove_tower = app.add_subcommand("remove-tower", "Remove a tower");
+    remove_tower->add_option("tower_id", tower_id, "33-byte tower id, hex")->required();
+    auto* list_towers = app.add_subcommand("towers", "Towers and their backup status (pending, acknowledged, failed)");
+    auto* list_backups = app.add_subcommand("backups", "Every backup and its status at each tower");
+    auto* status = app.add_subcommand("status", "User id, queue depth and towers");
+    auto* retry = app.add_subcommand("retry", "Retry pending backups now");
+    auto* audit = app.add_subcommand("audit", "Check that towers still hold what they acknowledged");
+    std::string commitment_txid, penalty_tx, channel_id;
+    std::uint64_t commitnum = 0;
+    auto* backup = app.add_subcommand("backup", "Hand a revoked state to the daemon");
+    backup->add_option("--commitment-txid", commitment_txid, "Revoked commitment txid (display hex)")->required();
+    backup->add_option("--penalty-tx", penalty_tx, "Signed justice transaction (hex)")->required();
+    backup->add_option("--channel-id", channel_id, "Channel id");
+    backup->add_option("--commitnum", commitnum, "Commitment number");
+    CLI11_PARSE(app, argc, argv);
+
+    namespace http = boost::beast::http;
+    if (version) {
+        std::printf("argus-client %s\n", version_string);
         return 0;
     }
-    if (argc == 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
-        print_help();
-        return 0;
+    if (daemon->parsed()) return run_daemon(data_dir, bind, port, towers, ready_file);
+    if (plugin->parsed()) {
+        return client::run_cln_plugin(std::cin, std::cout, [](const std::string& dir) {
+            return client::ClientNode::open(dir, now_ms);
+        });
     }
-    std::fprintf(stderr, "argus-client: the daemon is not implemented in this build; see --help\n");
-    return 2;
+    if (add_tower->parsed()) return call_daemon(port, http::verb::post, "/towers", json{{"tower", tower}}.dump());
+    if (remove_tower->parsed()) return call_daemon(port, http::verb::delete_, "/towers/" + tower_id, "");
+    if (list_towers->parsed()) return call_daemon(port, http::verb::get, "/towers", "");
+    if (list_backups->parsed()) return call_daemon(port, http::verb::get, "/backups", "");
+    if (status->parsed()) return call_daemon(port, http::verb::get, "/status", "");
+    if (retry->parsed()) return call_daemon(port, http::verb::post, "/retry", "");
+    if (audit->parsed()) return call_daemon(port, http::verb::post, "/audit", "");
+    if (backup->parsed()) {
+        return call_daemon(port, http::verb::post, "/backups",
+                           json{{"commitment_txid", commitment_txid}, {"penalty_tx", penalty_tx},
+                                {"channel_id", channel_id}, {"commitnum", commitnum}}.dump());
+    }
+    std::printf("%s", app.help().c_str());
+    return 0;
 }

@@ -1,15 +1,12 @@
 #!/usr/bin/env bash
-# The README's main command. The end-to-end breach drill (tower + chain
-# simulator + client node) is issue #5 and does not exist yet; until it does,
-# this installs, builds and runs each binary's --version and --help.
+# The README's main command: the breach drill. Installs dependencies, builds the
+# release preset, then runs argus-drill: a chain (argus-chain-sim, or a real
+# regtest bitcoind when BITCOIND=/path/to/bitcoind), an Argus tower on SQLite
+# and an Argus client node; a channel with many updates and HTLCs, every revoked
+# state backed up, a cheating counterparty, and the tower punishing it.
+# Extra arguments go to argus-drill (see --help), e.g. --updates 50 --keep.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 ./scripts/build.sh release
-for binary in build/release/server/argus-tower build/release/client/argus-client; do
-  echo "== $(basename "$binary") =="
-  "$binary" --version
-  "$binary" --help
-done
-echo
-echo "The breach drill is not built yet (see docs/architecture.md for what exists)."
+exec build/release/tests/drill/argus-drill --bin-dir "$PWD/build/release" "$@"

@@ -9,7 +9,7 @@
 
 #include <functional>
 
-#include "server/api/http_server.h"
+#include "common/net/http_server.h"
 #include "server/tower/tower_service.h"
 
 namespace argus::api {

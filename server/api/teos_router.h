@@ -1,7 +1,7 @@
 // The public teos API: routes, body limits and JSON, over TowerService.
 #pragma once
 
-#include "server/api/http_server.h"
+#include "common/net/http_server.h"
 #include "server/tower/tower_service.h"
 
 namespace argus::api {

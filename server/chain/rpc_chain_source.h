@@ -2,7 +2,7 @@
 // blocks are read by hash (getblock verbosity 0), never transactions by id.
 #pragma once
 
-#include "server/chain/bitcoind_rpc.h"
+#include "common/net/bitcoind_rpc.h"
 #include "server/chain/chain_source.h"
 
 namespace argus::chain {

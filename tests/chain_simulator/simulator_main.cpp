@@ -17,7 +17,7 @@
 
 #include "common/bech32.h"
 #include "common/hex.h"
-#include "server/api/http_server.h"
+#include "common/net/http_server.h"
 #include "tests/chain_simulator/simulated_chain.h"
 
 #include <zmq.hpp>
@@ -231,7 +231,10 @@ private:
             if (!txid) throw RpcFailure{-8, "txid must be of length 64"};
             auto out = chain_.utxo(OutPoint{*txid, p.at(1).get<std::uint32_t>()});
             if (!out) return nullptr;
-            return {{"value", static_cast<double>(out->value) / 1e8}, {"scriptPubKey", {{"hex", to_hex(out->script_pubkey)}}}};
+            auto h = chain_.confirmation_height(*txid);
+            return {{"value", static_cast<double>(out->value) / 1e8},
+                    {"confirmations", h ? chain_.height() - *h + 1 : 0},
+                    {"scriptPubKey", {{"hex", to_hex(out->script_pubkey)}}}};
         }
         if (method == "generatetoaddress") {
             auto count = p.at(0).get<std::uint32_t>();

@@ -16,7 +16,7 @@
 #include "common/script.h"
 #include "common/sighash.h"
 #include "common/watchtower_crypto.h"
-#include "server/chain/bitcoind_rpc.h"
+#include "common/net/bitcoind_rpc.h"
 #include "tests/support/child_process.h"
 #include "tests/support/http_client.h"
 #include "tests/support/teos_user.h"

@@ -1,4 +1,4 @@
-#include "server/chain/bitcoind_rpc.h"
+#include "common/net/bitcoind_rpc.h"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>

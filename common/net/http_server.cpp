@@ -1,4 +1,4 @@
-#include "server/api/http_server.h"
+#include "common/net/http_server.h"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>

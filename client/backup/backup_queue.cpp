@@ -1,0 +1,328 @@
+#include "client/backup/backup_queue.h"
+
+#include <sqlite3.h>
+
+#include <cstring>
+#include <mutex>
+
+#include "common/hex.h"
+
+namespace argus::client {
+
+const char* to_string(DeliveryStatus s) {
+    switch (s) {
+        case DeliveryStatus::pending: return "pending";
+        case DeliveryStatus::acked: return "acked";
+        case DeliveryStatus::failed: return "failed";
+    }
+    return "unknown";
+}
+
+namespace {
+const char* schema = R"sql(
+CREATE TABLE IF NOT EXISTS towers (
+    tower_id BLOB PRIMARY KEY, host TEXT NOT NULL, port INTEGER NOT NULL,
+    standing TEXT NOT NULL DEFAULT 'active', misbehavior TEXT NOT NULL DEFAULT '',
+    registered INTEGER NOT NULL DEFAULT 0, available_slots INTEGER NOT NULL DEFAULT 0,
+    subscription_expiry INTEGER NOT NULL DEFAULT 0, last_seen_height INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS backups (
+    locator BLOB PRIMARY KEY, commitment_txid BLOB NOT NULL, encrypted_blob BLOB NOT NULL,
+    to_self_delay INTEGER NOT NULL, channel_id TEXT NOT NULL, commitment_number INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS deliveries (
+    tower_id BLOB NOT NULL REFERENCES towers ON DELETE CASCADE,
+    locator BLOB NOT NULL REFERENCES backups ON DELETE CASCADE,
+    status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL,
+    last_error TEXT NOT NULL DEFAULT '', start_block INTEGER, user_signature TEXT, tower_signature TEXT,
+    PRIMARY KEY (tower_id, locator));
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (tower_id, status, next_attempt_ms);
+)sql";
+
+Error db_error(sqlite3* db, const std::string& what) {
+    return make_error(ErrorCode::storage, "backup queue: " + what + ": " + sqlite3_errmsg(db));
+}
+
+struct Stmt {
+    sqlite3_stmt* s = nullptr;
+    Stmt(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &s, nullptr); }
+    ~Stmt() { sqlite3_finalize(s); }
+    Stmt& blob(int i, ByteSpan b) {
+        sqlite3_bind_blob(s, i, b.data(), static_cast<int>(b.size()), SQLITE_TRANSIENT);
+        return *this;
+    }
+    Stmt& integer(int i, std::int64_t v) {
+        sqlite3_bind_int64(s, i, v);
+        return *this;
+    }
+    Stmt& text(int i, const std::string& t) {
+        sqlite3_bind_text(s, i, t.c_str(), static_cast<int>(t.size()), SQLITE_TRANSIENT);
+        return *this;
+    }
+    int step() { return sqlite3_step(s); }
+    Bytes col_blob(int c) const {
+        auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(s, c));
+        return p ? Bytes(p, p + sqlite3_column_bytes(s, c)) : Bytes{};
+    }
+    template <std::size_t N>
+    ByteArray<N> col_array(int c) const {
+        ByteArray<N> out{};
+        Bytes b = col_blob(c);
+        if (b.size() == N) std::memcpy(out.data(), b.data(), N);
+        return out;
+    }
+    std::int64_t col_int(int c) const { return sqlite3_column_int64(s, c); }
+    std::string col_text(int c) const {
+        auto* p = sqlite3_column_text(s, c);
+        return p ? reinterpret_cast<const char*>(p) : "";
+    }
+};
+
+Status exec(sqlite3* db, const char* sql) {
+    char* message = nullptr;
+    if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+        std::string text = message ? message : "error";
+        sqlite3_free(message);
+        return make_error(ErrorCode::storage, std::string("backup queue: ") + text);
+    }
+    return {};
+}
+}  // namespace
+
+struct BackupQueue::Impl {
+    sqlite3* db = nullptr;
+    std::mutex mutex;
+    ~Impl() { sqlite3_close_v2(db); }
+
+    // Runs `body` in one IMMEDIATE transaction; a locked or full database is an error, never a half-write.
+    template <class F>
+    Status transaction(F&& body) {
+        if (auto ok = exec(db, "BEGIN IMMEDIATE"); !ok) return ok;
+        Status result = body();
+        if (!result) {
+            (void)exec(db, "ROLLBACK");
+            return result;
+        }
+        if (auto ok = exec(db, "COMMIT"); !ok) {
+            (void)exec(db, "ROLLBACK");
+            return ok;
+        }
+        return {};
+    }
+};
+
+BackupQueue::BackupQueue(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+BackupQueue::~BackupQueue() = default;
+
+Result<std::unique_ptr<BackupQueue>> BackupQueue::open(const std::string& path) {
+    auto impl = std::make_unique<Impl>();
+    if (sqlite3_open_v2(path.c_str(), &impl->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        nullptr) != SQLITE_OK) {
+        return db_error(impl->db, "cannot open " + path);
+    }
+    sqlite3_busy_timeout(impl->db, 2'000);
+    for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", schema}) {
+        if (auto ok = exec(impl->db, sql); !ok) return ok.error();
+    }
+    return std::unique_ptr<BackupQueue>(new BackupQueue(std::move(impl)));
+}
+
+Status BackupQueue::add_tower(const TowerAddress& tower, std::int64_t now_ms) {
+    std::lock_guard lock(impl_->mutex);
+    sqlite3* db = impl_->db;
+    return impl_->transaction([&]() -> Status {
+        Stmt t(db, "INSERT INTO towers (tower_id, host, port) VALUES (?, ?, ?) ON CONFLICT (tower_id) DO UPDATE SET "
+                   "host = excluded.host, port = excluded.port");
+        t.blob(1, tower.id.bytes()).text(2, tower.host).integer(3, tower.port);
+        if (t.step() != SQLITE_DONE) return db_error(db, "add tower");
+        Stmt d(db, "INSERT OR IGNORE INTO deliveries (tower_id, locator, status, next_attempt_ms) "
+                   "SELECT ?, locator, 'pending', ? FROM backups");
+        d.blob(1, tower.id.bytes()).integer(2, now_ms);
+        if (d.step() != SQLITE_DONE) return db_error(db, "replicate backups");
+        return {};
+    });
+}
+
+Status BackupQueue::remove_tower(const PublicKey& tower) {
+    std::lock_guard lock(impl_->mutex);
+    Stmt s(impl_->db, "DELETE FROM towers WHERE tower_id = ?");
+    s.blob(1, tower.bytes());
+    if (s.step() != SQLITE_DONE) return db_error(impl_->db, "remove tower");
+    if (sqlite3_changes(impl_->db) == 0) return make_error(ErrorCode::not_found, "no such tower");
+    return {};
+}
+
+Result<bool> BackupQueue::enqueue(const BackupRecord& b, std::int64_t now_ms) {
+    std::lock_guard lock(impl_->mutex);
+    sqlite3* db = impl_->db;
+    bool inserted = false;
+    auto status = impl_->transaction([&]() -> Status {
+        Stmt s(db, "INSERT OR IGNORE INTO backups (locator, commitment_txid, encrypted_blob, to_self_delay, channel_id, "
+                   "commitment_number) VALUES (?, ?, ?, ?, ?, ?)");
+        s.blob(1, b.locator).blob(2, b.commitment_txid.bytes).blob(3, b.encrypted_blob).integer(4, b.to_self_delay)
+            .text(5, b.channel_id).integer(6, static_cast<std::int64_t>(b.commitment_number));
+        if (s.step() != SQLITE_DONE) return db_error(db, "enqueue");
+        inserted = sqlite3_changes(db) == 1;
+        Stmt d(db, "INSERT OR IGNORE INTO deliveries (tower_id, locator, status, next_attempt_ms) "
+                   "SELECT tower_id, ?, 'pending', ? FROM towers WHERE standing = 'active'");
+        d.blob(1, b.locator).integer(2, now_ms);
+        if (d.step() != SQLITE_DONE) return db_error(db, "enqueue deliveries");
+        return {};
+    });
+    if (!status) return status.error();
+    return inserted;
+}
+
+Result<std::vector<TowerRecord>> BackupQueue::towers() {
+    std::lock_guard lock(impl_->mutex);
+    Stmt s(impl_->db, "SELECT tower_id, host, port, standing, misbehavior, registered, available_slots, "
+                      "subscription_expiry, last_seen_height FROM towers ORDER BY host, port");
+    std::vector<TowerRecord> out;
+    while (s.step() == SQLITE_ROW) {
+        auto id = PublicKey::parse(s.col_blob(0));
+        if (!id) continue;
+        TowerRecord t{{*id, s.col_text(1), static_cast<std::uint16_t>(s.col_int(2))}, s.col_text(3), s.col_text(4),
+                      s.col_int(5) != 0, static_cast<std::uint32_t>(s.col_int(6)), static_cast<std::uint32_t>(s.col_int(7)),
+                      static_cast<std::uint32_t>(s.col_int(8))};
+        out.push_back(std::move(t));
+    }
+    return out;
+}
+
+Result<std::vector<Delivery>> BackupQueue::due(const PublicKey& tower, std::int64_t now_ms, std::size_t limit) {
+    std::lock_guard lock(impl_->mutex);
+    Stmt s(impl_->db, "SELECT b.locator, b.commitment_txid, b.encrypted_blob, b.to_self_delay, b.channel_id, "
+                      "b.commitment_number, d.attempts FROM deliveries d JOIN backups b USING (locator) "
+                      "WHERE d.tower_id = ? AND d.status = 'pending' AND d.next_attempt_ms <= ? "
+                      "ORDER BY d.next_attempt_ms LIMIT ?");
+    s.blob(1, tower.bytes()).integer(2, now_ms).integer(3, static_cast<std::int64_t>(limit));
+    std::vector<Delivery> out;
+    while (s.step() == SQLITE_ROW) {
+        Delivery d;
+        d.backup.locator = s.col_array<16>(0);
+        d.backup.commitment_txid.bytes = s.col_array<32>(1);
+        d.backup.encrypted_blob = s.col_blob(2);
+        d.backup.to_self_delay = static_cast<std::uint32_t>(s.col_int(3));
+        d.backup.channel_id = s.col_text(4);
+        d.backup.commitment_number = static_cast<std::uint64_t>(s.col_int(5));
+        d.attempts = static_cast<std::uint32_t>(s.col_int(6));
+        out.push_back(std::move(d));
+    }
+    return out;
+}
+
+Status BackupQueue::mark_acked(const PublicKey& tower, const Locator& locator, const AppointmentReceipt& r) {
+    std::lock_guard lock(impl_->mutex);
+    Stmt s(impl_->db, "UPDATE deliveries SET status = 'acked', attempts = attempts + 1, last_error = '', start_block = ?, "
+                      "user_signature = ?, tower_signature = ? WHERE tower_id = ? AND locator = ?");
+    s.integer(1, r.start_block).text(2, r.user_signature).text(3, r.tower_signature).blob(4, tower.bytes()).blob(5, locator);
+    if (s.step() != SQLITE_DONE) return db_error(impl_->db, "mark acked");
+    Stmt t(impl_->db, "UPDATE towers SET available_slots = ?, subscription_expiry = ?, last_seen_height = ? WHERE tower_id = ?");
+    t.integer(1, r.available_slots).integer(2, r.subscription_expiry).integer(3, r.start_block).blob(4, tower.bytes());
+    if (t.step() != SQLITE_DONE) return db_error(impl_->db, "update tower slots");
+    return {};
+}
+
+Status BackupQueue::mark_retry(const PublicKey& tower, const Locator& locator, const std::string& error, std::int64_t next_ms) {
+    std::lock_guard lock(impl_->mutex);
+    Stmt s(impl_->db, "UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_ms = ? "
+                      "WHERE tower_id = ? AND locator = ?");
+    s.text(1, error).integer(2, next_ms).blob(3, tower.bytes()).blob(4, locator);
+    if (s.step() != SQLITE_DONE) return db_error(impl_->db, "mark retry");
+    return {};
+}
+
+Status BackupQueue::mark_failed(const PublicKey& tower, const Locator& locator, const std::string& error) {
+    std::lock_guard lock(impl_->mutex);
+    Stmt s(impl_->db, "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, last_error = ? "
+                      "WHERE tower_id = ? AND locator = ?");
+    s.text(1, error).blob(2, tower.bytes()).blob(3, locator);
+    if (s.step() != SQLITE_DONE) return db_error(impl_->db, "mark failed");
+    return {};
+}
+
+Status BackupQueue::set_registration(const PublicKey& tower, const RegistrationReceipt& r) {
+    return set_slots(tower, r.available_slots, r.subscription_expiry, r.subscription_start);
+}
+
+Status BackupQueue::set_slots(const PublicKey& tower, std::uint32_t slots, std::uint32_t expiry, std::uint32_t height) {
+    std::lock_guard lock(impl_->mutex);
+    Stmt s(impl_->db, "UPDATE towers SET registered = 1, available_slots = ?, subscription_expiry = ?, "
+                      "last_seen_height = max(last_seen_height, ?) WHERE tower_id = ?");
+    s.integer(1, slots).integer(2, expiry).integer(3, height).blob(4, tower.bytes());
+    if (s.step() != SQLITE_DONE) return db_error(impl_->db, "set registration");
+    return {};
+}
+
+Status BackupQueue::mark_misbehaving(const PublicKey& tower, const std::string& why) {
+    std::lock_guard lock(impl_->mutex);
+    Stmt s(impl_->db, "UPDATE towers SET standing = 'misbehaving', misbehavior = ? WHERE tower_id = ?");
+    s.text(1, why).blob(2, tower.bytes());
+    if (s.step() != SQLITE_DONE) return db_error(impl_->db, "mark misbehaving");
+    return {};
+}
+
+Status BackupQueue::retry_now(std::int64_t now_ms) {
+    std::lock_guard lock(impl_->mutex);
+    Stmt s(impl_->db, "UPDATE deliveries SET next_attempt_ms = ? WHERE status = 'pending'");
+    s.integer(1, now_ms);
+    if (s.step() != SQLITE_DONE) return db_error(impl_->db, "retry now");
+    return {};
+}
+
+Result<std::vector<Locator>> BackupQueue::acked_locators(const PublicKey& tower) {
+    std::lock_guard lock(impl_->mutex);
+    Stmt s(impl_->db, "SELECT locator FROM deliveries WHERE tower_id = ? AND status = 'acked'");
+    s.blob(1, tower.bytes());
+    std::vector<Locator> out;
+    while (s.step() == SQLITE_ROW) out.push_back(s.col_array<16>(0));
+    return out;
+}
+
+Result<std::vector<TowerStatus>> BackupQueue::tower_status() {
+    auto list = towers();
+    if (!list) return list.error();
+    std::lock_guard lock(impl_->mutex);
+    std::vector<TowerStatus> out;
+    for (auto& t : *list) {
+        TowerStatus st{t, 0, 0, 0};
+        Stmt s(impl_->db, "SELECT status, count(*) FROM deliveries WHERE tower_id = ? GROUP BY status");
+        s.blob(1, t.address.id.bytes());
+        while (s.step() == SQLITE_ROW) {
+            std::string status = s.col_text(0);
+            auto n = static_cast<std::size_t>(s.col_int(1));
+            if (status == "pending") st.pending = n;
+            if (status == "acked") st.acked = n;
+            if (status == "failed") st.failed = n;
+        }
+        out.push_back(std::move(st));
+    }
+    return out;
+}
+
+Result<std::vector<BackupView>> BackupQueue::backups() {
+    std::lock_guard lock(impl_->mutex);
+    std::vector<BackupView> out;
+    Stmt s(impl_->db, "SELECT locator, commitment_txid, to_self_delay, channel_id, commitment_number FROM backups "
+                      "ORDER BY channel_id, commitment_number");
+    while (s.step() == SQLITE_ROW) {
+        BackupView v;
+        v.backup.locator = s.col_array<16>(0);
+        v.backup.commitment_txid.bytes = s.col_array<32>(1);
+        v.backup.to_self_delay = static_cast<std::uint32_t>(s.col_int(2));
+        v.backup.channel_id = s.col_text(3);
+        v.backup.commitment_number = static_cast<std::uint64_t>(s.col_int(4));
+        Stmt d(impl_->db, "SELECT tower_id, status FROM deliveries WHERE locator = ?");
+        d.blob(1, v.backup.locator);
+        while (d.step() == SQLITE_ROW) v.deliveries.emplace_back(to_hex(d.col_blob(0)), d.col_text(1));
+        out.push_back(std::move(v));
+    }
+    return out;
+}
+
+Result<std::size_t> BackupQueue::pending_count() {
+    std::lock_guard lock(impl_->mutex);
+    Stmt s(impl_->db, "SELECT count(*) FROM deliveries WHERE status = 'pending'");
+    if (s.step() != SQLITE_ROW) return db_error(impl_->db, "pending count");
+    return static_cast<std::size_t>(s.col_int(0));
+}
+
+}  // namespace argus::client

@@ -1,0 +1,223 @@
+#include "client/backup/teos_client.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+#include "common/hex.h"
+#include "common/message_signing.h"
+
+namespace argus::client {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using json = nlohmann::json;
+
+Result<TowerAddress> TowerAddress::parse(std::string_view text) {
+    auto at = text.find('@');
+    if (at == std::string_view::npos) {
+        return make_error(ErrorCode::invalid_argument, "tower must be tower_id@host[:port]");
+    }
+    auto id_bytes = parse_hex(text.substr(0, at));
+    if (!id_bytes || id_bytes->size() != 33) {
+        return make_error(ErrorCode::invalid_argument, "tower id must be a 33-byte public key in hex");
+    }
+    auto id = PublicKey::parse(*id_bytes);
+    if (!id) return id.error();
+    std::string_view rest = text.substr(at + 1);
+    TowerAddress out{*id, std::string(rest), 9814};
+    auto colon = rest.rfind(':');
+    if (colon != std::string_view::npos) {
+        out.host = std::string(rest.substr(0, colon));
+        unsigned port = 0;
+        auto digits = rest.substr(colon + 1);
+        auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+        if (ec != std::errc() || ptr != digits.data() + digits.size() || port == 0 || port > 65535) {
+            return make_error(ErrorCode::invalid_argument, "tower port must be 1..65535");
+        }
+        out.port = static_cast<std::uint16_t>(port);
+    }
+    if (out.host.empty()) return make_error(ErrorCode::invalid_argument, "tower host is empty");
+    return out;
+}
+
+std::string TowerAddress::to_string() const {
+    return to_hex(id.bytes()) + "@" + host + ":" + std::to_string(port);
+}
+
+struct TeosClient::Connection {
+    net::io_context io;
+    beast::tcp_stream stream{io};
+    beast::flat_buffer buffer;
+};
+
+TeosClient::TeosClient(TowerAddress tower, PrivateKey user_key, std::chrono::milliseconds timeout)
+    : tower_(std::move(tower)), user_key_(std::move(user_key)), timeout_(timeout) {}
+
+TeosClient::~TeosClient() = default;
+
+Result<TeosClient::Response, TowerError> TeosClient::post(const std::string& path, const std::string& body) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        bool fresh = false;
+        beast::error_code ec;
+        if (!connection_) {
+            auto c = std::make_unique<Connection>();
+            tcp::resolver resolver(c->io);
+            auto endpoints = resolver.resolve(tower_.host, std::to_string(tower_.port), ec);
+            if (ec) return TowerError{TowerError::Kind::unreachable, 0, "resolve " + tower_.host + ": " + ec.message()};
+            c->stream.expires_after(timeout_);
+            c->stream.async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
+            c->io.run();
+            if (ec) return TowerError{TowerError::Kind::unreachable, 0, "connect: " + ec.message()};
+            connection_ = std::move(c);
+            fresh = true;
+        }
+        auto& c = *connection_;
+        http::request<http::string_body> req(http::verb::post, path, 11);
+        req.set(http::field::host, tower_.host);
+        req.set(http::field::content_type, "application/json");
+        req.keep_alive(true);
+        req.body() = body;
+        req.prepare_payload();
+        c.stream.expires_after(timeout_);
+        http::async_write(c.stream, req, [&](beast::error_code e, std::size_t) { ec = e; });
+        c.io.restart();
+        c.io.run();
+        http::response_parser<http::string_body> parser;
+        parser.body_limit(1024 * 1024);
+        if (!ec) {
+            c.stream.expires_after(timeout_);
+            http::async_read(c.stream, c.buffer, parser, [&](beast::error_code e, std::size_t) { ec = e; });
+            c.io.restart();
+            c.io.run();
+        }
+        if (ec) {
+            connection_.reset();
+            if (!fresh && ec != beast::error::timeout) continue;  // a stale keep-alive connection
+            return TowerError{TowerError::Kind::unreachable, 0, path + ": " + ec.message()};
+        }
+        auto res = parser.release();
+        if (!res.keep_alive()) connection_.reset();
+        return Response{res.result_int(), res.body()};
+    }
+    return TowerError{TowerError::Kind::unreachable, 0, "tower closed the connection"};
+}
+
+namespace {
+Result<json, TowerError> parse_reply(unsigned status, const std::string& body) {
+    json j = json::parse(body, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+        return TowerError{TowerError::Kind::bad_response, 0, "tower answered " + std::to_string(status) + " without JSON"};
+    }
+    if (status != 200) {
+        int code = j.contains("error_code") && j["error_code"].is_number_integer() ? j["error_code"].get<int>() : 0;
+        std::string message = j.contains("error") && j["error"].is_string() ? j["error"].get<std::string>() : body;
+        if (code == 0) return TowerError{TowerError::Kind::bad_response, 0, "tower answered " + std::to_string(status)};
+        return TowerError{TowerError::Kind::rejected, code, message};
+    }
+    return j;
+}
+
+template <class T>
+bool read_field(const json& j, const char* name, T& out) {
+    if (!j.contains(name)) return false;
+    try {
+        out = j[name].get<T>();
+        return true;
+    } catch (const std::exception&) {
+        return false;
+    }
+}
+
+bool signed_by(const PublicKey& tower, ByteSpan message, const std::string& signature) {
+    auto signer = recover_message_signer(message, signature);
+    return signer && *signer == tower;
+}
+}  // namespace
+
+Result<RegistrationReceipt, TowerError> TeosClient::register_user() {
+    std::string user_hex = to_hex(user_key_.public_key().bytes());
+    auto r = post("/register", json{{"user_id", user_hex}}.dump());
+    if (!r) return r.error();
+    auto j = parse_reply(r->status, r->body);
+    if (!j) return j.error();
+    RegistrationReceipt receipt;
+    std::string echoed;
+    if (!read_field(*j, "user_id", echoed) || !read_field(*j, "available_slots", receipt.available_slots) ||
+        !read_field(*j, "subscription_start", receipt.subscription_start) ||
+        !read_field(*j, "subscription_expiry", receipt.subscription_expiry) ||
+        !read_field(*j, "subscription_signature", receipt.signature)) {
+        return TowerError{TowerError::Kind::bad_response, 0, "registration reply is missing fields"};
+    }
+    if (echoed != user_hex ||
+        !signed_by(tower_.id, teos::registration_receipt_message(user_key_.public_key().bytes(), receipt.available_slots,
+                                                                 receipt.subscription_start, receipt.subscription_expiry),
+                   receipt.signature)) {
+        return TowerError{TowerError::Kind::misbehaving, 0, "registration receipt does not verify against the tower id"};
+    }
+    return receipt;
+}
+
+Result<AppointmentReceipt, TowerError> TeosClient::add_appointment(const Locator& locator, const Bytes& blob,
+                                                                   std::uint32_t to_self_delay) {
+    AppointmentReceipt receipt;
+    receipt.user_signature = sign_message(user_key_, teos::add_appointment_message(locator, blob, to_self_delay));
+    json body = {{"appointment", {{"locator", to_hex(locator)}, {"encrypted_blob", to_hex(blob)}, {"to_self_delay", to_self_delay}}},
+                 {"signature", receipt.user_signature}};
+    auto r = post("/add_appointment", body.dump());
+    if (!r) return r.error();
+    auto j = parse_reply(r->status, r->body);
+    if (!j) return j.error();
+    std::string echoed;
+    if (!read_field(*j, "locator", echoed) || !read_field(*j, "start_block", receipt.start_block) ||
+        !read_field(*j, "signature", receipt.tower_signature) ||
+        !read_field(*j, "available_slots", receipt.available_slots) ||
+        !read_field(*j, "subscription_expiry", receipt.subscription_expiry)) {
+        return TowerError{TowerError::Kind::bad_response, 0, "add_appointment reply is missing fields"};
+    }
+    if (echoed != to_hex(locator) ||
+        !signed_by(tower_.id, teos::appointment_receipt_message(receipt.user_signature, receipt.start_block),
+                   receipt.tower_signature)) {
+        return TowerError{TowerError::Kind::misbehaving, 0, "appointment receipt does not verify against the tower id"};
+    }
+    return receipt;
+}
+
+Result<bool, TowerError> TeosClient::has_appointment(const Locator& locator) {
+    std::string sig = sign_message(user_key_, as_bytes(teos::get_appointment_message(locator)));
+    auto r = post("/get_appointment", json{{"locator", to_hex(locator)}, {"signature", sig}}.dump());
+    if (!r) return r.error();
+    auto j = parse_reply(r->status, r->body);
+    if (!j) {
+        if (j.error().kind == TowerError::Kind::rejected && j.error().code == 36) return false;
+        return j.error();
+    }
+    return j->contains("status") && ((*j)["status"] == "being_watched" || (*j)["status"] == "dispute_responded");
+}
+
+Result<TowerSubscription, TowerError> TeosClient::get_subscription_info() {
+    std::string sig = sign_message(user_key_, as_bytes(teos::get_subscription_info_message()));
+    auto r = post("/get_subscription_info", json{{"signature", sig}}.dump());
+    if (!r) return r.error();
+    auto j = parse_reply(r->status, r->body);
+    if (!j) return j.error();
+    TowerSubscription info;
+    std::vector<std::string> locators;
+    if (!read_field(*j, "available_slots", info.available_slots) ||
+        !read_field(*j, "subscription_expiry", info.subscription_expiry) || !read_field(*j, "locators", locators)) {
+        return TowerError{TowerError::Kind::bad_response, 0, "subscription reply is missing fields"};
+    }
+    for (const auto& l : locators) {
+        auto parsed = parse_hex_array<16>(l);
+        if (!parsed) return TowerError{TowerError::Kind::bad_response, 0, "bad locator in subscription reply"};
+        info.locators.push_back(*parsed);
+    }
+    return info;
+}
+
+}  // namespace argus::client

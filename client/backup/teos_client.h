@@ -1,0 +1,85 @@
+// A client of one teos-compatible tower (Argus or rust-teos): requests built
+// and signed as the teos protocol defines, receipts verified against the
+// tower id. Blocking; one keep-alive connection; timeouts.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/keys.h"
+#include "common/result.h"
+#include "common/teos_protocol.h"
+
+namespace argus::client {
+
+struct TowerAddress {
+    PublicKey id;
+    std::string host;
+    std::uint16_t port = 9814;
+    // "tower_id@host:port" (port defaults to 9814).
+    static Result<TowerAddress> parse(std::string_view text);
+    std::string to_string() const;
+};
+
+struct TowerError {
+    enum class Kind {
+        unreachable,   // connect/timeout/closed: retry later
+        bad_response,  // not HTTP/JSON we understand: retry later
+        rejected,      // a teos error code: see `code`
+        misbehaving,   // a receipt that does not verify against the tower id
+    } kind = Kind::unreachable;
+    int code = 0;  // teos error_code for `rejected`
+    std::string message;
+};
+
+struct RegistrationReceipt {
+    std::uint32_t available_slots = 0;
+    std::uint32_t subscription_start = 0;
+    std::uint32_t subscription_expiry = 0;
+    std::string signature;
+};
+
+struct AppointmentReceipt {
+    std::string user_signature;
+    std::uint32_t start_block = 0;
+    std::string tower_signature;
+    std::uint32_t available_slots = 0;
+    std::uint32_t subscription_expiry = 0;
+};
+
+struct TowerSubscription {
+    std::uint32_t available_slots = 0;
+    std::uint32_t subscription_expiry = 0;
+    std::vector<Locator> locators;
+};
+
+class TeosClient {
+public:
+    TeosClient(TowerAddress tower, PrivateKey user_key, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    ~TeosClient();
+    const TowerAddress& tower() const { return tower_; }
+
+    Result<RegistrationReceipt, TowerError> register_user();
+    Result<AppointmentReceipt, TowerError> add_appointment(const Locator& locator, const Bytes& encrypted_blob,
+                                                           std::uint32_t to_self_delay);
+    // true when the tower holds it (watched or responded), false when it says 36 (not found).
+    Result<bool, TowerError> has_appointment(const Locator& locator);
+    Result<TowerSubscription, TowerError> get_subscription_info();
+
+private:
+    struct Response {
+        unsigned status;
+        std::string body;
+    };
+    Result<Response, TowerError> post(const std::string& path, const std::string& body);
+
+    TowerAddress tower_;
+    PrivateKey user_key_;
+    std::chrono::milliseconds timeout_;
+    struct Connection;
+    std::unique_ptr<Connection> connection_;
+};
+
+}  // namespace argus::client

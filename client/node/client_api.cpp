@@ -1,0 +1,80 @@
+#include "client/node/client_api.h"
+
+#include "common/hex.h"
+
+namespace argus::client {
+
+using json = nlohmann::json;
+
+namespace {
+api::HttpResponse ok(const json& j) { return {200, j.dump(-1, ' ', false, json::error_handler_t::replace)}; }
+api::HttpResponse fail(unsigned status, const std::string& message) {
+    return {status, json{{"error", message}}.dump(-1, ' ', false, json::error_handler_t::replace)};
+}
+}  // namespace
+
+Result<RevokedState> parse_revoked_state(const json& j) {
+    if (!j.is_object()) return make_error(ErrorCode::invalid_argument, "expected a JSON object");
+    RevokedState s;
+    for (const char* field : {"commitment_txid", "penalty_tx"}) {
+        if (!j.contains(field) || !j[field].is_string()) {
+            return make_error(ErrorCode::invalid_argument, std::string("missing string field `") + field + "`");
+        }
+    }
+    s.commitment_txid = j["commitment_txid"].get<std::string>();
+    s.penalty_tx = j["penalty_tx"].get<std::string>();
+    if (j.contains("channel_id")) {
+        if (!j["channel_id"].is_string()) return make_error(ErrorCode::invalid_argument, "`channel_id` must be a string");
+        s.channel_id = j["channel_id"].get<std::string>();
+    }
+    if (j.contains("commitnum")) {
+        if (!j["commitnum"].is_number_unsigned()) return make_error(ErrorCode::invalid_argument, "`commitnum` must be an unsigned integer");
+        s.commitment_number = j["commitnum"].get<std::uint64_t>();
+    }
+    if (j.contains("to_self_delay")) {
+        if (!j["to_self_delay"].is_number_unsigned() || j["to_self_delay"].get<std::uint64_t>() > 0xffffffffULL) {
+            return make_error(ErrorCode::invalid_argument, "`to_self_delay` must be a u32");
+        }
+        s.to_self_delay = j["to_self_delay"].get<std::uint32_t>();
+    }
+    return s;
+}
+
+void ClientApi::handle(api::HttpRequest request, api::Reply reply) {
+    const std::string& t = request.target;
+    json body = request.body.empty() ? json::object() : json::parse(request.body, nullptr, false);
+    if (body.is_discarded()) return reply(fail(400, "body is not JSON"));
+    if (request.method == api::Method::get && t == "/status") return reply(ok(node_.status_json()));
+    if (request.method == api::Method::get && t == "/towers") return reply(ok(node_.towers_json()));
+    if (request.method == api::Method::get && t == "/backups") return reply(ok(node_.backups_json()));
+    if (request.method == api::Method::post && t == "/towers") {
+        if (!body.contains("tower") || !body["tower"].is_string()) return reply(fail(400, "missing string field `tower`"));
+        auto added = node_.add_tower(body["tower"].get<std::string>());
+        return reply(added ? ok(json{{"tower", *added}}) : fail(400, added.error().message));
+    }
+    if (request.method == api::Method::del && t.rfind("/towers/", 0) == 0) {
+        auto removed = node_.remove_tower(t.substr(8));
+        if (removed) return reply(ok(json{{"removed", t.substr(8)}}));
+        return reply(fail(removed.error().code == ErrorCode::not_found ? 404 : 400, removed.error().message));
+    }
+    if (request.method == api::Method::post && t == "/backups") {
+        auto state = parse_revoked_state(body);
+        if (!state) return reply(fail(400, state.error().message));
+        auto locator = node_.backup(*state);
+        if (!locator) {
+            return reply(fail(locator.error().code == ErrorCode::storage ? 503 : 400, locator.error().message));
+        }
+        return reply(ok(json{{"locator", to_hex(*locator)}}));
+    }
+    if (request.method == api::Method::post && t == "/retry") {
+        auto r = node_.retry_now();
+        return reply(r ? ok(json{{"retrying", true}}) : fail(503, r.error().message));
+    }
+    if (request.method == api::Method::post && t == "/audit") {
+        auto r = node_.audit();
+        return reply(r ? ok(node_.towers_json()) : fail(503, r.error().message));
+    }
+    reply(fail(404, "unknown command"));
+}
+
+}  // namespace argus::client

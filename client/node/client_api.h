@@ -1,0 +1,31 @@
+// The client daemon's local HTTP/JSON API (loopback only), so wallets in any
+// language can hand it revoked states:
+//   GET  /status                    user id, queue depth, towers
+//   GET  /towers                    per-tower standing and pending/acknowledged/failed counts
+//   POST /towers    {"tower": "id@host:port"}
+//   DELETE /towers/<tower_id>
+//   POST /backups   {"commitment_txid", "penalty_tx", "channel_id", "commitnum"[, "to_self_delay"]}
+//   GET  /backups                   every backup and its status at each tower
+//   POST /retry                     retry pending deliveries now
+//   POST /audit                     ask towers for every acknowledged appointment
+#pragma once
+
+#include "client/node/client_node.h"
+#include "common/net/http_server.h"
+
+namespace argus::client {
+
+class ClientApi final : public api::Router {
+public:
+    explicit ClientApi(ClientNode& node) : node_(node) {}
+    std::size_t body_limit(api::Method, std::string_view) const override { return 256 * 1024; }
+    void handle(api::HttpRequest request, api::Reply reply) override;
+
+private:
+    ClientNode& node_;
+};
+
+// Parses a revoked state from JSON (the plugin hook's and the API's shape).
+Result<RevokedState> parse_revoked_state(const nlohmann::json& j);
+
+}  // namespace argus::client

@@ -1,0 +1,157 @@
+#include "client/node/client_node.h"
+
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/hex.h"
+#include "common/watchtower_crypto.h"
+
+namespace argus::client {
+
+using json = nlohmann::json;
+
+namespace {
+// The client's teos identity: a key made once in the data dir, mode 0600.
+Result<PrivateKey> load_or_create_key(const std::string& path) {
+    struct stat st {};
+    if (stat(path.c_str(), &st) == 0) {
+        if ((st.st_mode & 077) != 0) return make_error(ErrorCode::invalid_argument, path + " is readable by others; chmod 600 it");
+        std::ifstream in(path);
+        std::string hex;
+        in >> hex;
+        auto bytes = parse_hex(hex);
+        if (!bytes) return make_error(ErrorCode::invalid_argument, path + " is corrupt");
+        return PrivateKey::from_bytes(*bytes);
+    }
+    for (;;) {
+        ByteArray<32> secret{};
+        if (RAND_bytes(secret.data(), 32) != 1) return make_error(ErrorCode::unavailable, "no randomness");
+        auto key = PrivateKey::from_bytes(secret);
+        if (!key) continue;
+        int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+        if (fd < 0) return make_error(ErrorCode::storage, "cannot create " + path);
+        std::string line = to_hex(secret) + "\n";
+        bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
+        ::close(fd);
+        secure_wipe(secret.data(), secret.size());
+        if (!ok) return make_error(ErrorCode::storage, "cannot write " + path);
+        return key;
+    }
+}
+}  // namespace
+
+Result<std::unique_ptr<ClientNode>> ClientNode::open(const std::string& data_dir, BackupWorker::Clock now_ms,
+                                                     BackupWorkerOptions options) {
+    std::error_code ec;
+    std::filesystem::create_directories(data_dir, ec);
+    if (ec) return make_error(ErrorCode::storage, "cannot create " + data_dir + ": " + ec.message());
+    ::chmod(data_dir.c_str(), 0700);
+    auto key = load_or_create_key(data_dir + "/client_key");
+    if (!key) return key.error();
+    auto queue = BackupQueue::open(data_dir + "/backups.sqlite");
+    if (!queue) return queue.error();
+    std::unique_ptr<ClientNode> node(new ClientNode());
+    node->queue_ = std::move(*queue);
+    node->now_ms_ = now_ms;
+    node->user_id_ = key->public_key();
+    node->worker_ = std::make_unique<BackupWorker>(*node->queue_, *key, now_ms, options);
+    return node;
+}
+
+ClientNode::~ClientNode() {
+    if (worker_) worker_->stop();
+}
+
+Result<std::string> ClientNode::add_tower(std::string_view text) {
+    auto address = TowerAddress::parse(text);
+    if (!address) return address.error();
+    if (auto ok = queue_->add_tower(*address, now_ms_()); !ok) return ok.error();
+    worker_->wake();
+    return address->to_string();
+}
+
+Status ClientNode::remove_tower(std::string_view id_hex) {
+    auto bytes = parse_hex(id_hex);
+    if (!bytes) return make_error(ErrorCode::invalid_argument, "tower id must be hex");
+    auto id = PublicKey::parse(*bytes);
+    if (!id) return make_error(ErrorCode::invalid_argument, "tower id must be a 33-byte public key");
+    return queue_->remove_tower(*id);
+}
+
+Result<Locator> ClientNode::backup(const RevokedState& state) {
+    auto txid = Txid::from_display_hex(state.commitment_txid);
+    if (!txid) return make_error(ErrorCode::invalid_argument, "commitment_txid must be 32 bytes of hex");
+    auto raw = parse_hex(state.penalty_tx);
+    if (!raw) return make_error(ErrorCode::invalid_argument, "penalty_tx is not hex");
+    auto penalty = parse_transaction(*raw);
+    if (!penalty) return make_error(ErrorCode::invalid_argument, "penalty_tx is not a transaction: " + penalty.error().message);
+    bool spends_commitment = false;
+    for (const auto& in : penalty->inputs) spends_commitment = spends_commitment || in.prevout.txid == *txid;
+    if (!spends_commitment) {
+        return make_error(ErrorCode::invalid_argument, "penalty_tx does not spend the commitment transaction");
+    }
+    BackupRecord record;
+    record.locator = teos::locator(*txid);
+    record.commitment_txid = *txid;
+    record.encrypted_blob = teos::encrypt_penalty(*raw, *txid);
+    record.to_self_delay = state.to_self_delay;
+    record.channel_id = state.channel_id;
+    record.commitment_number = state.commitment_number;
+    auto queued = queue_->enqueue(record, now_ms_());
+    if (!queued) return queued.error();
+    worker_->wake();
+    return record.locator;
+}
+
+Status ClientNode::retry_now() {
+    if (auto ok = queue_->retry_now(now_ms_()); !ok) return ok;
+    worker_->wake();
+    return {};
+}
+
+json ClientNode::towers_json() {
+    json out = json::array();
+    auto status = queue_->tower_status();
+    if (!status) return out;
+    for (const auto& s : *status) {
+        out.push_back({{"tower", s.tower.address.to_string()},
+                       {"standing", s.tower.standing},
+                       {"misbehavior", s.tower.misbehavior},
+                       {"registered", s.tower.registered},
+                       {"available_slots", s.tower.available_slots},
+                       {"subscription_expiry", s.tower.subscription_expiry},
+                       {"pending", s.pending},
+                       {"acknowledged", s.acked},
+                       {"failed", s.failed}});
+    }
+    return out;
+}
+
+json ClientNode::backups_json() {
+    json out = json::array();
+    auto list = queue_->backups();
+    if (!list) return out;
+    for (const auto& b : *list) {
+        json deliveries = json::object();
+        for (const auto& [tower, status] : b.deliveries) deliveries[tower] = status;
+        out.push_back({{"locator", to_hex(b.backup.locator)},
+                       {"commitment_txid", b.backup.commitment_txid.to_display_hex()},
+                       {"channel_id", b.backup.channel_id},
+                       {"commitnum", b.backup.commitment_number},
+                       {"towers", deliveries}});
+    }
+    return out;
+}
+
+json ClientNode::status_json() {
+    auto pending = queue_->pending_count();
+    return {{"user_id", to_hex(user_id_.bytes())}, {"queue_depth", pending ? *pending : 0}, {"towers", towers_json()}};
+}
+
+}  // namespace argus::client

@@ -1,0 +1,360 @@
+// argus-drill: one breach punished end to end. Starts a chain (argus-chain-sim,
+// or a real regtest bitcoind when BITCOIND points to one), an Argus tower on
+// its embedded store (SQLite) and an Argus client node; opens a channel
+// between Alice (the victim, whose client node backs up) and Bob; makes many
+// updates with HTLCs, backing up every state Bob revokes; then Bob broadcasts
+// an old commitment and the tower punishes him. Prints a timeline and a summary.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+
+#include "client/channel/channel.h"
+#include "common/bech32.h"
+#include "common/bolt3_scripts.h"
+#include "common/hash.h"
+#include "common/hex.h"
+#include "common/net/bitcoind_rpc.h"
+#include "common/script.h"
+#include "common/sighash.h"
+#include "tests/support/child_process.h"
+#include "tests/support/http_client.h"
+#include "tests/support/temporary_directory.h"
+#include "tests/support/temporary_postgres.h"
+
+using namespace argus;
+using namespace argus::client;
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+Clock::time_point started = Clock::now();
+
+void say(const char* what, const std::string& detail = "") {
+    double t = std::chrono::duration<double>(Clock::now() - started).count();
+    std::printf("[%7.2fs] %-34s %s\n", t, what, detail.c_str());
+    std::fflush(stdout);
+}
+
+[[noreturn]] void die(const std::string& why) {
+    std::printf("\nDRILL FAILED: %s\n", why.c_str());
+    std::fflush(stdout);
+    std::exit(1);
+}
+
+bool wait_until(const std::function<bool()>& condition, std::chrono::seconds timeout) {
+    auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+        if (condition()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return condition();
+}
+
+struct Chain {
+    std::unique_ptr<test::ChildProcess> process;
+    std::unique_ptr<chain::BitcoindRpc> rpc;
+    std::uint16_t rpc_port = 0, zmq_port = 0;
+    bool real = false;
+
+    json call(const std::string& method, json params = json::array()) {
+        auto r = rpc->call(method, params);
+        if (!r) die(method + ": " + r.error().message);
+        return *r;
+    }
+};
+
+Chain start_chain(const std::string& dir, const std::string& bitcoind, const std::string& sim) {
+    Chain c;
+    c.rpc_port = static_cast<std::uint16_t>(test::find_free_tcp_port());
+    c.zmq_port = static_cast<std::uint16_t>(test::find_free_tcp_port());
+    std::string zmq = "tcp://127.0.0.1:" + std::to_string(c.zmq_port);
+    if (!bitcoind.empty()) {
+        c.real = true;
+        std::filesystem::create_directories(dir + "/bitcoind");
+        c.process = std::make_unique<test::ChildProcess>(
+            std::vector<std::string>{bitcoind, "-regtest", "-datadir=" + dir + "/bitcoind", "-server", "-listen=0",
+                                     "-rpcport=" + std::to_string(c.rpc_port), "-rpcbind=127.0.0.1",
+                                     "-rpcallowip=127.0.0.1", "-rpcuser=argus", "-rpcpassword=drill",
+                                     "-zmqpubsequence=" + zmq, "-zmqpubhashblock=" + zmq, "-fallbackfee=0.0002",
+                                     "-disablewallet"},
+            dir + "/bitcoind.log");
+    } else {
+        c.process = std::make_unique<test::ChildProcess>(
+            std::vector<std::string>{sim, "--rpc-port", std::to_string(c.rpc_port), "--rpc-user", "argus",
+                                     "--rpc-password", "drill", "--zmq-port", std::to_string(c.zmq_port), "--zmq-file",
+                                     dir + "/zmq", "--port-file", dir + "/sim.port"},
+            dir + "/chain.log");
+    }
+    c.rpc = std::make_unique<chain::BitcoindRpc>(chain::RpcEndpoint{"127.0.0.1", c.rpc_port, "argus", "drill", "", std::chrono::seconds(30)});
+    if (!wait_until([&] { return c.rpc->call("getblockcount").has_value(); }, std::chrono::seconds(60))) {
+        die("the chain did not start; see " + dir);
+    }
+    return c;
+}
+
+Transaction sign_p2wpkh_spend(const PrivateKey& key, const OutPoint& source, std::int64_t amount,
+                              std::vector<TxOut> outputs) {
+    Transaction tx;
+    tx.version = 2;
+    TxIn in;
+    in.prevout = source;
+    in.sequence = 0xfffffffd;
+    tx.inputs.push_back(in);
+    tx.outputs = std::move(outputs);
+    Hash256 digest = segwit_v0_sighash(tx, 0, p2wpkh_script_code(key.public_key()), amount, SIGHASH_ALL);
+    Bytes sig = serialize_der(ecdsa_sign(key, digest));
+    sig.push_back(SIGHASH_ALL);
+    tx.inputs[0].witness = {sig, Bytes(key.public_key().bytes().begin(), key.public_key().bytes().end())};
+    return tx;
+}
+
+Hash256 seed(std::uint8_t b) {
+    Hash256 s{};
+    s.fill(b);
+    return s;
+}
+
+// The channel's state at update `n`, from Alice's side: payments flow back and
+// forth, and two to four HTLCs are in flight at each step.
+ChannelState alice_state(std::uint64_t n) {
+    ChannelState s;
+    s.commitment_number = n;
+    s.feerate_per_kw = 2500;
+    std::uint64_t capacity = 10'000'000'000;  // msat
+    std::uint64_t bob_share = 1'000'000'000 + (n % 7) * 450'000'000 + n * 50'000'000;
+    std::uint64_t in_flight = 0;
+    for (std::uint64_t k = 0; k < 2 + n % 3; ++k) {
+        bolt3::Htlc h;
+        h.direction = (n + k) % 2 == 0 ? bolt3::HtlcDirection::offered : bolt3::HtlcDirection::received;
+        h.amount_msat = 20'000'000 + (n * 7 + k * 13) % 30 * 1'000'000;
+        h.cltv_expiry = static_cast<std::uint32_t>(500 + n * 10 + k);
+        Hash256 preimage{};
+        preimage[0] = static_cast<std::uint8_t>(n);
+        preimage[1] = static_cast<std::uint8_t>(k);
+        h.payment_hash = sha256(preimage);
+        in_flight += h.amount_msat;
+        s.htlcs.push_back(h);
+    }
+    s.remote_msat = bob_share;
+    s.local_msat = capacity - bob_share - in_flight;
+    return s;
+}
+
+ChannelState bob_view(const ChannelState& a) {
+    ChannelState b = a;
+    std::swap(b.local_msat, b.remote_msat);
+    for (auto& h : b.htlcs) {
+        h.direction = h.direction == bolt3::HtlcDirection::offered ? bolt3::HtlcDirection::received
+                                                                   : bolt3::HtlcDirection::offered;
+    }
+    return b;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"argus-drill: a channel breach punished end to end by an Argus tower"};
+    std::uint64_t updates = 25, cheat_at = 7;
+    std::string work_dir, bin_dir;
+    bool keep = false;
+    app.add_option("--updates", updates, "Channel updates to make (each revokes a state)")->capture_default_str();
+    app.add_option("--cheat-with", cheat_at, "The revoked state Bob broadcasts")->capture_default_str();
+    app.add_option("--work-dir", work_dir, "Where processes keep data and logs (default: a temp dir)");
+    app.add_option("--bin-dir", bin_dir, "Directory holding argus-tower, argus-client, argus-chain-sim");
+    app.add_flag("--keep", keep, "Keep the work dir afterwards");
+    CLI11_PARSE(app, argc, argv);
+    if (cheat_at >= updates) die("--cheat-with must name a revoked state (< --updates)");
+    if (bin_dir.empty()) bin_dir = ARGUS_BUILD_DIR;
+    std::unique_ptr<test::TemporaryDirectory> temp;
+    if (work_dir.empty()) {
+        temp = std::make_unique<test::TemporaryDirectory>();
+        work_dir = temp->path();
+    }
+    signal(SIGPIPE, SIG_IGN);
+    const char* bitcoind = std::getenv("BITCOIND");
+
+    std::printf("Argus breach drill: Alice backs up every revoked state to an Argus tower; Bob cheats.\n\n");
+    // ---- the chain
+    Chain chain = start_chain(work_dir, bitcoind ? bitcoind : "", bin_dir + "/tests/chain_simulator/argus-chain-sim");
+    say("chain started", chain.real ? std::string("bitcoind -regtest (") + bitcoind + ")"
+                                    : "argus-chain-sim (real blocks; no script verification)");
+
+    // ---- the tower, on its embedded default store
+    std::string ready = work_dir + "/tower.ready";
+    test::ChildProcess tower({bin_dir + "/server/argus-tower", "--network", "regtest", "--data-dir", work_dir + "/tower",
+                              "--api-port", "0", "--admin-port", "0", "--bitcoind-rpc-port", std::to_string(chain.rpc_port),
+                              "--bitcoind-rpc-user", "argus", "--bitcoind-rpc-password", "drill", "--bitcoind-zmq",
+                              "tcp://127.0.0.1:" + std::to_string(chain.zmq_port), "--resolve-depth", "6",
+                              // Justice transactions sweeping several HTLCs exceed rust-teos's 2 KB
+                              // body limit; slots are charged per 2 KB of blob, so allow 16 KB.
+                              "--add-appointment-body-limit", "16384",
+                              "--ready-file", ready},
+                             work_dir + "/tower.log");
+    auto tower_ready = json::parse(test::wait_for_file(ready, std::chrono::seconds(60)));
+    std::string tower_id = tower_ready["tower_id"];
+    auto tower_port = tower_ready["api_port"].get<std::uint16_t>();
+    say("tower started", "id " + tower_id.substr(0, 16) + "... on 127.0.0.1:" + std::to_string(tower_port) +
+                             ", SQLite, appointments up to 16 KB");
+
+    // ---- Alice's client node
+    std::string client_ready = work_dir + "/client.ready";
+    test::ChildProcess client({bin_dir + "/client/argus-client", "--api-port", "0", "daemon", "--data-dir",
+                               work_dir + "/client", "--tower", tower_id + "@127.0.0.1:" + std::to_string(tower_port),
+                               "--ready-file", client_ready},
+                              work_dir + "/client.log");
+    auto client_port = json::parse(test::wait_for_file(client_ready, std::chrono::seconds(30)))["api_port"].get<std::uint16_t>();
+    test::HttpClient node(client_port);
+    say("client node started", "Alice's backups go to 1 tower");
+
+    // ---- keys and funds
+    PrivateKey wallet = PrivateKey::from_bytes(Bytes(32, 0x0a)).value();  // Alice's on-chain wallet
+    std::string wallet_address = encode_address(p2wpkh_script(wallet.public_key()), Network::regtest).value();
+    auto mined = chain.call("generatetoaddress", json::array({101, wallet_address}));
+    std::string coinbase = chain.call("getblock", json::array({mined[0], 1}))["tx"][0];
+    say("funds mined", "101 blocks to Alice's wallet " + wallet_address.substr(0, 16) + "...");
+
+    ChannelSecrets alice_secrets = ChannelSecrets::from_seed(seed(0xa1));
+    ChannelSecrets bob_secrets = ChannelSecrets::from_seed(seed(0xb0));
+    const std::int64_t capacity = 10'000'000;
+    Bytes funding_spk = funding_script_pubkey(alice_secrets.funding.public_key(), bob_secrets.funding.public_key());
+    Transaction funding = sign_p2wpkh_spend(wallet, {Txid::from_display_hex(coinbase).value(), 0}, 50'0000'0000,
+                                            {{capacity, funding_spk}, {50'0000'0000 - capacity - 20'000, p2wpkh_script(wallet.public_key())}});
+    chain.call("sendrawtransaction", json::array({to_hex(funding.serialize())}));
+    chain.call("generatetoaddress", json::array({1, wallet_address}));
+    say("channel opened", "funding " + funding.txid().to_display_hex().substr(0, 16) + "..., 0.1 BTC, anchors");
+
+    ChannelConfig alice_config;
+    alice_config.funding_outpoint = {funding.txid(), 0};
+    alice_config.funding_satoshis = capacity;
+    alice_config.local_is_opener = true;
+    alice_config.anchors = true;
+    alice_config.local_to_self_delay = 144;
+    alice_config.remote_to_self_delay = 144;
+    ChannelConfig bob_config = alice_config;
+    bob_config.local_is_opener = false;
+    Channel alice(alice_config, alice_secrets, ChannelBasepoints::of(bob_secrets));
+    Channel bob(bob_config, bob_secrets, ChannelBasepoints::of(alice_secrets));
+    Bytes alice_sweep = p2wpkh_script(alice_secrets.payment_basepoint.public_key());
+
+    // ---- updates: each one revokes Bob's previous commitment
+    std::vector<Transaction> bobs_signed;  // Bob's commitments with both signatures (what he could broadcast)
+    std::vector<Transaction> justice;      // Alice's justice transactions, by state
+    std::size_t htlcs_total = 0;
+    for (std::uint64_t n = 0; n < updates; ++n) {
+        ChannelState a = alice_state(n);
+        htlcs_total += a.htlcs.size();
+        PublicKey bob_point = bob_secrets.per_commitment_point(n);
+        bolt3::Commitment by_alice = alice.remote_commitment(a, bob_point);
+        bolt3::Commitment own = bob.local_commitment(bob_view(a));
+        if (by_alice.tx.txid() != own.tx.txid()) die("Alice and Bob disagree on Bob's commitment " + std::to_string(n));
+        EcdsaSignature alice_sig = alice.sign_remote_commitment(by_alice, bob_point);
+        if (!bob.verify_local_commitment_signature(own, n, alice_sig)) die("Alice's signature does not verify");
+        Hash256 digest = bolt3::commitment_sighash(own, bob.local_commitment_params(), bob.local_commitment_keys(n));
+        EcdsaSignature bob_sig = ecdsa_sign(bob_secrets.funding, digest);
+        bolt3::finalize_commitment(own, bob.local_commitment_keys(n), bob_sig, alice_sig);
+        bobs_signed.push_back(own.tx);
+        if (n == 0) continue;
+        // Bob revokes commitment n-1: Alice checks the secret, builds the justice
+        // transaction and hands it to her client node, which backs it up.
+        std::uint64_t revoked = n - 1;
+        if (auto ok = alice.receive_revocation(revoked, bob_secrets.per_commitment_secret(revoked),
+                                               bob_secrets.per_commitment_point(revoked));
+            !ok) {
+            die("revocation: " + ok.error().message);
+        }
+        auto tx = alice.justice_transaction(alice_state(revoked), alice_sweep, 5000);
+        if (!tx) die("justice transaction: " + tx.error().message);
+        justice.push_back(*tx);
+        auto r = node.post("/backups", json{{"commitment_txid", bobs_signed[revoked].txid().to_display_hex()},
+                                            {"penalty_tx", to_hex(tx->serialize())},
+                                            {"channel_id", to_hex(funding.txid().bytes).substr(0, 16)},
+                                            {"commitnum", revoked},
+                                            {"to_self_delay", 144}}.dump());
+        if (r.status != 200) die("client node refused backup " + std::to_string(revoked) + ": " + r.body);
+    }
+    say("channel updated", std::to_string(updates) + " states, " + std::to_string(htlcs_total) + " HTLCs, " +
+                               std::to_string(updates - 1) + " revoked states handed to the client node");
+
+    // ---- every revoked state acknowledged by the tower
+    auto acknowledged = [&] {
+        auto towers = json::parse(node.get("/towers").body);
+        return towers.size() == 1 && towers[0]["acknowledged"].get<std::size_t>() == updates - 1 ? true : false;
+    };
+    if (!wait_until(acknowledged, std::chrono::seconds(60))) die("the tower did not acknowledge every backup: " + node.get("/towers").body);
+    auto towers = json::parse(node.get("/towers").body);
+    say("backups acknowledged", std::to_string(towers[0]["acknowledged"].get<int>()) + " receipts verified against the tower id, " +
+                                    std::to_string(towers[0]["available_slots"].get<int>()) + " slots left");
+
+    // ---- Bob cheats
+    const Transaction& old = bobs_signed[cheat_at];
+    const Transaction& penalty = justice[cheat_at];
+    chain.call("sendrawtransaction", json::array({to_hex(old.serialize())}));
+    say("Bob broadcasts revoked state", "#" + std::to_string(cheat_at) + " " + old.txid().to_display_hex().substr(0, 16) + "...");
+    auto breach_block = chain.call("generatetoaddress", json::array({1, wallet_address}));
+    auto breach_mined = Clock::now();
+    std::uint32_t breach_height = chain.call("getblockcount").get<std::uint32_t>();
+    say("breach mined", "block " + std::to_string(breach_height));
+
+    auto in_mempool = [&] {
+        for (const auto& t : chain.call("getrawmempool")) {
+            if (t.get<std::string>() == penalty.txid().to_display_hex()) return true;
+        }
+        return false;
+    };
+    if (!wait_until(in_mempool, std::chrono::seconds(60))) die("the tower did not broadcast the penalty; see " + work_dir + "/tower.log");
+    double reaction_ms = std::chrono::duration<double, std::milli>(Clock::now() - breach_mined).count();
+    char reaction[64];
+    std::snprintf(reaction, sizeof reaction, "%.0f ms after the breach block", reaction_ms);
+    say("tower broadcast the penalty", penalty.txid().to_display_hex().substr(0, 16) + "..., " + reaction);
+
+    // ---- confirmations
+    for (int i = 1; i <= 6; ++i) {
+        chain.call("generatetoaddress", json::array({1, wallet_address}));
+        auto out = chain.call("gettxout", json::array({penalty.txid().to_display_hex(), 0, false}));
+        if (out.is_null()) die("the penalty output is not in the UTXO set after a block");
+        if (i == 1 || i == 6) say("penalty confirmed", std::to_string(out["confirmations"].get<int>()) + " confirmation(s)");
+    }
+    auto swept = chain.call("gettxout", json::array({penalty.txid().to_display_hex(), 0, false}));
+    if (swept["scriptPubKey"]["hex"] != to_hex(alice_sweep)) die("the penalty does not pay Alice");
+    auto sats = static_cast<std::int64_t>(swept["value"].get<double>() * 1e8 + 0.5);
+    std::int64_t bob_balance = static_cast<std::int64_t>(alice_state(cheat_at).remote_msat / 1000);
+    say("funds at Alice's address", std::to_string(sats) + " sat (Bob's balance and HTLCs in the revoked state)");
+
+    test::HttpClient tower_api(tower_port);
+    if (!wait_until([&] {
+            auto info = tower_api.post("/ping", "");
+            return info.status != 0;
+        }, std::chrono::seconds(5))) {
+        die("the tower stopped answering");
+    }
+    tower.signal(SIGTERM);
+    client.signal(SIGTERM);
+    tower.wait();
+    client.wait();
+
+    std::printf("\nSUMMARY\n");
+    std::printf("  channel          0.1 BTC between Alice and Bob (anchors), %llu updates with %zu HTLCs\n",
+                static_cast<unsigned long long>(updates), htlcs_total);
+    std::printf("  backups          %llu revoked states, every one acknowledged with a verified receipt\n",
+                static_cast<unsigned long long>(updates - 1));
+    std::printf("  breach           Bob broadcast revoked state #%llu (his balance then: %lld sat), mined at height %u\n",
+                static_cast<unsigned long long>(cheat_at), static_cast<long long>(bob_balance), breach_height);
+    std::printf("  response         penalty %s broadcast %.0f ms after the breach block\n",
+                penalty.txid().to_display_hex().c_str(), reaction_ms);
+    std::printf("  outcome          6 confirmations; %lld sat swept to Alice's address\n", static_cast<long long>(sats));
+    std::printf("  logs             %s\n", keep || !temp ? work_dir.c_str() : "(temporary; pass --keep to keep them)");
+    std::printf("\nDRILL PASSED\n");
+    if (keep && temp) {
+        std::printf("(work dir kept)\n");
+        (void)temp.release();
+    }
+    return 0;
+}
