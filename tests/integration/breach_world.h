@@ -155,6 +155,13 @@ public:
     }
     bool tower_at_tip() { return admin_info()["chain_height"].get<std::uint32_t>() == chain_height(); }
 
+    std::uint16_t rpc_port() const { return rpc_port_; }
+    std::uint16_t api_port() const { return api_port_; }
+    std::string tower_id() {
+        std::string ready = wait_for_file(dir_.path() + "/ready." + std::to_string(tower_starts_));
+        return json::parse(ready)["tower_id"].get<std::string>();
+    }
+
     PrivateKey funder = PrivateKey::from_bytes(Bytes(32, 0x11)).value();
     PrivateKey victim = PrivateKey::from_bytes(Bytes(32, 0x22)).value();
     TeosUser user{1};

@@ -1,0 +1,289 @@
+// The client node against towers: real Argus towers (processes) and fake ones
+// (in-process HTTP servers) that misbehave, answer garbage or hang.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <sstream>
+#include <thread>
+
+#include "client/node/cln_plugin.h"
+#include "client/node/client_node.h"
+#include "common/message_signing.h"
+#include "common/net/http_server.h"
+#include "tests/integration/breach_world.h"
+
+using namespace argus;
+using namespace argus::test;
+using namespace argus::client;
+
+namespace {
+
+std::int64_t fake_now = 1'000'000;
+std::int64_t clock_ms() { return fake_now; }
+
+RevokedState revoked_state(std::uint32_t n) {
+    // A structurally valid penalty spending output 0 of a made-up commitment.
+    Transaction commitment;
+    TxIn in;
+    in.prevout.txid.bytes[0] = static_cast<std::uint8_t>(n);
+    in.prevout.txid.bytes[1] = static_cast<std::uint8_t>(n >> 8);
+    commitment.inputs.push_back(in);
+    commitment.outputs.push_back({100'000, Bytes(34, 1)});
+    Transaction penalty;
+    TxIn spend;
+    spend.prevout = {commitment.txid(), 0};
+    spend.witness = {Bytes(72, 2), Bytes{1}, Bytes(80, 3)};
+    penalty.inputs.push_back(spend);
+    penalty.outputs.push_back({99'000, Bytes(22, 4)});
+    return RevokedState{commitment.txid().to_display_hex(), to_hex(penalty.serialize()), "chan", n, 144};
+}
+
+// A tower that speaks teos but signs receipts with `signing_key`, and can deny
+// what it acknowledged, answer garbage, or never answer.
+class FakeTower final : public api::Router {
+public:
+    enum class Mode { honest, wrong_key, denies, garbage, hangs };
+    // Each mode has its own tower key: the tower id is a tower's identity.
+    FakeTower(Mode mode) : mode_(mode), key_(PrivateKey::from_bytes(Bytes(32, static_cast<std::uint8_t>(0x50 + static_cast<int>(mode)))).value()),
+                           wrong_(PrivateKey::from_bytes(Bytes(32, 0x5f)).value()) {
+        api::HttpServerOptions o;
+        o.port = 0;
+        server_ = std::make_unique<api::HttpServer>(o, *this);
+        REQUIRE(server_->start());
+    }
+    ~FakeTower() override { server_->stop(); }
+    std::string address() const { return to_hex(key_.public_key().bytes()) + "@127.0.0.1:" + std::to_string(server_->port()); }
+    std::size_t body_limit(api::Method, std::string_view) const override { return 100'000; }
+    void handle(api::HttpRequest request, api::Reply reply) override {
+        ++requests;
+        if (mode_ == Mode::hangs) {
+            std::thread([reply] {
+                std::this_thread::sleep_for(std::chrono::seconds(3));
+                reply({200, "{}"});
+            }).detach();
+            return;
+        }
+        if (mode_ == Mode::garbage) return reply({200, "<html>not a tower</html>", "text/html"});
+        auto j = json::parse(request.body);
+        const PrivateKey& signer = mode_ == Mode::wrong_key ? wrong_ : key_;
+        if (request.target == "/register") {
+            auto user = parse_hex_array<33>(j["user_id"].get<std::string>()).value();
+            std::string sig = sign_message(signer, teos::registration_receipt_message(user, 100, 1, 5000));
+            return reply({200, json{{"user_id", j["user_id"]}, {"available_slots", 100}, {"subscription_start", 1},
+                                    {"subscription_expiry", 5000}, {"subscription_signature", sig}}.dump()});
+        }
+        if (request.target == "/add_appointment") {
+            std::string user_sig = j["signature"];
+            std::string sig = sign_message(signer, teos::appointment_receipt_message(user_sig, 1));
+            return reply({200, json{{"locator", j["appointment"]["locator"]}, {"start_block", 1}, {"signature", sig},
+                                    {"available_slots", 99}, {"subscription_expiry", 5000}}.dump()});
+        }
+        if (request.target == "/get_appointment") {
+            if (mode_ == Mode::denies) return reply({404, R"({"error":"Appointment not found","error_code":36})"});
+            return reply({200, R"({"appointment":{},"status":"being_watched"})"});
+        }
+        reply({404, "{}"});
+    }
+    std::atomic<int> requests{0};
+
+private:
+    Mode mode_;
+    PrivateKey key_, wrong_;
+    std::unique_ptr<api::HttpServer> server_;
+};
+
+std::unique_ptr<ClientNode> open_node(const std::string& dir, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    BackupWorkerOptions options;
+    options.tower_timeout = timeout;
+    return std::move(ClientNode::open(dir, clock_ms, options).value());
+}
+
+}  // namespace
+
+TEST_CASE("client: receipts that do not verify against the tower id mark the tower misbehaving") {
+    FakeTower liar(FakeTower::Mode::wrong_key);
+    TemporaryDirectory dir;
+    auto node = open_node(dir.path());
+    REQUIRE(node->add_tower(liar.address()));
+    REQUIRE(node->backup(revoked_state(1)));
+    BackupWorker worker(node->queue(), PrivateKey::from_bytes(Bytes(32, 9)).value(), clock_ms);
+    worker.run_once();
+    auto towers = node->towers_json();
+    CHECK(towers[0]["standing"] == "misbehaving");
+    CHECK(towers[0]["misbehavior"].get<std::string>().find("does not verify") != std::string::npos);
+    CHECK(towers[0]["acknowledged"] == 0);
+}
+
+TEST_CASE("client: a tower denying an appointment it signed for is caught by the audit") {
+    FakeTower denier(FakeTower::Mode::denies);
+    TemporaryDirectory dir;
+    auto node = open_node(dir.path());
+    REQUIRE(node->add_tower(denier.address()));
+    REQUIRE(node->backup(revoked_state(2)));
+    BackupWorker worker(node->queue(), PrivateKey::from_bytes(Bytes(32, 9)).value(), clock_ms);
+    worker.run_once();
+    CHECK(node->towers_json()[0]["acknowledged"] == 1);
+    REQUIRE(worker.audit());
+    CHECK(node->towers_json()[0]["standing"] == "misbehaving");
+    CHECK(node->towers_json()[0]["misbehavior"].get<std::string>().find("denies appointment") != std::string::npos);
+}
+
+TEST_CASE("client: towers answering garbage or timing out are retried with backoff; nothing is lost") {
+    FakeTower garbage(FakeTower::Mode::garbage), hangs(FakeTower::Mode::hangs);
+    TemporaryDirectory dir;
+    auto node = open_node(dir.path(), std::chrono::milliseconds(300));
+    REQUIRE(node->add_tower(garbage.address()));
+    REQUIRE(node->add_tower(hangs.address()));
+    REQUIRE(node->backup(revoked_state(3)));
+    BackupWorkerOptions options;
+    options.tower_timeout = std::chrono::milliseconds(300);
+    BackupWorker worker(node->queue(), PrivateKey::from_bytes(Bytes(32, 9)).value(), clock_ms, options);
+    worker.run_once();
+    CHECK(node->towers_json().size() == 2);
+    for (const auto& t : node->towers_json()) {
+        CHECK(t["pending"] == 1);  // still queued, not failed
+        CHECK(t["standing"] == "active");
+    }
+    int before = garbage.requests;
+    worker.run_once();  // backoff: not yet due
+    CHECK(garbage.requests == before);
+    fake_now += 120'000;
+    worker.run_once();
+    CHECK(garbage.requests > before);
+}
+
+TEST_CASE("client: a locked queue database is a clear error and loses nothing") {
+    TemporaryDirectory dir;
+    auto node = open_node(dir.path());
+    REQUIRE(node->backup(revoked_state(4)));
+    sqlite3* other = nullptr;
+    REQUIRE(sqlite3_open((dir.path() + "/backups.sqlite").c_str(), &other) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(other, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) == SQLITE_OK);
+    auto blocked = node->backup(revoked_state(5));
+    CHECK_FALSE(blocked);
+    CHECK(blocked.error().code == ErrorCode::storage);
+    sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_close(other);
+    REQUIRE(node->backup(revoked_state(5)));
+    CHECK(node->backups_json().size() == 2);
+    // Bad input is refused before anything is written.
+    RevokedState bad = revoked_state(6);
+    bad.penalty_tx = "00";
+    CHECK(node->backup(bad).error().code == ErrorCode::invalid_argument);
+    bad = revoked_state(6);
+    bad.commitment_txid = revoked_state(7).commitment_txid;  // penalty does not spend it
+    CHECK(node->backup(bad).error().message.find("does not spend") != std::string::npos);
+    CHECK(node->backups_json().size() == 2);
+}
+
+TEST_CASE("client: Core Lightning plugin protocol round trip") {
+    FakeTower tower(FakeTower::Mode::honest);
+    TemporaryDirectory dir;
+    RevokedState state = revoked_state(8);
+    std::stringstream in;
+    in << json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "getmanifest"}, {"params", json::object()}}.dump() << "\n\n";
+    in << json{{"jsonrpc", "2.0"}, {"id", 2}, {"method", "init"},
+               {"params", {{"options", {{"argus-data-dir", ""}, {"argus-tower", tower.address()}}},
+                           {"configuration", {{"lightning-dir", dir.path()}, {"rpc-file", "lightning-rpc"}}}}}}.dump()
+       << "\n\n";
+    in << json{{"jsonrpc", "2.0"}, {"id", 3}, {"method", "commitment_revocation"},
+               {"params", {{"commitment_txid", state.commitment_txid}, {"penalty_tx", state.penalty_tx},
+                           {"channel_id", "abc"}, {"commitnum", 8}}}}.dump()
+       << "\n\n";
+    in << json{{"jsonrpc", "2.0"}, {"id", 4}, {"method", "commitment_revocation"}, {"params", {{"bogus", true}}}}.dump() << "\n\n";
+    in << json{{"jsonrpc", "2.0"}, {"id", 5}, {"method", "listbackups"}, {"params", json::object()}}.dump() << "\n\n";
+    in << json{{"jsonrpc", "2.0"}, {"id", 6}, {"method", "registertower"}, {"params", json::array({"nonsense"})}}.dump() << "\n\n";
+    in << json{{"jsonrpc", "2.0"}, {"id", 7}, {"method", "nosuchmethod"}, {"params", json::object()}}.dump() << "\n\n";
+    std::stringstream out;
+    REQUIRE(run_cln_plugin(in, out, [](const std::string& d) { return ClientNode::open(d, clock_ms); }) == 0);
+    std::vector<json> replies;
+    std::string text = out.str();
+    for (std::size_t start = 0, end; (end = text.find("\n\n", start)) != std::string::npos; start = end + 2) {
+        replies.push_back(json::parse(text.substr(start, end - start)));
+    }
+    REQUIRE(replies.size() == 7);
+    CHECK(replies[0]["result"]["hooks"][0]["name"] == "commitment_revocation");
+    CHECK(replies[1]["result"] == json::object());
+    CHECK(replies[2]["result"]["result"] == "continue");
+    CHECK(replies[3]["result"]["result"] == "continue");  // malformed payload: reported, channel not blocked
+    CHECK(replies[4]["result"]["backups"].size() == 1);
+    CHECK(replies[4]["result"]["backups"][0]["commitnum"] == 8);
+    CHECK(replies[5].contains("error"));
+    CHECK(replies[6]["error"]["code"] == -32601);
+    // The revoked state was queued durably in <lightning-dir>/argus.
+    auto reopened = ClientNode::open(dir.path() + "/argus", clock_ms).value();
+    CHECK(reopened->backups_json().size() == 1);
+}
+
+TEST_CASE("client: two towers, one down then up; the queue survives kill -9 of the client") {
+    TemporaryDirectory dir;
+    // Two real towers against one chain.
+    BreachWorld world;  // chain + tower A
+    auto port_b = static_cast<std::uint16_t>(find_free_tcp_port());
+    std::string tower_b_dir = dir.path() + "/tower-b";
+    auto start_b = [&] {
+        auto p = std::make_unique<ChildProcess>(
+            std::vector<std::string>{ARGUS_TOWER_BINARY, "--data-dir", tower_b_dir, "--api-port", std::to_string(port_b),
+                                     "--admin-port", "0", "--bitcoind-rpc-port", std::to_string(world.rpc_port()),
+                                     "--bitcoind-rpc-user", "u", "--bitcoind-rpc-password", "p", "--ready-file",
+                                     tower_b_dir + ".ready"},
+            dir.path() + "/tower-b.log");
+        wait_for_file(tower_b_dir + ".ready");
+        return p;
+    };
+    auto tower_b = start_b();
+    std::string b_id = json::parse(wait_for_file(tower_b_dir + ".ready"))["tower_id"];
+    tower_b->signal(SIGKILL);  // B is down from the start
+    tower_b->wait();
+    std::filesystem::remove(tower_b_dir + ".ready");
+
+    std::string client_dir = dir.path() + "/client";
+    auto start_client = [&](int generation) {
+        std::string ready = client_dir + ".ready" + std::to_string(generation);
+        auto p = std::make_unique<ChildProcess>(
+            std::vector<std::string>{ARGUS_CLIENT_BINARY, "--api-port", "0", "daemon", "--data-dir", client_dir,
+                                     "--tower", world.tower_id() + "@127.0.0.1:" + std::to_string(world.api_port()),
+                                     "--tower", b_id + "@127.0.0.1:" + std::to_string(port_b), "--ready-file", ready},
+            dir.path() + "/client.log");
+        auto port = json::parse(wait_for_file(ready))["api_port"].get<std::uint16_t>();
+        return std::make_pair(std::move(p), port);
+    };
+    auto [client, client_port] = start_client(1);
+    HttpClient api(client_port);
+    constexpr std::uint32_t backups = 30;
+    std::uint32_t queued = 0;
+    for (std::uint32_t n = 0; n < backups; ++n) {
+        auto s = revoked_state(100 + n);
+        auto r = api.post("/backups", json{{"commitment_txid", s.commitment_txid}, {"penalty_tx", s.penalty_tx},
+                                           {"channel_id", "c"}, {"commitnum", n}}.dump());
+        if (r.status == 200) ++queued;
+        if (n == 20) client->signal(SIGKILL);  // mid-stream: everything answered 200 must survive
+        if (n >= 20) break;
+    }
+    client->wait();
+    auto [client2, port2] = start_client(2);
+    HttpClient api2(port2);
+    auto listed = json::parse(api2.get("/backups").body);
+    CHECK(listed.size() == queued);  // nothing acknowledged to the wallet was lost
+    // A acknowledges everything; B is down, so its deliveries stay pending.
+    REQUIRE(wait_until([&] {
+        auto t = json::parse(api2.get("/towers").body);
+        for (const auto& x : t) {
+            if (x["tower"].get<std::string>().rfind(world.tower_id(), 0) == 0 && x["acknowledged"] == queued) return true;
+        }
+        return false;
+    }));
+    for (const auto& x : json::parse(api2.get("/towers").body)) {
+        if (x["tower"].get<std::string>().rfind(b_id, 0) == 0) CHECK(x["acknowledged"] == 0);
+    }
+    tower_b = start_b();  // B comes back
+    REQUIRE(api2.post("/retry", "").status == 200);
+    REQUIRE(wait_until([&] {
+        for (const auto& x : json::parse(api2.get("/towers").body)) {
+            if (x["tower"].get<std::string>().rfind(b_id, 0) == 0) return x["acknowledged"] == queued;
+        }
+        return false;
+    }, std::chrono::seconds(30)));
+}
