@@ -11,6 +11,8 @@
 #include "common/hex.h"
 #include "common/version.h"
 #include "server/api/admin_router.h"
+#include "server/api/ops_router.h"
+#include "server/metrics/tower_metrics.h"
 #include "common/net/http_server.h"
 #include "server/api/teos_router.h"
 #include "common/net/bitcoind_rpc.h"
@@ -88,7 +90,10 @@ int run(const config::TowerOptions& o) {
         hooks);
     if (auto ok = service.start(); !ok) return fail("tower_start_failed", ok.error().message);
     watch::Watcher watcher(*store, index);
+    metrics::TowerMetrics metrics(version_string);
+    service.set_commit_observer([&](std::size_t parts, double seconds, bool ok) { metrics.commit_batch(parts, seconds, ok); });
     watch::FollowerOptions follower_options;
+    follower_options.on_block_processed = [&](double seconds) { metrics.block_processed(seconds); };
     follower_options.max_reorg_depth = o.max_reorg_depth;
     follower_options.poll_interval = std::chrono::milliseconds(o.chain_poll_ms);
     watch::ChainFollower follower(chain_source, watcher, responder, service, *store, follower_options);
@@ -121,8 +126,18 @@ int run(const config::TowerOptions& o) {
         zmq->start();
     }
 
-    api::TeosRouter teos_router(service, {o.register_body_limit, o.add_appointment_body_limit,
-                                          o.get_appointment_body_limit, o.get_subscription_info_body_limit});
+    api::TeosRouter teos_router(
+        service,
+        {o.register_body_limit, o.add_appointment_body_limit, o.get_appointment_body_limit, o.get_subscription_info_body_limit},
+        [&](const std::string& route, unsigned status, double seconds, int error_code) {
+            metrics.http_request(route, status, seconds);
+            if (route != "/add_appointment") return;
+            if (status == 200) {
+                metrics.appointment_accepted();
+            } else {
+                metrics.appointment_rejected(status == 413 ? "too_large" : "code_" + std::to_string(error_code));
+            }
+        });
     api::HttpServerOptions api_options;
     api_options.address = o.api_bind;
     api_options.port = o.api_port;
@@ -144,6 +159,50 @@ int run(const config::TowerOptions& o) {
     api::HttpServer admin_server(admin_options, admin_router);
     if (auto ok = admin_server.start(); !ok) return fail("admin_listen_failed", ok.error().message);
 
+    auto readiness = [&] {
+        return api::Readiness{static_cast<bool>(store->ping()) && service.healthy(), follower.status().reachable,
+                              follower.caught_up() && follower.status().height >= follower.best_height()};
+    };
+    api::OpsRouter ops_router([&] { return metrics.serialize(); }, readiness);
+    api::HttpServerOptions ops_options;
+    ops_options.address = o.metrics_bind;
+    ops_options.port = o.metrics_port;
+    ops_options.threads = 1;
+    ops_options.max_connections = 64;
+    api::HttpServer ops_server(ops_options, ops_router);
+    if (auto ok = ops_server.start(); !ok) return fail("metrics_listen_failed", ok.error().message);
+
+    // The sampler: gauges and totals from the components, once a second.
+    std::atomic<bool> sampling{true};
+    std::thread sampler([&] {
+        while (sampling) {
+            metrics::TowerSample s;
+            auto stats = follower.stats();
+            auto ready = readiness();
+            if (auto c = store->counts()) {
+                s.users = c->users;
+                s.appointments = c->appointments;
+            }
+            s.trackers = responder.size();
+            s.best_height = follower.best_height();
+            s.processed_height = follower.status().height;
+            s.bitcoind_reachable = ready.bitcoind_reachable;
+            s.store_reachable = ready.store_reachable;
+            s.caught_up = ready.caught_up;
+            s.zmq_gaps = zmq ? zmq->gaps() : 0;
+            s.rpc_errors = stats.rpc_errors;
+            s.breaches = stats.breaches;
+            s.penalties_broadcast = stats.penalties_broadcast;
+            s.penalties_rebroadcast = stats.penalties_rebroadcast;
+            s.penalties_confirmed = stats.penalties_confirmed;
+            s.penalties_rejected = stats.penalties_rejected;
+            s.blocks_connected = stats.blocks_connected;
+            s.blocks_disconnected = stats.blocks_disconnected;
+            metrics.sample(s);
+            for (int i = 0; i < 10 && sampling; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+    });
+
     auto counts = store->counts();
     log_event(LogLevel::info, "tower_ready",
               {{"tower_id", to_hex(service.tower_id().bytes())},
@@ -152,6 +211,7 @@ int run(const config::TowerOptions& o) {
                {"api", o.api_bind + ":" + std::to_string(api_server.port())},
                {"tls", o.tls_certificate.empty() ? "off" : "on"},
                {"admin", o.admin_bind + ":" + std::to_string(admin_server.port())},
+               {"metrics", o.metrics_bind + ":" + std::to_string(ops_server.port())},
                {"users", std::to_string(service.user_count())},
                {"appointments", std::to_string(counts ? counts->appointments : 0)},
                {"chain_height", std::to_string(follower.status().height)},
@@ -161,8 +221,8 @@ int run(const config::TowerOptions& o) {
     if (!o.ready_file.empty()) {
         std::string tmp = o.ready_file + ".tmp";
         if (std::FILE* f = std::fopen(tmp.c_str(), "w")) {
-            std::fprintf(f, "{\"api_port\":%u,\"admin_port\":%u,\"tower_id\":\"%s\"}\n", api_server.port(),
-                         admin_server.port(), to_hex(service.tower_id().bytes()).c_str());
+            std::fprintf(f, "{\"api_port\":%u,\"admin_port\":%u,\"metrics_port\":%u,\"tower_id\":\"%s\"}\n",
+                         api_server.port(), admin_server.port(), ops_server.port(), to_hex(service.tower_id().bytes()).c_str());
             std::fclose(f);
             std::rename(tmp.c_str(), o.ready_file.c_str());
         }
@@ -173,6 +233,9 @@ int run(const config::TowerOptions& o) {
     log_event(LogLevel::info, "tower_stopping", {{"signal", std::to_string(received)}});
     api_server.stop();
     admin_server.stop();
+    sampling = false;
+    sampler.join();
+    ops_server.stop();
     if (zmq) zmq->stop();
     follower.stop();
     follower_ptr = nullptr;

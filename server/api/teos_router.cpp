@@ -2,6 +2,9 @@
 
 #include "server/api/teos_json.h"
 
+#include <chrono>
+#include <cstdlib>
+
 namespace argus::api {
 
 namespace {
@@ -22,8 +25,26 @@ std::size_t TeosRouter::body_limit(Method, std::string_view target) const {
     return 0;  // no other route takes a body
 }
 
-void TeosRouter::handle(HttpRequest request, Reply reply) {
+void TeosRouter::handle(HttpRequest request, Reply plain_reply) {
     std::string_view path = path_of(request.target);
+    Reply reply = plain_reply;
+    if (observer_) {
+        auto started = std::chrono::steady_clock::now();
+        std::string endpoint(path);
+        bool known_path = endpoint == "/register" || endpoint == "/add_appointment" || endpoint == "/get_appointment" ||
+                          endpoint == "/get_subscription_info" || endpoint == "/ping";
+        if (!known_path) endpoint = "other";  // bounded label values
+        reply = [observer = observer_, plain_reply, started, endpoint](HttpResponse response) {
+            int code = 0;
+            if (response.status != 200) {
+                auto pos = response.body.find("\"error_code\":");
+                if (pos != std::string::npos) code = std::atoi(response.body.c_str() + pos + 13);
+            }
+            observer(endpoint, response.status, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+                     code);
+            plain_reply(std::move(response));
+        };
+    }
     bool known = path == "/register" || path == "/add_appointment" || path == "/get_appointment" ||
                  path == "/get_subscription_info" || path == "/ping";
     if (!known) return reply(HttpResponse{404, R"({"error":"Not found","error_code":6})"});

@@ -4,6 +4,8 @@
 #include "common/net/http_server.h"
 #include "server/tower/tower_service.h"
 
+#include <functional>
+
 namespace argus::api {
 
 struct TeosLimits {
@@ -13,15 +15,20 @@ struct TeosLimits {
     std::size_t get_subscription_info_body = 127;
 };
 
+// Told about every answered request: endpoint, HTTP status, seconds, teos error code (0 on success).
+using RequestObserver = std::function<void(const std::string& endpoint, unsigned status, double seconds, int error_code)>;
+
 class TeosRouter final : public Router {
 public:
-    TeosRouter(tower::TowerService& service, TeosLimits limits = {}) : service_(service), limits_(limits) {}
+    TeosRouter(tower::TowerService& service, TeosLimits limits = {}, RequestObserver observer = {})
+        : service_(service), limits_(limits), observer_(std::move(observer)) {}
     std::size_t body_limit(Method method, std::string_view target) const override;
     void handle(HttpRequest request, Reply reply) override;
 
 private:
     tower::TowerService& service_;
     TeosLimits limits_;
+    RequestObserver observer_;
 };
 
 }  // namespace argus::api

@@ -64,6 +64,8 @@ Result<ParsedTowerOptions, OptionsError> parse_tower_options(int argc, const cha
     opt("idle-timeout-ms", o.idle_timeout_ms, "Keep-alive idle time before closing");
     opt("tls-certificate", o.tls_certificate, "PEM certificate chain: serve HTTPS");
     opt("tls-private-key", o.tls_private_key, "PEM private key for --tls-certificate");
+    opt("metrics-bind", o.metrics_bind, "Address of /metrics, /health and /ready");
+    opt("metrics-port", o.metrics_port, "Port of /metrics, /health and /ready");
     opt("admin-bind", o.admin_bind, "Address of the operator interface (loopback only)");
     opt("admin-port", o.admin_port, "Port of the operator interface");
     opt("postgres", o.postgres, "PostgreSQL connection string; SQLite in the data dir when empty");

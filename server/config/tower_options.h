@@ -29,6 +29,10 @@ struct TowerOptions {
     std::string tls_certificate;  // both set: the API speaks HTTPS
     std::string tls_private_key;
 
+    // Metrics and health (/metrics, /health, /ready); port 0 picks a free port.
+    std::string metrics_bind = "127.0.0.1";
+    std::uint16_t metrics_port = 9817;
+
     // Operator interface (loopback only).
     std::string admin_bind = "127.0.0.1";
     std::uint16_t admin_port = 9815;

@@ -306,6 +306,12 @@ public:
         });
     }
 
+    Status ping() override {
+        auto r = read<int>([&](pqxx::work& tx) { return tx.exec1("SELECT 1")[0].as<int>(); });
+        if (!r) return r.error();
+        return {};
+    }
+
     Result<int> schema_version() override {
         return read<int>([&](pqxx::work& tx) {
             return tx.exec1("SELECT coalesce(max(version), 0) FROM schema_migrations")[0].as<int>();

@@ -353,6 +353,14 @@ public:
         return {};
     }
 
+    Status ping() override {
+        return with_reader([&](sqlite3* db) -> Status {
+            Statement s(db, "SELECT 1");
+            if (!s.ok() || s.step() != SQLITE_ROW) return sqlite_error(db, "ping");
+            return {};
+        });
+    }
+
     Result<int> schema_version() override {
         std::lock_guard lock(writer_.mutex);
         return current_version(writer_.db);

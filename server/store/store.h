@@ -114,6 +114,9 @@ public:
     virtual Result<std::optional<ChainPosition>> chain_position() = 0;
     virtual Status set_chain_position(const ChainPosition& position) = 0;
 
+    // A cheap round trip (health checks): never scans a table.
+    virtual Status ping() = 0;
+
     // Schema version currently applied.
     virtual Result<int> schema_version() = 0;
 };

@@ -1,5 +1,6 @@
 #include "server/tower/group_committer.h"
 
+#include <chrono>
 #include <vector>
 
 namespace argus::tower {
@@ -40,6 +41,11 @@ void GroupCommitter::stop() {
     if (thread_.joinable()) thread_.join();
 }
 
+void GroupCommitter::set_observer(std::function<void(std::size_t, double, bool)> observer) {
+    std::lock_guard lock(mutex_);
+    observer_ = std::move(observer);
+}
+
 CommitterStats GroupCommitter::stats() const {
     std::lock_guard lock(mutex_);
     return stats_;
@@ -72,7 +78,9 @@ void GroupCommitter::run() {
                                            p.batch.removed_trackers.end());
             if (p.batch.chain_position) merged.chain_position = p.batch.chain_position;
         }
+        auto started = std::chrono::steady_clock::now();
         Status status = store_.write(merged);
+        double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         {
             std::lock_guard lock(mutex_);
             ++stats_.batches;
@@ -81,6 +89,12 @@ void GroupCommitter::run() {
             stats_.largest_batch_parts = std::max(stats_.largest_batch_parts, parts.size());
             if (!status) ++stats_.failed_batches;
         }
+        std::function<void(std::size_t, double, bool)> observer;
+        {
+            std::lock_guard lock(mutex_);
+            observer = observer_;
+        }
+        if (observer) observer(parts.size(), seconds, static_cast<bool>(status));
         for (auto& p : parts) p.done(status);
         if (!status && on_failure_) on_failure_(status.error());
     }

@@ -44,6 +44,8 @@ public:
     // Writes everything queued, then stops the thread. Later submits fail.
     void stop();
     CommitterStats stats() const;
+    // Called on the committer thread after each transaction: parts, seconds, success.
+    void set_observer(std::function<void(std::size_t, double, bool)> observer);
 
 private:
     struct Part {
@@ -60,6 +62,7 @@ private:
     std::deque<Part> queue_;
     bool stopping_ = false;
     CommitterStats stats_;
+    std::function<void(std::size_t, double, bool)> observer_;
     std::thread thread_;
 };
 

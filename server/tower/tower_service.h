@@ -116,6 +116,9 @@ public:
     // Removes users outdated at `height` (expiry + expiry_delta). Returns how many.
     Result<std::size_t> remove_outdated_users(std::uint32_t height);
     CommitterStats committer_stats() const;
+    void set_commit_observer(std::function<void(std::size_t, double, bool)> observer) {
+        if (committer_) committer_->set_observer(std::move(observer));
+    }
     std::size_t user_count() const;
     bool healthy() const;
 

@@ -57,6 +57,7 @@ FollowerStats ChainFollower::stats() const {
 Result<std::size_t> ChainFollower::sync() {
     std::size_t connected = 0;
     auto fail = [&](const Error& e) -> Error {
+        caught_up_ = false;
         if (e.code == ErrorCode::unavailable) reachable_ = false;
         std::lock_guard lock(mutex_);
         ++stats_.rpc_errors;
@@ -66,7 +67,12 @@ Result<std::size_t> ChainFollower::sync() {
         auto best = source_.best_block_hash();
         if (!best) return fail(best.error());
         reachable_ = true;
-        if (*best == recent_.back().hash) break;
+        if (*best == recent_.back().hash) {
+            best_height_ = recent_.back().height;
+            break;
+        }
+        caught_up_ = false;
+        if (auto header = source_.header(*best)) best_height_ = header->height;
 
         // Disconnect while our tip is not on bitcoind's active chain.
         for (;;) {
@@ -158,11 +164,14 @@ Status ChainFollower::connect(const Block& block, const Hash256& hash, std::uint
         std::lock_guard lock(mutex_);
         ++stats_.blocks_connected;
         stats_.breaches += scan->breaches.size();
-        stats_.penalties_broadcast += added.size() + changes->rebroadcasts;
+        stats_.penalties_broadcast += added.size();
+        stats_.penalties_rebroadcast += changes->rebroadcasts;
+        stats_.penalties_confirmed += changes->confirmed;
         stats_.penalties_rejected += rejected;
         stats_.invalid_appointments += scan->invalid.size();
         stats_.last_block_seconds = seconds;
     }
+    if (options_.on_block_processed) options_.on_block_processed(seconds);
     log_event(LogLevel::debug, "block_connected",
               {{"height", std::to_string(height)}, {"hash", display(hash)}, {"txs", std::to_string(block.transactions.size())},
                {"breaches", std::to_string(scan->breaches.size())}});

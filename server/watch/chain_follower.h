@@ -23,6 +23,7 @@ struct FollowerOptions {
     std::uint32_t max_reorg_depth = 100;
     std::chrono::milliseconds poll_interval{30'000};  // fallback when ZMQ is silent or lossy
     std::chrono::milliseconds max_backoff{30'000};
+    std::function<void(double seconds)> on_block_processed;  // metrics
 };
 
 struct FollowerStats {
@@ -30,6 +31,8 @@ struct FollowerStats {
     std::uint64_t blocks_disconnected = 0;
     std::uint64_t breaches = 0;
     std::uint64_t penalties_broadcast = 0;
+    std::uint64_t penalties_rebroadcast = 0;
+    std::uint64_t penalties_confirmed = 0;
     std::uint64_t penalties_rejected = 0;
     std::uint64_t invalid_appointments = 0;
     std::uint64_t rpc_errors = 0;
@@ -56,6 +59,7 @@ public:
 
     tower::ChainStatus status() const;
     bool caught_up() const { return caught_up_; }
+    std::uint32_t best_height() const { return best_height_; }
     FollowerStats stats() const;
 
 private:
@@ -79,6 +83,7 @@ private:
     std::atomic<std::uint32_t> height_{0};
     std::atomic<bool> reachable_{false};
     std::atomic<bool> caught_up_{false};
+    std::atomic<std::uint32_t> best_height_{0};
 
     mutable std::mutex mutex_;  // guards stats_, pending_, wake state
     FollowerStats stats_;

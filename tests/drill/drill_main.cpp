@@ -190,7 +190,7 @@ int main(int argc, char** argv) {
     // ---- the tower, on its embedded default store
     std::string ready = work_dir + "/tower.ready";
     test::ChildProcess tower({bin_dir + "/server/argus-tower", "--network", "regtest", "--data-dir", work_dir + "/tower",
-                              "--api-port", "0", "--admin-port", "0", "--bitcoind-rpc-port", std::to_string(chain.rpc_port),
+                              "--api-port", "0", "--admin-port", "0", "--metrics-port", "0", "--bitcoind-rpc-port", std::to_string(chain.rpc_port),
                               "--bitcoind-rpc-user", "argus", "--bitcoind-rpc-password", "drill", "--bitcoind-zmq",
                               "tcp://127.0.0.1:" + std::to_string(chain.zmq_port), "--resolve-depth", "6",
                               // Justice transactions sweeping several HTLCs exceed rust-teos's 2 KB
@@ -328,13 +328,31 @@ int main(int argc, char** argv) {
     std::int64_t bob_balance = static_cast<std::int64_t>(alice_state(cheat_at).remote_msat / 1000);
     say("funds at Alice's address", std::to_string(sats) + " sat (Bob's balance and HTLCs in the revoked state)");
 
-    test::HttpClient tower_api(tower_port);
+    // The tower's Prometheus counters moved with the story (sampled each second).
+    test::HttpClient metrics(tower_ready["metrics_port"].get<std::uint16_t>());
+    auto metric = [&](const std::string& name) -> double {
+        std::string text = metrics.get("/metrics").body;
+        auto pos = text.find("\n" + name + " ");
+        return pos == std::string::npos ? -1 : std::atof(text.c_str() + pos + name.size() + 2);
+    };
+    const std::pair<const char*, double> expected[] = {
+        {"argus_appointments_accepted_total", static_cast<double>(updates - 1)},
+        {"argus_breaches_detected_total", 1},
+        {"argus_penalties_broadcast_total", 1},
+        {"argus_penalties_confirmed_total", 1},
+        {"argus_blocks_connected_total", 8}};
     if (!wait_until([&] {
-            auto info = tower_api.post("/ping", "");
-            return info.status != 0;
-        }, std::chrono::seconds(5))) {
-        die("the tower stopped answering");
+            for (const auto& [name, at_least] : expected) {
+                if (metric(name) < at_least) return false;
+            }
+            return true;
+        }, std::chrono::seconds(10))) {
+        die("tower metrics did not move as expected: " + metrics.get("/metrics").body.substr(0, 2000));
     }
+    say("tower metrics", "accepted " + std::to_string(static_cast<int>(metric("argus_appointments_accepted_total"))) +
+                             ", breaches " + std::to_string(static_cast<int>(metric("argus_breaches_detected_total"))) +
+                             ", penalties broadcast " + std::to_string(static_cast<int>(metric("argus_penalties_broadcast_total"))) +
+                             ", confirmed " + std::to_string(static_cast<int>(metric("argus_penalties_confirmed_total"))));
     tower.signal(SIGTERM);
     client.signal(SIGTERM);
     tower.wait();

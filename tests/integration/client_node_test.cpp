@@ -226,7 +226,7 @@ TEST_CASE("client: two towers, one down then up; the queue survives kill -9 of t
     auto start_b = [&] {
         auto p = std::make_unique<ChildProcess>(
             std::vector<std::string>{ARGUS_TOWER_BINARY, "--data-dir", tower_b_dir, "--api-port", std::to_string(port_b),
-                                     "--admin-port", "0", "--bitcoind-rpc-port", std::to_string(world.rpc_port()),
+                                     "--admin-port", "0", "--metrics-port", "0", "--bitcoind-rpc-port", std::to_string(world.rpc_port()),
                                      "--bitcoind-rpc-user", "u", "--bitcoind-rpc-password", "p", "--ready-file",
                                      tower_b_dir + ".ready"},
             dir.path() + "/tower-b.log");

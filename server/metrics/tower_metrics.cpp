@@ -1,0 +1,102 @@
+#include "server/metrics/tower_metrics.h"
+
+#include <prometheus/text_serializer.h>
+#include <sstream>
+
+namespace argus::metrics {
+
+namespace {
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+using Buckets = prometheus::Histogram::BucketBoundaries;
+
+const Buckets latency{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+const Buckets batch{1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
+}  // namespace
+
+TowerMetrics::TowerMetrics(const std::string& version)
+    : registry_(std::make_shared<prometheus::Registry>()),
+      http_requests_(BuildCounter().Name("argus_http_requests_total").Help("teos API requests by endpoint and status").Register(*registry_)),
+      http_duration_(BuildHistogram().Name("argus_http_request_duration_seconds").Help("teos API request duration").Register(*registry_)),
+      appointments_accepted_(BuildCounter().Name("argus_appointments_accepted_total").Help("appointments durably stored and acknowledged").Register(*registry_).Add({})),
+      appointments_rejected_(BuildCounter().Name("argus_appointments_rejected_total").Help("appointments refused, by reason").Register(*registry_)),
+      appointments_stored_(BuildGauge().Name("argus_appointments_stored").Help("appointments in the store").Register(*registry_).Add({})),
+      users_(BuildGauge().Name("argus_users").Help("registered users").Register(*registry_).Add({})),
+      trackers_(BuildGauge().Name("argus_trackers").Help("penalties being followed by the responder").Register(*registry_).Add({})),
+      block_duration_(BuildHistogram().Name("argus_block_processing_duration_seconds").Help("block connected to effects committed").Register(*registry_).Add({}, latency)),
+      best_height_(BuildGauge().Name("argus_best_block_height").Help("bitcoind's best block height").Register(*registry_).Add({})),
+      processed_height_(BuildGauge().Name("argus_processed_block_height").Help("last block whose effects are committed").Register(*registry_).Add({})),
+      blocks_behind_(BuildGauge().Name("argus_blocks_behind").Help("best minus processed height").Register(*registry_).Add({})),
+      bitcoind_up_(BuildGauge().Name("argus_bitcoind_reachable").Help("1 when bitcoind answered the last call").Register(*registry_).Add({})),
+      store_up_(BuildGauge().Name("argus_store_reachable").Help("1 when the store answered the last check").Register(*registry_).Add({})),
+      ready_(BuildGauge().Name("argus_ready").Help("1 when /ready would answer 200").Register(*registry_).Add({})),
+      blocks_connected_(BuildCounter().Name("argus_blocks_connected_total").Help("blocks connected").Register(*registry_).Add({})),
+      blocks_disconnected_(BuildCounter().Name("argus_blocks_disconnected_total").Help("blocks disconnected by reorgs").Register(*registry_).Add({})),
+      zmq_gaps_(BuildCounter().Name("argus_zmq_gaps_total").Help("gaps in ZMQ sequence numbers").Register(*registry_).Add({})),
+      rpc_errors_(BuildCounter().Name("argus_rpc_errors_total").Help("failed bitcoind syncs").Register(*registry_).Add({})),
+      breaches_(BuildCounter().Name("argus_breaches_detected_total").Help("breaches found in blocks").Register(*registry_).Add({})),
+      penalties_broadcast_(BuildCounter().Name("argus_penalties_broadcast_total").Help("penalties handed to bitcoind").Register(*registry_).Add({})),
+      penalties_confirmed_(BuildCounter().Name("argus_penalties_confirmed_total").Help("penalties seen in a block").Register(*registry_).Add({})),
+      penalties_rejected_(BuildCounter().Name("argus_penalties_rejected_total").Help("penalties bitcoind refused").Register(*registry_).Add({})),
+      penalties_rebroadcast_(BuildCounter().Name("argus_penalties_rebroadcast_total").Help("penalties sent again").Register(*registry_).Add({})),
+      store_commit_duration_(BuildHistogram().Name("argus_store_commit_duration_seconds").Help("group commit transaction duration").Register(*registry_).Add({}, latency)),
+      store_errors_(BuildCounter().Name("argus_store_errors_total").Help("failed store transactions").Register(*registry_).Add({})),
+      batch_size_(BuildHistogram().Name("argus_group_commit_batch_size").Help("requests sharing one transaction").Register(*registry_).Add({}, batch)) {
+    BuildGauge().Name("argus_build_info").Help("build information").Register(*registry_).Add({{"version", version}}).Set(1);
+}
+
+void TowerMetrics::http_request(const std::string& endpoint, unsigned status, double seconds) {
+    http_requests_.Add({{"endpoint", endpoint}, {"status", std::to_string(status)}}).Increment();
+    http_duration_.Add({{"endpoint", endpoint}}, latency).Observe(seconds);
+}
+
+void TowerMetrics::appointment_accepted() { appointments_accepted_.Increment(); }
+
+void TowerMetrics::appointment_rejected(const std::string& reason) {
+    appointments_rejected_.Add({{"reason", reason}}).Increment();
+}
+
+void TowerMetrics::commit_batch(std::size_t parts, double seconds, bool ok) {
+    batch_size_.Observe(static_cast<double>(parts));
+    store_commit_duration_.Observe(seconds);
+    if (!ok) store_errors_.Increment();
+}
+
+void TowerMetrics::block_processed(double seconds) { block_duration_.Observe(seconds); }
+
+void TowerMetrics::add_delta(prometheus::Counter& counter, std::uint64_t& last, std::uint64_t now) {
+    if (now > last) counter.Increment(static_cast<double>(now - last));
+    last = now;
+}
+
+void TowerMetrics::sample(const TowerSample& s) {
+    std::lock_guard lock(mutex_);
+    users_.Set(static_cast<double>(s.users));
+    appointments_stored_.Set(static_cast<double>(s.appointments));
+    trackers_.Set(static_cast<double>(s.trackers));
+    best_height_.Set(s.best_height);
+    processed_height_.Set(s.processed_height);
+    blocks_behind_.Set(s.best_height > s.processed_height ? s.best_height - s.processed_height : 0);
+    bitcoind_up_.Set(s.bitcoind_reachable ? 1 : 0);
+    store_up_.Set(s.store_reachable ? 1 : 0);
+    ready_.Set(s.bitcoind_reachable && s.store_reachable && s.caught_up ? 1 : 0);
+    add_delta(blocks_connected_, last_.blocks_connected, s.blocks_connected);
+    add_delta(blocks_disconnected_, last_.blocks_disconnected, s.blocks_disconnected);
+    add_delta(zmq_gaps_, last_.zmq_gaps, s.zmq_gaps);
+    add_delta(rpc_errors_, last_.rpc_errors, s.rpc_errors);
+    add_delta(breaches_, last_.breaches, s.breaches);
+    add_delta(penalties_broadcast_, last_.penalties_broadcast, s.penalties_broadcast);
+    add_delta(penalties_confirmed_, last_.penalties_confirmed, s.penalties_confirmed);
+    add_delta(penalties_rejected_, last_.penalties_rejected, s.penalties_rejected);
+    add_delta(penalties_rebroadcast_, last_.penalties_rebroadcast, s.penalties_rebroadcast);
+}
+
+std::string TowerMetrics::serialize() const {
+    prometheus::TextSerializer serializer;
+    std::ostringstream out;
+    serializer.Serialize(out, registry_->Collect());
+    return out.str();
+}
+
+}  // namespace argus::metrics
