@@ -44,6 +44,12 @@ TowerMetrics::TowerMetrics(const std::string& version)
       store_errors_(BuildCounter().Name("argus_store_errors_total").Help("failed store transactions").Register(*registry_).Add({})),
       batch_size_(BuildHistogram().Name("argus_group_commit_batch_size").Help("requests sharing one transaction").Register(*registry_).Add({}, batch)) {
     BuildGauge().Name("argus_build_info").Help("build information").Register(*registry_).Add({{"version", version}}).Set(1);
+    // The bounded set of rejection reasons, present (at 0) from the start so
+    // dashboards and alerts see the series before the first rejection.
+    for (const char* reason : {"too_large", "code_1", "code_2", "code_3", "code_4", "code_5", "code_6", "code_7",
+                               "code_32", "code_35", "code_255"}) {
+        appointments_rejected_.Add({{"reason", reason}});
+    }
 }
 
 void TowerMetrics::http_request(const std::string& endpoint, unsigned status, double seconds) {

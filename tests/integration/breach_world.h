@@ -83,6 +83,7 @@ public:
         auto r = json::parse(wait_for_file(ready));
         api_port_ = r["api_port"].get<std::uint16_t>();
         admin_port_ = r["admin_port"].get<std::uint16_t>();
+        metrics_port_ = r["metrics_port"].get<std::uint16_t>();
         api_ = std::make_unique<HttpClient>(api_port_);
     }
     void kill_tower() {
@@ -156,6 +157,7 @@ public:
     bool tower_at_tip() { return admin_info()["chain_height"].get<std::uint32_t>() == chain_height(); }
 
     std::uint16_t rpc_port() const { return rpc_port_; }
+    std::uint16_t metrics_port() const { return metrics_port_; }
     std::uint16_t api_port() const { return api_port_; }
     std::string tower_id() {
         std::string ready = wait_for_file(dir_.path() + "/ready." + std::to_string(tower_starts_));
@@ -184,7 +186,7 @@ private:
 
     Options options_;
     TemporaryDirectory dir_;
-    std::uint16_t rpc_port_ = 0, zmq_port_ = 0, api_port_ = 0, admin_port_ = 0;
+    std::uint16_t rpc_port_ = 0, zmq_port_ = 0, api_port_ = 0, admin_port_ = 0, metrics_port_ = 0;
     int chain_starts_ = 0, tower_starts_ = 0;
     std::unique_ptr<ChildProcess> chain_;
     std::unique_ptr<ChildProcess> tower_;
