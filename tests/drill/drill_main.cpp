@@ -112,7 +112,8 @@ Transaction sign_p2wpkh_spend(const PrivateKey& key, const OutPoint& source, std
     Hash256 digest = segwit_v0_sighash(tx, 0, p2wpkh_script_code(key.public_key()), amount, SIGHASH_ALL);
     Bytes sig = serialize_der(ecdsa_sign(key, digest));
     sig.push_back(SIGHASH_ALL);
-    tx.inputs[0].witness = {sig, Bytes(key.public_key().bytes().begin(), key.public_key().bytes().end())};
+    PublicKey pub = key.public_key();  // one object: begin() and end() must come from the same array
+    tx.inputs[0].witness = {sig, Bytes(pub.bytes().begin(), pub.bytes().end())};
     return tx;
 }
 

@@ -180,7 +180,8 @@ private:
         Hash256 digest = segwit_v0_sighash(tx, 0, p2wpkh_script_code(funder.public_key()), amount, SIGHASH_ALL);
         Bytes sig = serialize_der(ecdsa_sign(funder, digest));
         sig.push_back(SIGHASH_ALL);
-        tx.inputs[0].witness = {sig, Bytes(funder.public_key().bytes().begin(), funder.public_key().bytes().end())};
+        PublicKey pub = funder.public_key();  // one object: begin() and end() must come from the same array
+        tx.inputs[0].witness = {sig, Bytes(pub.bytes().begin(), pub.bytes().end())};
         return tx;
     }
 
