@@ -38,6 +38,16 @@ bool BackupWorker::ensure_subscription(const TowerRecord& tower, TeosClient& cli
     return true;
 }
 
+void BackupWorker::note_contact(const PublicKey& tower, bool reached) {
+    std::lock_guard lock(reachability_mutex_);
+    reachable_[to_hex(tower.bytes())] = reached;
+}
+
+std::map<std::string, bool> BackupWorker::reachability() {
+    std::lock_guard lock(reachability_mutex_);
+    return reachable_;
+}
+
 std::size_t BackupWorker::run_once() {
     auto towers = queue_.towers();
     if (!towers) return 0;
@@ -66,10 +76,12 @@ std::size_t BackupWorker::run_once() {
                 }
             }
             if (receipt) {
+                note_contact(tower.address.id, true);
                 (void)queue_.mark_acked(tower.address.id, d.backup.locator, *receipt);
                 continue;
             }
             const TowerError& e = receipt.error();
+            note_contact(tower.address.id, e.kind != TowerError::Kind::unreachable);
             switch (e.kind) {
                 case TowerError::Kind::misbehaving:
                     (void)queue_.mark_misbehaving(tower.address.id, e.message);

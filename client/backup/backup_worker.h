@@ -37,6 +37,8 @@ public:
     void start();
     void stop();
     void wake();
+    // Whether each tower answered the last attempt to reach it (tower id hex -> reachable).
+    std::map<std::string, bool> reachability();
 
 private:
     TeosClient& client_for(const TowerRecord& tower);
@@ -48,6 +50,9 @@ private:
     Clock now_ms_;
     BackupWorkerOptions options_;
     std::map<ByteArray<33>, std::unique_ptr<TeosClient>> clients_;
+    void note_contact(const PublicKey& tower, bool reached);
+    std::mutex reachability_mutex_;
+    std::map<std::string, bool> reachable_;
     std::mutex mutex_;
     std::condition_variable wake_;
     bool woken_ = false;

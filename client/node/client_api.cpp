@@ -45,6 +45,9 @@ void ClientApi::handle(api::HttpRequest request, api::Reply reply) {
     json body = request.body.empty() ? json::object() : json::parse(request.body, nullptr, false);
     if (body.is_discarded()) return reply(fail(400, "body is not JSON"));
     if (request.method == api::Method::get && t == "/status") return reply(ok(node_.status_json()));
+    if (request.method == api::Method::get && t == "/metrics") {
+        return reply(api::HttpResponse{200, node_.metrics_text(), "text/plain; version=0.0.4"});
+    }
     if (request.method == api::Method::get && t == "/towers") return reply(ok(node_.towers_json()));
     if (request.method == api::Method::get && t == "/backups") return reply(ok(node_.backups_json()));
     if (request.method == api::Method::post && t == "/towers") {

@@ -8,6 +8,7 @@
 //   GET  /backups                   every backup and its status at each tower
 //   POST /retry                     retry pending deliveries now
 //   POST /audit                     ask towers for every acknowledged appointment
+//   GET  /metrics                   Prometheus: queue depth, backups per tower, reachability
 #pragma once
 
 #include "client/node/client_node.h"

@@ -9,6 +9,10 @@
 #include <fstream>
 #include <sstream>
 
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
 #include "common/hex.h"
 #include "common/watchtower_crypto.h"
 
@@ -147,6 +151,33 @@ json ClientNode::backups_json() {
                        {"towers", deliveries}});
     }
     return out;
+}
+
+std::string ClientNode::metrics_text() {
+    // The client's metrics, declared here in one place (argus_client_ prefix;
+    // the only label is the tower id, bounded by the configured towers).
+    auto registry = std::make_shared<prometheus::Registry>();
+    auto& depth = prometheus::BuildGauge().Name("argus_client_queue_depth").Help("deliveries waiting to be sent").Register(*registry);
+    auto& backups = prometheus::BuildGauge().Name("argus_client_backups").Help("backups per tower by status").Register(*registry);
+    auto& reachable = prometheus::BuildGauge().Name("argus_client_tower_reachable").Help("1 when the tower answered the last attempt").Register(*registry);
+    auto& misbehaving = prometheus::BuildGauge().Name("argus_client_tower_misbehaving").Help("1 when the tower broke its word").Register(*registry);
+    auto pending = queue_->pending_count();
+    depth.Add({}).Set(pending ? static_cast<double>(*pending) : 0);
+    auto seen = worker_->reachability();
+    if (auto status = queue_->tower_status()) {
+        for (const auto& t : *status) {
+            std::string id = to_hex(t.tower.address.id.bytes());
+            backups.Add({{"tower", id}, {"status", "pending"}}).Set(static_cast<double>(t.pending));
+            backups.Add({{"tower", id}, {"status", "acknowledged"}}).Set(static_cast<double>(t.acked));
+            backups.Add({{"tower", id}, {"status", "failed"}}).Set(static_cast<double>(t.failed));
+            auto it = seen.find(id);
+            reachable.Add({{"tower", id}}).Set(it != seen.end() && it->second ? 1 : 0);
+            misbehaving.Add({{"tower", id}}).Set(t.tower.standing == "misbehaving" ? 1 : 0);
+        }
+    }
+    std::ostringstream out;
+    prometheus::TextSerializer().Serialize(out, registry->Collect());
+    return out.str();
 }
 
 json ClientNode::status_json() {

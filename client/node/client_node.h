@@ -39,6 +39,7 @@ public:
     nlohmann::json towers_json();
     nlohmann::json backups_json();
     nlohmann::json status_json();
+    std::string metrics_text();  // Prometheus text format
     const PublicKey& user_id() const { return user_id_; }
     BackupQueue& queue() { return *queue_; }
 

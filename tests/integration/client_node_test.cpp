@@ -278,6 +278,12 @@ TEST_CASE("client: two towers, one down then up; the queue survives kill -9 of t
     for (const auto& x : json::parse(api2.get("/towers").body)) {
         if (x["tower"].get<std::string>().rfind(b_id, 0) == 0) CHECK(x["acknowledged"] == 0);
     }
+    // The client's metrics: B unreachable, A acknowledged everything.
+    auto text = api2.get("/metrics").body;
+    CHECK(text.find("argus_client_tower_reachable{tower=\"" + b_id + "\"} 0") != std::string::npos);
+    CHECK(text.find("argus_client_backups{status=\"acknowledged\",tower=\"" + world.tower_id() + "\"} " +
+                    std::to_string(queued)) != std::string::npos);
+    CHECK(text.find("argus_client_queue_depth " + std::to_string(queued)) != std::string::npos);
     tower_b = start_b();  // B comes back
     REQUIRE(api2.post("/retry", "").status == 200);
     REQUIRE(wait_until([&] {
