@@ -47,7 +47,12 @@ int run_daemon(const std::string& data_dir, const std::string& bind, std::uint16
             return 2;
         }
     }
-    client::ClientApi api(**node);
+    client::ChannelBook channels(**node);
+    if (auto ok = channels.open(data_dir + "/channels.sqlite"); !ok) {
+        std::fprintf(stderr, "argus-client: %s\n", ok.error().message.c_str());
+        return 1;
+    }
+    client::ClientApi api(**node, &channels);
     api::HttpServerOptions options;
     options.address = bind;
     options.port = port;

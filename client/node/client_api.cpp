@@ -77,6 +77,20 @@ void ClientApi::handle(api::HttpRequest request, api::Reply reply) {
         auto r = node_.audit();
         return reply(r ? ok(node_.towers_json()) : fail(503, r.error().message));
     }
+    if (channels_ && t == "/channels" && request.method == api::Method::get) return reply(ok(channels_->list()));
+    if (channels_ && t == "/channels" && request.method == api::Method::post) {
+        auto id = channels_->add_channel(body);
+        return reply(id ? ok(json{{"channel_id", *id}}) : fail(400, id.error().message));
+    }
+    const std::string suffix = "/revocations";
+    if (channels_ && request.method == api::Method::post && t.rfind("/channels/", 0) == 0 && t.size() > 10 + suffix.size() &&
+        t.compare(t.size() - suffix.size(), suffix.size(), suffix) == 0) {
+        std::string id = t.substr(10, t.size() - 10 - suffix.size());
+        auto locator = channels_->revoke(id, body);
+        if (locator) return reply(ok(json{{"locator", *locator}}));
+        unsigned status = locator.error().code == ErrorCode::not_found ? 404 : locator.error().code == ErrorCode::storage ? 503 : 400;
+        return reply(fail(status, locator.error().message));
+    }
     reply(fail(404, "unknown command"));
 }
 

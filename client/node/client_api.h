@@ -9,8 +9,12 @@
 //   POST /retry                     retry pending deliveries now
 //   POST /audit                     ask towers for every acknowledged appointment
 //   GET  /metrics                   Prometheus: queue depth, backups per tower, reachability
+//   POST /channels  {channel material}       the engine builds justice transactions itself
+//   GET  /channels
+//   POST /channels/<id>/revocations {"commitment_number", "per_commitment_secret", "state"}
 #pragma once
 
+#include "client/node/channel_material.h"
 #include "client/node/client_node.h"
 #include "common/net/http_server.h"
 
@@ -18,12 +22,13 @@ namespace argus::client {
 
 class ClientApi final : public api::Router {
 public:
-    explicit ClientApi(ClientNode& node) : node_(node) {}
+    explicit ClientApi(ClientNode& node, ChannelBook* channels = nullptr) : node_(node), channels_(channels) {}
     std::size_t body_limit(api::Method, std::string_view) const override { return 256 * 1024; }
     void handle(api::HttpRequest request, api::Reply reply) override;
 
 private:
     ClientNode& node_;
+    ChannelBook* channels_;
 };
 
 // Parses a revoked state from JSON (the plugin hook's and the API's shape).
