@@ -1,5 +1,6 @@
 #include "server/chain/zmq_subscriber.h"
 
+#include <chrono>
 #include <map>
 #include <zmq.hpp>
 
@@ -27,11 +28,21 @@ void ZmqSubscriber::run() {
         zmq::socket_t socket(context, zmq::socket_type::sub);
         socket.set(zmq::sockopt::subscribe, "sequence");
         socket.set(zmq::sockopt::subscribe, "hashblock");
-        socket.set(zmq::sockopt::rcvtimeo, 200);  // lets stop() be noticed
+        socket.set(zmq::sockopt::rcvtimeo, 100);  // lets stop() and the join timer be noticed
         socket.set(zmq::sockopt::linger, 0);
         socket.connect(endpoint_);
         std::map<std::string, std::uint32_t> last_sequence;
+        // ZMQ's "slow joiner": messages published before the subscription
+        // reaches the publisher are dropped silently. Reconcile once the
+        // subscription has had time to become live, so nothing sent in that
+        // window waits for the poll timer.
+        auto joined_at = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+        bool joined = false;
         while (!stopping_) {
+            if (!joined && std::chrono::steady_clock::now() >= joined_at) {
+                joined = true;
+                on_message_();
+            }
             zmq::message_t topic;
             if (!socket.recv(topic, zmq::recv_flags::none)) continue;
             std::vector<zmq::message_t> frames;

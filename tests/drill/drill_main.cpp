@@ -25,6 +25,7 @@
 #include "common/sighash.h"
 #include "tests/support/child_process.h"
 #include "tests/support/http_client.h"
+#include "tests/support/p2wpkh_wallet.h"
 #include "tests/support/temporary_directory.h"
 #include "tests/support/temporary_postgres.h"
 
@@ -98,23 +99,6 @@ Chain start_chain(const std::string& dir, const std::string& bitcoind, const std
         die("the chain did not start; see " + dir);
     }
     return c;
-}
-
-Transaction sign_p2wpkh_spend(const PrivateKey& key, const OutPoint& source, std::int64_t amount,
-                              std::vector<TxOut> outputs) {
-    Transaction tx;
-    tx.version = 2;
-    TxIn in;
-    in.prevout = source;
-    in.sequence = 0xfffffffd;
-    tx.inputs.push_back(in);
-    tx.outputs = std::move(outputs);
-    Hash256 digest = segwit_v0_sighash(tx, 0, p2wpkh_script_code(key.public_key()), amount, SIGHASH_ALL);
-    Bytes sig = serialize_der(ecdsa_sign(key, digest));
-    sig.push_back(SIGHASH_ALL);
-    PublicKey pub = key.public_key();  // one object: begin() and end() must come from the same array
-    tx.inputs[0].witness = {sig, Bytes(pub.bytes().begin(), pub.bytes().end())};
-    return tx;
 }
 
 Hash256 seed(std::uint8_t b) {
@@ -226,7 +210,7 @@ int main(int argc, char** argv) {
     ChannelSecrets bob_secrets = ChannelSecrets::from_seed(seed(0xb0));
     const std::int64_t capacity = 10'000'000;
     Bytes funding_spk = funding_script_pubkey(alice_secrets.funding.public_key(), bob_secrets.funding.public_key());
-    Transaction funding = sign_p2wpkh_spend(wallet, {Txid::from_display_hex(coinbase).value(), 0}, 50'0000'0000,
+    Transaction funding = test::sign_p2wpkh_spend(wallet, {Txid::from_display_hex(coinbase).value(), 0}, 50'0000'0000,
                                             {{capacity, funding_spk}, {50'0000'0000 - capacity - 20'000, p2wpkh_script(wallet.public_key())}});
     chain.call("sendrawtransaction", json::array({to_hex(funding.serialize())}));
     chain.call("generatetoaddress", json::array({1, wallet_address}));

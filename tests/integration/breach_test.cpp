@@ -18,6 +18,8 @@ TEST_CASE("e2e: a breach in a live block is punished, confirmed, resolved and re
     world.send(dispute);
     world.mine(1);
     REQUIRE(wait_until([&] { return world.in_mempool(penalty.txid()); }));
+    // The tracker becomes visible once its block's effects are committed.
+    REQUIRE(wait_until([&] { return world.get_appointment(dispute)["status"] == "dispute_responded"; }));
     auto responded = world.get_appointment(dispute);
     CHECK(responded["status"] == "dispute_responded");
     CHECK(responded["appointment"]["dispute_txid"] == dispute.txid().to_display_hex());
@@ -49,7 +51,7 @@ TEST_CASE("e2e: a breach while the tower was down is punished when it catches up
     world.start_tower();  // catches up every missed block before serving
     CHECK(world.tower_at_tip());
     REQUIRE(wait_until([&] { return world.in_mempool(penalty.txid()); }));
-    CHECK(world.get_appointment(dispute)["status"] == "dispute_responded");
+    CHECK(wait_until([&] { return world.get_appointment(dispute)["status"] == "dispute_responded"; }));
 }
 
 TEST_CASE("e2e: the breach block is reorged out and replaced by a branch without the breach") {
@@ -83,7 +85,7 @@ TEST_CASE("e2e: the breach block is reorged out and the breach is mined again in
     world.call("simulator_reorg", json::array({2, 3, json::array({to_hex(dispute.serialize())})}));
     REQUIRE(wait_until([&] { return world.tower_at_tip(); }));
     REQUIRE(wait_until([&] { return world.in_mempool(penalty.txid()) || world.confirmations(penalty.txid()) > 0; }));
-    CHECK(world.get_appointment(dispute)["status"] == "dispute_responded");
+    CHECK(wait_until([&] { return world.get_appointment(dispute)["status"] == "dispute_responded"; }));
     world.mine(1);
     CHECK(world.confirmations(penalty.txid()) >= 1);
 }
@@ -95,6 +97,9 @@ TEST_CASE("e2e: a breach is punished although its ZMQ notification was dropped")
     REQUIRE(world.add_appointment(dispute, penalty).status == 200);
     world.mine(1);  // a first notification gives the subscriber its sequence baseline
     REQUIRE(wait_until([&] { return world.tower_at_tip(); }));
+    // Let the subscriber's one-off reconcile after joining pass: from now on
+    // only a ZMQ message (or the 10-minute poll) wakes the tower.
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
     world.call("simulator_zmq_drop", json::array({true}));
     world.send(dispute);
     world.mine(1);  // its notification is lost
@@ -102,7 +107,7 @@ TEST_CASE("e2e: a breach is punished although its ZMQ notification was dropped")
     CHECK_FALSE(world.in_mempool(penalty.txid()));
     world.call("simulator_zmq_drop", json::array({false}));
     world.mine(1);  // the next notification shows a gap; RPC reconciliation finds both blocks
-    REQUIRE(wait_until([&] { return world.in_mempool(penalty.txid()); }));
+    REQUIRE(wait_until([&] { return world.in_mempool(penalty.txid()) || world.confirmations(penalty.txid()) > 0; }));
     CHECK(world.tower_log().find("zmq_gap") != std::string::npos);
 }
 
@@ -129,7 +134,7 @@ TEST_CASE("e2e: an appointment arriving right after its breach block triggers at
     REQUIRE(wait_until([&] { return world.tower_at_tip(); }));
     REQUIRE(world.add_appointment(dispute, penalty).status == 200);
     REQUIRE(wait_until([&] { return world.in_mempool(penalty.txid()); }));
-    CHECK(world.get_appointment(dispute)["status"] == "dispute_responded");
+    CHECK(wait_until([&] { return world.get_appointment(dispute)["status"] == "dispute_responded"; }));
 }
 
 TEST_CASE("e2e: bitcoind killed and restarted: code 32 meanwhile, no block missed after") {
@@ -162,7 +167,7 @@ TEST_CASE("e2e: a breach on PostgreSQL, surviving a tower restart mid-response")
     world.kill_tower();
     world.call("simulator_reorg", json::array({0, 0}));  // no-op; keeps the RPC warm
     world.start_tower();
-    CHECK(world.get_appointment(dispute)["status"] == "dispute_responded");  // tracker persisted
+    CHECK(wait_until([&] { return world.get_appointment(dispute)["status"] == "dispute_responded"; }));  // tracker persisted
     world.mine(3);
     REQUIRE(wait_until([&] { return world.admin_info()["trackers"] == 0; }));
     CHECK(world.confirmations(penalty.txid()) == 3);

@@ -19,6 +19,7 @@
 #include "common/net/bitcoind_rpc.h"
 #include "tests/support/child_process.h"
 #include "tests/support/http_client.h"
+#include "tests/support/p2wpkh_wallet.h"
 #include "tests/support/teos_user.h"
 #include "tests/support/temporary_directory.h"
 #include "tests/support/temporary_postgres.h"
@@ -170,19 +171,7 @@ public:
 
 private:
     Transaction spend(const OutPoint& source, std::int64_t amount, const Bytes& to, std::int64_t value) {
-        Transaction tx;
-        tx.version = 2;
-        TxIn in;
-        in.prevout = source;
-        in.sequence = 0xfffffffd;
-        tx.inputs.push_back(in);
-        tx.outputs.push_back({value, to});
-        Hash256 digest = segwit_v0_sighash(tx, 0, p2wpkh_script_code(funder.public_key()), amount, SIGHASH_ALL);
-        Bytes sig = serialize_der(ecdsa_sign(funder, digest));
-        sig.push_back(SIGHASH_ALL);
-        PublicKey pub = funder.public_key();  // one object: begin() and end() must come from the same array
-        tx.inputs[0].witness = {sig, Bytes(pub.bytes().begin(), pub.bytes().end())};
-        return tx;
+        return sign_p2wpkh_spend(funder, source, amount, {{value, to}});
     }
 
     Options options_;

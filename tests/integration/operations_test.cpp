@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "tests/integration/breach_world.h"
+#include "tests/support/run_command.h"
 
 using namespace argus;
 using namespace argus::test;
@@ -35,19 +36,6 @@ std::set<std::string> metric_names_in(const std::string& text) {
     return names;
 }
 
-struct Run {
-    int status;
-    std::string output;
-};
-
-Run run(const std::string& command) {
-    std::FILE* pipe = popen((command + " 2>&1 </dev/null").c_str(), "r");
-    std::string out;
-    char buffer[4096];
-    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-    int status = pclose(pipe);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
 }  // namespace
 
 TEST_CASE("operations: every metric in the Grafana dashboard and alert rules exists in /metrics") {
@@ -103,7 +91,7 @@ TEST_CASE("operations: --check-config accepts the shipped configs and rejects ba
     std::string tower = ARGUS_TOWER_BINARY;
     std::string source = ARGUS_SOURCE_DIR;
     for (const char* config : {"/deploy/config/argus-tower.conf", "/deploy/config/argus-tower-regtest.conf"}) {
-        auto r = run(tower + " --config " + source + config + " --check-config");
+        auto r = run_command(tower + " --config " + source + config + " --check-config");
         CAPTURE(r.output);
         CHECK(r.status == 0);
         CHECK(r.output.find("configuration ok") != std::string::npos);
@@ -123,7 +111,7 @@ TEST_CASE("operations: --check-config accepts the shipped configs and rejects ba
     for (const auto& b : bad) {
         std::string path = dir.path() + "/bad" + std::to_string(i++) + ".conf";
         std::ofstream(path) << b.content;
-        auto r = run(tower + " --config " + path + " --check-config");
+        auto r = run_command(tower + " --config " + path + " --check-config");
         CAPTURE(b.content);
         CAPTURE(r.output);
         CHECK(r.status != 0);
@@ -132,6 +120,6 @@ TEST_CASE("operations: --check-config accepts the shipped configs and rejects ba
     // Flags win over the environment, which wins over the file.
     std::string file = dir.path() + "/ok.conf";
     std::ofstream(file) << "api-port = 1111\n";
-    auto env = run("ARGUS_API_PORT=2222 " + tower + " --config " + file + " --check-config --log-level debug");
+    auto env = run_command("ARGUS_API_PORT=2222 " + tower + " --config " + file + " --check-config --log-level debug");
     CHECK(env.status == 0);
 }

@@ -12,6 +12,7 @@
 #include "tests/support/child_process.h"
 #include "tests/support/http_client.h"
 #include "tests/support/teos_user.h"
+#include "tests/support/run_command.h"
 #include "tests/support/temporary_directory.h"
 
 using namespace argus;
@@ -19,26 +20,12 @@ using namespace argus::test;
 using json = nlohmann::json;
 
 namespace {
-struct CommandResult {
-    int status;
-    std::string output;
-};
-
-CommandResult run(const std::string& command) {
-    std::FILE* pipe = popen((command + " 2>&1 </dev/null").c_str(), "r");
-    REQUIRE(pipe != nullptr);
-    std::string out;
-    char buffer[4096];
-    while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-    int status = pclose(pipe);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
 }  // namespace
 
 TEST_CASE("operator: tower key is created once (0600) and argus-cli drives the admin endpoint") {
     TemporaryDirectory dir;
     std::string data = dir.path() + "/data";
-    auto first_id = run(std::string(ARGUS_TOWER_BINARY) + " --data-dir " + data + " info");
+    auto first_id = run_command(std::string(ARGUS_TOWER_BINARY) + " --data-dir " + data + " info");
     REQUIRE(first_id.status == 0);
     struct stat st {};
     REQUIRE(stat((data + "/tower_key").c_str(), &st) == 0);
@@ -64,7 +51,7 @@ TEST_CASE("operator: tower key is created once (0600) and argus-cli drives the a
 
     std::string cli = std::string(ARGUS_CLI_BINARY) + " --admin-port " +
                       std::to_string(ready["admin_port"].get<int>()) + " --data-dir " + data + " ";
-    auto info = run(cli + "info");
+    auto info = run_command(cli + "info");
     REQUIRE(info.status == 0);
     auto i = json::parse(info.output);
     CHECK(i["tower_id"] == ready["tower_id"]);
@@ -74,18 +61,18 @@ TEST_CASE("operator: tower key is created once (0600) and argus-cli drives the a
     CHECK(i["chain_height"] == 0);
     CHECK(i["store"] == "sqlite");
 
-    auto users = json::parse(run(cli + "users").output);
+    auto users = json::parse(run_command(cli + "users").output);
     CHECK(users.size() == 2);
-    auto user = json::parse(run(cli + "user " + alice.id_hex()).output);
+    auto user = json::parse(run_command(cli + "user " + alice.id_hex()).output);
     CHECK(user["available_slots"] == 9999);
     CHECK(user["locators"] == json::array({to_hex(l)}));
-    auto by_locator = json::parse(run(cli + "appointments " + to_hex(l)).output);
+    auto by_locator = json::parse(run_command(cli + "appointments " + to_hex(l)).output);
     CHECK(by_locator.size() == 2);
 
-    auto removed = run(cli + "remove-user " + alice.id_hex());
+    auto removed = run_command(cli + "remove-user " + alice.id_hex());
     CHECK(removed.status == 0);
     CHECK(json::parse(removed.output)["removed_appointments"] == 1);
-    CHECK(json::parse(run(cli + "info").output)["users"] == 1);
+    CHECK(json::parse(run_command(cli + "info").output)["users"] == 1);
     CHECK(http.post("/get_subscription_info", alice.get_subscription_info_body()).status == 401);
 
     // Wrong token, bad arguments, unreachable endpoint: clear errors, exit 1.
@@ -94,15 +81,15 @@ TEST_CASE("operator: tower key is created once (0600) and argus-cli drives the a
     std::fputs("00\n", f);
     std::fclose(f);
     ::chmod(wrong.c_str(), 0600);
-    auto denied = run(cli + "--token-file " + wrong + " info");
+    auto denied = run_command(cli + "--token-file " + wrong + " info");
     CHECK(denied.status == 1);
     CHECK(denied.output.find("401") != std::string::npos);
-    auto bad_user = run(cli + "user 1234");
+    auto bad_user = run_command(cli + "user 1234");
     CHECK(bad_user.status == 1);
     CHECK(bad_user.output.find("33 bytes") != std::string::npos);
-    auto missing = run(cli + "user " + TeosUser(9).id_hex());
+    auto missing = run_command(cli + "user " + TeosUser(9).id_hex());
     CHECK(missing.status == 1);
-    auto unreachable = run(std::string(ARGUS_CLI_BINARY) + " --admin-port 1 --data-dir " + data + " info");
+    auto unreachable = run_command(std::string(ARGUS_CLI_BINARY) + " --admin-port 1 --data-dir " + data + " info");
     CHECK(unreachable.status == 1);
     CHECK(unreachable.output.find("cannot reach") != std::string::npos);
 
