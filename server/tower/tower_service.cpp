@@ -218,10 +218,16 @@ void TowerService::add_appointment(AddAppointmentRequest request,
     bool is_new = !old_size.has_value();
 
     auto shared_done = std::make_shared<std::function<void(ApiResult<AddAppointmentReply>)>>(std::move(done));
-    bool queued = committer_->submit(std::move(batch), [this, state, sequence, is_new, expiry, slots = *slots,
-                                                        record = std::move(record),
-                                                        signature = std::move(request.signature),
-                                                        shared_done](const Status& status) mutable {
+    // The receipt is known now; sign it here, on an HTTP worker, rather than
+    // on the committer thread, which should do nothing but commit.
+    AddAppointmentReply reply;
+    reply.locator = record.locator;
+    reply.start_block = record.start_block;
+    reply.available_slots = *slots;
+    reply.subscription_expiry = expiry;
+    reply.signature = sign_message(tower_key_, teos::appointment_receipt_message(request.signature, record.start_block));
+    bool queued = committer_->submit(std::move(batch), [this, state, sequence, is_new, record = std::move(record),
+                                                        reply = std::move(reply), shared_done](const Status& status) mutable {
         auto& reply_to = *shared_done;
         {
             std::lock_guard lock(state->mutex);
@@ -230,12 +236,6 @@ void TowerService::add_appointment(AddAppointmentRequest request,
         }
         if (!status) return reply_to(service_unavailable());
         if (is_new) index_.insert(record.locator);
-        AddAppointmentReply reply;
-        reply.locator = record.locator;
-        reply.start_block = record.start_block;
-        reply.available_slots = slots;
-        reply.subscription_expiry = expiry;
-        reply.signature = sign_message(tower_key_, teos::appointment_receipt_message(signature, record.start_block));
         if (hooks_.on_appointment_stored) hooks_.on_appointment_stored(record);
         reply_to(std::move(reply));
     });
