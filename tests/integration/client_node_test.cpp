@@ -14,6 +14,7 @@
 #include "common/message_signing.h"
 #include "common/net/http_server.h"
 #include "tests/integration/breach_world.h"
+#include "tests/support/run_command.h"
 
 using namespace argus;
 using namespace argus::test;
@@ -279,6 +280,21 @@ TEST_CASE("client: two towers, one down then up; the queue survives kill -9 of t
     for (const auto& x : json::parse(api2.get("/towers").body)) {
         if (x["tower"].get<std::string>().rfind(b_id, 0) == 0) CHECK(x["acknowledged"] == 0);
     }
+    // The CLI talks to the same daemon.
+    std::string cli = std::string(ARGUS_CLIENT_BINARY) + " --api-port " + std::to_string(port2) + " ";
+    auto status = run_command(cli + "status");
+    CHECK(status.status == 0);
+    CHECK(status.output.find("queue_depth") != std::string::npos);
+    auto towers_out = run_command(cli + "towers");
+    CHECK(towers_out.status == 0);
+    CHECK(json::parse(towers_out.output).size() == 2);
+    auto bad_backup = run_command(cli + "backup --commitment-txid 00 --penalty-tx 00");
+    CHECK(bad_backup.status == 1);
+    CHECK(bad_backup.output.find("commitment_txid") != std::string::npos);
+    auto no_daemon = run_command(std::string(ARGUS_CLIENT_BINARY) + " --api-port 1 status");
+    CHECK(no_daemon.status == 1);
+    CHECK(no_daemon.output.find("cannot reach the daemon") != std::string::npos);
+
     // The client's metrics: B unreachable, A acknowledged everything.
     auto text = api2.get("/metrics").body;
     CHECK(text.find("argus_client_tower_reachable{tower=\"" + b_id + "\"} 0") != std::string::npos);
