@@ -149,8 +149,8 @@ int run(const config::TowerOptions& o) {
     api::HttpServer api_server(api_options, teos_router);
     if (auto ok = api_server.start(); !ok) return fail("api_listen_failed", ok.error().message);
 
-    api::AdminRouter admin_router(
-        {service, *store, index, [&] { return follower.status(); }, [&] { return responder.size(); }, *token});
+    api::AdminRouter admin_router({service, *store, index, [&] { return follower.status(); },
+                                   [&] { return responder.size(); }, hooks.tracker_for, *token});
     api::HttpServerOptions admin_options;
     admin_options.address = o.admin_bind;
     admin_options.port = o.admin_port;
@@ -196,6 +196,7 @@ int run(const config::TowerOptions& o) {
             s.penalties_rebroadcast = stats.penalties_rebroadcast;
             s.penalties_confirmed = stats.penalties_confirmed;
             s.penalties_rejected = stats.penalties_rejected;
+            s.invalid_appointments = stats.invalid_appointments;
             s.blocks_connected = stats.blocks_connected;
             s.blocks_disconnected = stats.blocks_disconnected;
             metrics.sample(s);

@@ -84,14 +84,20 @@ void AdminRouter::handle(HttpRequest request, Reply reply) {
         if (!found) return reply(error(503, found.error().message));
         json list = json::array();
         for (const auto& a : *found) {
-            list.push_back(json{{"locator", to_hex(a.locator)},
+            auto tracker = context_.tracker_for ? context_.tracker_for(a.locator, a.user_id) : std::nullopt;
+            json entry{{"locator", to_hex(a.locator)},
                                 {"user_id", to_hex(a.user_id)},
                                 {"trigger_kind", static_cast<int>(a.trigger)},
                                 {"payload_kind", static_cast<int>(a.payload)},
                                 {"to_self_delay", a.to_self_delay},
                                 {"start_block", a.start_block},
                                 {"blob_size", a.blob.size()},
-                                {"status", "being_watched"}});
+                                {"status", tracker ? "dispute_responded" : "being_watched"}};
+            if (tracker) {
+                entry["dispute_txid"] = tracker->dispute_txid.to_display_hex();
+                entry["penalty_txid"] = tracker->penalty_txid.to_display_hex();
+            }
+            list.push_back(entry);
         }
         return reply(json_response(200, list));
     }

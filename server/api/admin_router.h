@@ -8,6 +8,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 
 #include "common/net/http_server.h"
 #include "server/tower/tower_service.h"
@@ -19,7 +20,8 @@ struct AdminContext {
     store::Store& store;
     const tower::LocatorIndex& index;
     std::function<tower::ChainStatus()> chain;
-    std::function<std::size_t()> tracker_count;  // responder; 0 until it exists
+    std::function<std::size_t()> tracker_count;  // responder
+    std::function<std::optional<tower::TrackerView>(const Locator&, const store::UserId&)> tracker_for;
     std::string token;
 };
 

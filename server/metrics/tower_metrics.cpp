@@ -40,6 +40,7 @@ TowerMetrics::TowerMetrics(const std::string& version)
       penalties_confirmed_(BuildCounter().Name("argus_penalties_confirmed_total").Help("penalties seen in a block").Register(*registry_).Add({})),
       penalties_rejected_(BuildCounter().Name("argus_penalties_rejected_total").Help("penalties bitcoind refused").Register(*registry_).Add({})),
       penalties_rebroadcast_(BuildCounter().Name("argus_penalties_rebroadcast_total").Help("penalties sent again").Register(*registry_).Add({})),
+      invalid_appointments_(BuildCounter().Name("argus_invalid_appointments_total").Help("matched appointments whose blob did not open (false positives)").Register(*registry_).Add({})),
       store_commit_duration_(BuildHistogram().Name("argus_store_commit_duration_seconds").Help("group commit transaction duration").Register(*registry_).Add({}, latency)),
       store_errors_(BuildCounter().Name("argus_store_errors_total").Help("failed store transactions").Register(*registry_).Add({})),
       batch_size_(BuildHistogram().Name("argus_group_commit_batch_size").Help("requests sharing one transaction").Register(*registry_).Add({}, batch)) {
@@ -96,6 +97,7 @@ void TowerMetrics::sample(const TowerSample& s) {
     add_delta(penalties_confirmed_, last_.penalties_confirmed, s.penalties_confirmed);
     add_delta(penalties_rejected_, last_.penalties_rejected, s.penalties_rejected);
     add_delta(penalties_rebroadcast_, last_.penalties_rebroadcast, s.penalties_rebroadcast);
+    add_delta(invalid_appointments_, last_.invalid_appointments, s.invalid_appointments);
 }
 
 std::string TowerMetrics::serialize() const {

@@ -21,7 +21,7 @@ struct TowerSample {  // what the sampler reads from the components each second
     bool bitcoind_reachable = false, store_reachable = false, caught_up = false;
     std::uint64_t zmq_gaps = 0, rpc_errors = 0, breaches = 0, penalties_broadcast = 0, penalties_rejected = 0,
                   penalties_confirmed = 0, penalties_rebroadcast = 0, store_errors = 0, blocks_connected = 0,
-                  blocks_disconnected = 0;
+                  blocks_disconnected = 0, invalid_appointments = 0;
 };
 
 class TowerMetrics {
@@ -66,6 +66,7 @@ private:
     prometheus::Counter& penalties_confirmed_;
     prometheus::Counter& penalties_rejected_;
     prometheus::Counter& penalties_rebroadcast_;
+    prometheus::Counter& invalid_appointments_;
     prometheus::Histogram& store_commit_duration_;
     prometheus::Counter& store_errors_;
     prometheus::Histogram& batch_size_;

@@ -25,6 +25,10 @@ TEST_CASE("e2e: a breach in a live block is punished, confirmed, resolved and re
     CHECK(responded["appointment"]["dispute_txid"] == dispute.txid().to_display_hex());
     CHECK(responded["appointment"]["penalty_txid"] == penalty.txid().to_display_hex());
     CHECK(responded["appointment"]["penalty_rawtx"] == to_hex(penalty.serialize()));
+    // The operator sees it too.
+    auto listed = world.admin_get("/appointments/" + to_hex(teos::locator(dispute.txid())));
+    CHECK(listed[0]["status"] == "dispute_responded");
+    CHECK(listed[0]["penalty_txid"] == penalty.txid().to_display_hex());
     // A second copy of the same appointment is refused: already triggered (35).
     CHECK(world.add_appointment(dispute, penalty).status == 400);
 

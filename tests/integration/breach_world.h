@@ -149,6 +149,12 @@ public:
         j["http_status"] = r.status;
         return j;
     }
+    json admin_get(const std::string& target) {
+        HttpClient admin(admin_port_);
+        std::string token = wait_for_file(dir_.path() + "/tower/admin_token");
+        token.erase(token.find_last_not_of("\n") + 1);
+        return json::parse(admin.get(target, "Bearer " + token).body);
+    }
     json admin_info() {
         HttpClient admin(admin_port_);
         std::string token = wait_for_file(dir_.path() + "/tower/admin_token");

@@ -71,6 +71,7 @@ public:
         auto j = json::parse(request.body);
         const PrivateKey& signer = mode_ == Mode::wrong_key ? wrong_ : key_;
         if (request.target == "/register") {
+            ++registrations;
             auto user = parse_hex_array<33>(j["user_id"].get<std::string>()).value();
             std::string sig = sign_message(signer, teos::registration_receipt_message(user, 100, 1, 5000));
             return reply({200, json{{"user_id", j["user_id"]}, {"available_slots", 100}, {"subscription_start", 1},
@@ -89,6 +90,7 @@ public:
         reply({404, "{}"});
     }
     std::atomic<int> requests{0};
+    std::atomic<int> registrations{0};
 
 private:
     Mode mode_;
@@ -154,6 +156,27 @@ TEST_CASE("client: towers answering garbage or timing out are retried with backo
     fake_now += 120'000;
     worker.run_once();
     CHECK(garbage.requests > before);
+}
+
+TEST_CASE("client: tops up a subscription before its slots run out") {
+    FakeTower tower(FakeTower::Mode::honest);
+    TemporaryDirectory dir;
+    auto node = open_node(dir.path());
+    REQUIRE(node->add_tower(tower.address()));
+    BackupWorker worker(node->queue(), PrivateKey::from_bytes(Bytes(32, 9)).value(), clock_ms);
+    REQUIRE(node->backup(revoked_state(20)));
+    worker.run_once();
+    CHECK(tower.registrations == 1);  // first contact registers
+    REQUIRE(node->backup(revoked_state(21)));
+    worker.run_once();
+    CHECK(tower.registrations == 1);  // 99 slots left: no top-up
+    // The tower reports few slots left: the next upload registers again first.
+    auto id = PrivateKey::from_bytes(Bytes(32, 0x50)).value().public_key();
+    REQUIRE(node->queue().set_slots(id, 3, 5000, 1));
+    REQUIRE(node->backup(revoked_state(22)));
+    worker.run_once();
+    CHECK(tower.registrations == 2);
+    CHECK(node->towers_json()[0]["acknowledged"] == 3);
 }
 
 TEST_CASE("client: a locked queue database is a clear error and loses nothing") {
