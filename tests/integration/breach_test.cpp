@@ -88,6 +88,16 @@ TEST_CASE("e2e: the breach block is reorged out and the breach is mined again in
     // Replace both blocks; the dispute is mined again in the first new block.
     world.call("simulator_reorg", json::array({2, 3, json::array({to_hex(dispute.serialize())})}));
     REQUIRE(wait_until([&] { return world.tower_at_tip(); }));
+    // The simulator returns disconnected transactions to its mempool by itself, so
+    // the mempool alone proves nothing: the tower must have dropped the tracker
+    // with the breach block and punished the breach again in the new branch.
+    auto count = [](const std::string& log, const std::string& event) {
+        std::size_t n = 0;
+        for (auto pos = log.find(" " + event + " "); pos != std::string::npos; pos = log.find(" " + event + " ", pos + 1)) ++n;
+        return n;
+    };
+    REQUIRE(wait_until([&] { return count(world.tower_log(), "breach_punished") == 2; }));
+    CHECK(count(world.tower_log(), "breach_reorged_out") == 1);
     REQUIRE(wait_until([&] { return world.in_mempool(penalty.txid()) || world.confirmations(penalty.txid()) > 0; }));
     CHECK(wait_until([&] { return world.get_appointment(dispute)["status"] == "dispute_responded"; }));
     world.mine(1);
