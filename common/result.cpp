@@ -1,6 +1,22 @@
 #include "common/result.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 namespace argus {
+
+namespace result_detail {
+void fail(const char* what) {
+    std::fprintf(stderr, "internal check failed: %s\n", what);
+    std::abort();
+}
+
+void fail_with(const Error& error) {
+    std::fprintf(stderr, "internal check failed: value() of a Result that holds an error: %s: %s\n",
+                 to_string(error.code), error.message.c_str());
+    std::abort();
+}
+}  // namespace result_detail
 
 const char* to_string(ErrorCode code) {
     switch (code) {

@@ -33,6 +33,15 @@ struct Error {
     std::string message;
 };
 
+namespace result_detail {
+[[noreturn]] void fail(const char* what);
+[[noreturn]] void fail_with(const Error& error);
+template <class E>
+[[noreturn]] void fail_with(const E&) {
+    fail("value() of a Result that holds an error");
+}
+}  // namespace result_detail
+
 template <class T, class E = Error>
 class [[nodiscard]] Result {
 public:
@@ -42,17 +51,34 @@ public:
     bool has_value() const { return state_.index() == 0; }
     explicit operator bool() const { return has_value(); }
 
-    T& value() & { return std::get<0>(state_); }
-    const T& value() const& { return std::get<0>(state_); }
-    T&& value() && { return std::get<0>(std::move(state_)); }
+    // Reading the value of an error is a bug, not an outside failure: an
+    // always-on check that names the error (as Bitcoin Core's util::Result).
+    T& value() & {
+        check_value();
+        return std::get<0>(state_);
+    }
+    const T& value() const& {
+        check_value();
+        return std::get<0>(state_);
+    }
+    T&& value() && {
+        check_value();
+        return std::get<0>(std::move(state_));
+    }
     T& operator*() & { return value(); }
     const T& operator*() const& { return value(); }
     T* operator->() { return &value(); }
     const T* operator->() const { return &value(); }
 
-    const E& error() const { return std::get<1>(state_); }
+    const E& error() const {
+        if (has_value()) result_detail::fail("error() of a Result that holds a value");
+        return std::get<1>(state_);
+    }
 
 private:
+    void check_value() const {
+        if (!has_value()) result_detail::fail_with(std::get<1>(state_));
+    }
     std::variant<T, E> state_;
 };
 
@@ -64,7 +90,10 @@ public:
 
     bool has_value() const { return ok_; }
     explicit operator bool() const { return ok_; }
-    const E& error() const { return error_; }
+    const E& error() const {
+        if (ok_) result_detail::fail("error() of a Status that holds success");
+        return error_;
+    }
 
 private:
     E error_{};
