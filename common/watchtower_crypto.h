@@ -9,6 +9,17 @@ namespace argus {
 
 using Locator = ByteArray<16>;
 
+// Hash of a locator for in-memory tables keyed by locators that come from
+// txids (uniform) or that only one user fills (it can slow only itself);
+// never for a table shared by users who choose its keys.
+struct LocatorHash {
+    std::size_t operator()(const Locator& l) const {
+        std::size_t h = 0;
+        for (std::size_t i = 0; i < 8; ++i) h = (h << 8) | l[i];
+        return h;
+    }
+};
+
 namespace teos {
 // teos: locator = first 16 bytes of the commitment txid.
 Locator locator(const Txid& commitment_txid);

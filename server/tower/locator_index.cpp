@@ -1,5 +1,8 @@
 #include "server/tower/locator_index.h"
 
+#include <sodium.h>
+
+#include <algorithm>
 #include <mutex>
 
 namespace argus::tower {
@@ -7,17 +10,11 @@ namespace argus::tower {
 namespace {
 constexpr double max_load = 0.85;
 
-std::uint64_t mix(std::uint64_t x) {  // splitmix64 finaliser
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
 }  // namespace
 
-LocatorIndex::LocatorIndex(std::uint64_t seed, std::size_t capacity) : seed_(seed) {
+LocatorIndex::LocatorIndex(Rng& rng, std::size_t capacity) {
+    static_assert(sizeof hash_key_ == crypto_shorthash_siphash24_KEYBYTES);
+    rng.fill(hash_key_);
     slots_.assign(capacity < 16 ? 16 : capacity, 0);
 }
 
@@ -28,7 +25,13 @@ std::uint64_t LocatorIndex::key_of(const Locator& locator) {
 }
 
 std::size_t LocatorIndex::slot_of(std::uint64_t key) const {
-    return static_cast<std::size_t>(mix(key ^ seed_) % slots_.size());
+    std::uint8_t in[8];
+    for (int i = 0; i < 8; ++i) in[i] = static_cast<std::uint8_t>(key >> (8 * i));
+    std::uint8_t out[crypto_shorthash_siphash24_BYTES];
+    crypto_shorthash_siphash24(out, in, sizeof in, hash_key_.data());
+    std::uint64_t h = 0;
+    for (int i = 0; i < 8; ++i) h |= std::uint64_t{out[i]} << (8 * i);
+    return static_cast<std::size_t>(h % slots_.size());
 }
 
 bool LocatorIndex::contains_locked(std::uint64_t key) const {
@@ -111,6 +114,17 @@ void LocatorIndex::reserve(std::size_t entries) {
 std::size_t LocatorIndex::size() const {
     std::shared_lock lock(mutex_);
     return size_;
+}
+
+std::size_t LocatorIndex::longest_run() const {
+    std::shared_lock lock(mutex_);
+    std::size_t longest = 0, run = 0;
+    // Twice round, so a run that wraps past the end is counted whole.
+    for (std::size_t i = 0; i < 2 * slots_.size(); ++i) {
+        run = slots_[i % slots_.size()] != 0 ? run + 1 : 0;
+        longest = std::max(longest, run);
+    }
+    return std::min(longest, slots_.size());
 }
 
 std::size_t LocatorIndex::memory_bytes() const {

@@ -6,18 +6,22 @@
 // Thread-safe: lookups share a lock, changes take it exclusively.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <shared_mutex>
 #include <vector>
 
+#include "common/context.h"
 #include "common/watchtower_crypto.h"
 
 namespace argus::tower {
 
 class LocatorIndex {
 public:
-    // `seed` keys the slot hash so crafted locators cannot pile into one run.
-    explicit LocatorIndex(std::uint64_t seed = 0x9e3779b97f4a7c15ULL, std::size_t capacity = 1024);
+    // The slot hash is SipHash-2-4 keyed with 16 bytes from `rng`, drawn once:
+    // users choose their locators, and without the key they cannot choose
+    // ones that pile into one probe run and slow every block's lookups.
+    explicit LocatorIndex(Rng& rng, std::size_t capacity = 1024);
 
     void insert(const Locator& locator);
     bool erase(const Locator& locator);  // removes one occurrence
@@ -28,6 +32,8 @@ public:
 
     std::size_t size() const;
     std::size_t memory_bytes() const;
+    // The longest run of occupied slots: what the slowest lookup probes.
+    std::size_t longest_run() const;
 
 private:
     static std::uint64_t key_of(const Locator& locator);
@@ -37,7 +43,7 @@ private:
     void grow_locked(std::size_t capacity);
 
     mutable std::shared_mutex mutex_;
-    std::uint64_t seed_;
+    std::array<std::uint8_t, 16> hash_key_{};
     std::vector<std::uint64_t> slots_;  // 0 = empty
     std::size_t size_ = 0;
 };

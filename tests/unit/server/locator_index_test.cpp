@@ -3,6 +3,7 @@
 #include <map>
 #include <random>
 
+#include "common/context.h"
 #include "server/tower/locator_index.h"
 
 using namespace argus;
@@ -23,7 +24,8 @@ TEST_CASE("locator index: agrees with a multiset model under random inserts and 
     // keep every other entry findable (backward-shift correctness).
     for (std::uint64_t space : {50ULL, 5000ULL, ~0ULL}) {
         std::mt19937_64 rng(space);
-        LocatorIndex index(12345, 16);
+        SeededRng seed(12345);
+        LocatorIndex index(seed, 16);
         std::multimap<std::uint64_t, Locator> model;
         auto prefix = [](const Locator& l) {
             std::uint64_t p = 0;
@@ -55,7 +57,8 @@ TEST_CASE("locator index: agrees with a multiset model under random inserts and 
 }
 
 TEST_CASE("locator index: memory stays under 16 bytes per entry as it grows") {
-    LocatorIndex index;
+    SeededRng seed(7);
+    LocatorIndex index(seed);
     std::mt19937_64 rng(7);
     for (int i = 1; i <= 200'000; ++i) {
         index.insert(random_locator(rng, ~0ULL));
@@ -67,4 +70,58 @@ TEST_CASE("locator index: memory stays under 16 bytes per entry as it grows") {
     for (int i = 0; i < 100; ++i) batch.push_back(random_locator(rng, ~0ULL));
     CHECK(index.candidates(batch).empty());  // random 8-byte prefixes do not collide
     CHECK_FALSE(index.erase(batch[0]));
+}
+
+namespace {
+// The landed index's slot function, for the attack below: splitmix64's
+// finaliser over (prefix XOR a constant seed). Both are public, and the
+// finaliser is a bijection, so anyone can invert it.
+constexpr std::uint64_t old_seed = 0x9e3779b97f4a7c15ULL;
+std::uint64_t unmix(std::uint64_t x) {  // inverse of the splitmix64 finaliser
+    x ^= (x >> 31) ^ (x >> 62);
+    x *= 0x319642b2d24d8ec3ULL;
+    x ^= (x >> 27) ^ (x >> 54);
+    x *= 0x96de1b173f119089ULL;
+    x ^= (x >> 30) ^ (x >> 60);
+    return x;
+}
+std::uint64_t mix(std::uint64_t x) {
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+}  // namespace
+
+TEST_CASE("locator index: locators crafted against a known slot hash do not cluster (hash flooding)") {
+    // An attacker who knows the slot hash picks prefixes whose hash is a
+    // multiple of the table size: under the landed constant-seed hash they all
+    // share home slot 0 and form one run that every lookup near it must walk.
+    constexpr std::size_t capacity = 1 << 16;
+    constexpr std::size_t crafted = 20'000;
+    std::vector<Locator> locators;
+    for (std::uint64_t j = 1; j <= crafted; ++j) {
+        std::uint64_t prefix = unmix(j * capacity) ^ old_seed;
+        REQUIRE((mix(prefix ^ old_seed) % capacity) == 0);  // the attack works on the old hash
+        Locator l{};
+        for (int i = 0; i < 8; ++i) l[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(prefix >> (8 * (7 - i)));
+        locators.push_back(l);
+    }
+    SeededRng seed(2026);
+    LocatorIndex index(seed, capacity);
+    for (const auto& l : locators) index.insert(l);
+    REQUIRE(index.size() == crafted);
+    // 20,000 entries in 65,536 slots (load 0.3): random placement gives runs
+    // of a few dozen at most; the crafted set under the old hash gave one run
+    // of 20,000.
+    CHECK(index.longest_run() < 100);
+    for (const auto& l : locators) CHECK(index.maybe_contains(l));
+
+    // Two indexes seeded differently place the same locators differently.
+    SeededRng other_seed(2027);
+    LocatorIndex other(other_seed, capacity);
+    for (const auto& l : locators) other.insert(l);
+    CHECK(other.longest_run() < 100);
 }
