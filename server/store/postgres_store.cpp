@@ -1,16 +1,22 @@
 // PostgreSQL backend (libpqxx 6.4): towers as a service, 10^8+ appointments.
 //
 // Writes go through one connection, reads through a small pool. A batch is one
-// transaction of at most three multi-row statements, so group commit pays one
-// round trip and one WAL flush for many appointments. A lost connection (a
+// transaction of ordered operations, each run of one kind a multi-row
+// statement, so group commit pays few round trips and one WAL flush for many
+// appointments. A lost connection (a
 // PostgreSQL restart) is reported as `unavailable` and re-opened on next use.
 #include <pqxx/pqxx>
 
+#include <algorithm>
 #include <atomic>
+#include <span>
+#include <type_traits>
+#include <unordered_set>
 #include <mutex>
 #include <sstream>
 
 #include "common/hex.h"
+#include "server/store/effects_tracker.h"
 #include "server/store/migrations.h"
 #include "server/store/store.h"
 
@@ -72,89 +78,49 @@ public:
         });
     }
 
-    Status write(const WriteBatch& batch) override {
-        if (batch.empty()) return {};
-        return with(writer_, [&](pqxx::connection& c) -> Status {
+    // Operations are applied in order; a run of consecutive operations of one
+    // kind becomes one multi-row statement (the last operation per key wins
+    // inside a run, which is what applying them one by one would leave).
+    Result<WriteEffects> write(const WriteBatch& batch) override {
+        if (batch.empty()) return WriteEffects{};
+        return with(writer_, [&](pqxx::connection& c) -> Result<WriteEffects> {
             pqxx::work tx(c);
-            if (!batch.users.empty()) {
-                std::ostringstream sql;
-                sql << "INSERT INTO users (user_id, available_slots, subscription_start, subscription_expiry) VALUES ";
-                // ON CONFLICT cannot touch one row twice in a statement: keep the last state per user.
-                std::vector<const UserRecord*> unique = last_per_key(batch.users);
-                for (std::size_t i = 0; i < unique.size(); ++i) {
-                    const auto& u = *unique[i];
-                    sql << (i ? "," : "") << "(" << bytea(u.user_id) << "," << u.available_slots << ","
-                        << u.subscription_start << "," << u.subscription_expiry << ")";
-                }
-                sql << " ON CONFLICT (user_id) DO UPDATE SET available_slots = excluded.available_slots, "
-                       "subscription_start = excluded.subscription_start, "
-                       "subscription_expiry = excluded.subscription_expiry";
-                tx.exec0(sql.str());
-            }
-            if (!batch.appointments.empty()) {
-                std::vector<const AppointmentRecord*> unique = last_per_appointment(batch.appointments);
-                std::ostringstream sql;
-                sql << "INSERT INTO appointments (user_key, locator, trigger_kind, payload_kind, to_self_delay, "
-                       "start_block, blob) SELECT u.user_key, v.locator, v.trigger_kind, v.payload_kind, "
-                       "v.to_self_delay, v.start_block, v.blob FROM (VALUES ";
-                for (std::size_t i = 0; i < unique.size(); ++i) {
-                    const auto& a = *unique[i];
-                    sql << (i ? "," : "") << "(" << bytea(a.user_id) << "," << bytea(a.locator) << ","
-                        << static_cast<int>(a.trigger) << "::smallint," << static_cast<int>(a.payload)
-                        << "::smallint," << a.to_self_delay << "::bigint," << a.start_block << "::integer,"
-                        << bytea(a.blob) << ")";
-                }
-                sql << ") AS v(user_id, locator, trigger_kind, payload_kind, to_self_delay, start_block, blob) "
-                       "JOIN users u ON u.user_id = v.user_id "
-                       "ON CONFLICT (user_key, locator) DO UPDATE SET trigger_kind = excluded.trigger_kind, "
-                       "payload_kind = excluded.payload_kind, to_self_delay = excluded.to_self_delay, "
-                       "start_block = excluded.start_block, blob = excluded.blob";
-                pqxx::result r = tx.exec(sql.str());
-                if (r.affected_rows() != unique.size()) {
-                    return make_error(ErrorCode::storage, "appointment for unknown user");
-                }
-            }
-            remove_keys(tx, batch.removed_appointments, "appointments");
-            if (!batch.trackers.empty()) {
-                std::vector<const TrackerRecord*> unique;
-                for (auto it = batch.trackers.rbegin(); it != batch.trackers.rend(); ++it) {
-                    bool dup = false;
-                    for (const auto* u : unique) dup = dup || (u->locator == it->locator && u->user_id == it->user_id);
-                    if (!dup) unique.push_back(&*it);
-                }
-                std::ostringstream sql;
-                sql << "INSERT INTO trackers (user_key, locator, dispute_txid, dispute_tx, penalty_txid, penalty_tx, "
-                       "broadcast_height, confirmed_height, blob_size) SELECT u.user_key, v.locator, v.dispute_txid, "
-                       "v.dispute_tx, v.penalty_txid, v.penalty_tx, v.broadcast_height, v.confirmed_height, v.blob_size "
-                       "FROM (VALUES ";
-                for (std::size_t i = 0; i < unique.size(); ++i) {
-                    const auto& t = *unique[i];
-                    sql << (i ? "," : "") << "(" << bytea(t.user_id) << "," << bytea(t.locator) << ","
-                        << bytea(t.dispute_txid.bytes) << "," << bytea(t.dispute_tx) << "," << bytea(t.penalty_txid.bytes)
-                        << "," << bytea(t.penalty_tx) << "," << t.broadcast_height << "::integer,"
-                        << (t.confirmed_height ? std::to_string(*t.confirmed_height) : std::string("NULL"))
-                        << "::integer," << t.blob_size << "::integer)";
-                }
-                sql << ") AS v(user_id, locator, dispute_txid, dispute_tx, penalty_txid, penalty_tx, broadcast_height, "
-                       "confirmed_height, blob_size) JOIN users u ON u.user_id = v.user_id "
-                       "ON CONFLICT (user_key, locator) DO UPDATE SET dispute_txid = excluded.dispute_txid, "
-                       "dispute_tx = excluded.dispute_tx, penalty_txid = excluded.penalty_txid, "
-                       "penalty_tx = excluded.penalty_tx, broadcast_height = excluded.broadcast_height, "
-                       "confirmed_height = excluded.confirmed_height, blob_size = excluded.blob_size";
-                pqxx::result r = tx.exec(sql.str());
-                if (r.affected_rows() != unique.size()) {
-                    return make_error(ErrorCode::storage, "tracker for unknown user");
-                }
-            }
-            remove_keys(tx, batch.removed_trackers, "trackers");
-            if (batch.chain_position) {
-                tx.exec_params("INSERT INTO chain_position (singleton, height, block_hash) VALUES (true, $1, $2::bytea) "
-                               "ON CONFLICT (singleton) DO UPDATE SET height = excluded.height, "
-                               "block_hash = excluded.block_hash",
-                               static_cast<long long>(batch.chain_position->height), param(batch.chain_position->block_hash));
+            EffectsTracker effects;
+                const auto& ops = batch.operations;
+            for (std::size_t begin = 0; begin < ops.size();) {
+                std::size_t end = begin + 1;
+                while (end < ops.size() && ops[end].index() == ops[begin].index()) ++end;
+                std::span<const WriteOperation> run(ops.data() + begin, end - begin);
+                Status ok = std::visit(
+                    [&](const auto& first) -> Status {
+                        using Op = std::decay_t<decltype(first)>;
+                        if constexpr (std::is_same_v<Op, PutUser>) {
+                            put_users(tx, run);
+                        } else if constexpr (std::is_same_v<Op, PutAppointment>) {
+                            return put_appointments(tx, run, effects);
+                        } else if constexpr (std::is_same_v<Op, RemoveAppointment>) {
+                            remove_keys(tx, run, "appointments", &effects);
+                        } else if constexpr (std::is_same_v<Op, PutTracker>) {
+                            return put_trackers(tx, run);
+                        } else if constexpr (std::is_same_v<Op, RemoveTracker>) {
+                            remove_keys(tx, run, "trackers", nullptr);
+                        } else if constexpr (std::is_same_v<Op, RemoveUser>) {
+                            for (const auto& op : run) remove_user(tx, std::get<RemoveUser>(op).user, effects);
+                        } else {
+                            const auto& position = std::get<SetChainPosition>(run.back()).position;
+                            tx.exec_params("INSERT INTO chain_position (singleton, height, block_hash) "
+                                           "VALUES (true, $1, $2::bytea) ON CONFLICT (singleton) DO UPDATE SET "
+                                           "height = excluded.height, block_hash = excluded.block_hash",
+                                           static_cast<long long>(position.height), param(position.block_hash));
+                        }
+                        return {};
+                    },
+                    ops[begin]);
+                if (!ok) return ok.error();
+                begin = end;
             }
             tx.commit();
-            return {};
+            return effects.finish();
         });
     }
 
@@ -238,26 +204,6 @@ public:
         return {};
     }
 
-    Result<std::uint64_t> remove_user(const UserId& user, std::size_t chunk) override {
-        std::uint64_t removed = 0;
-        for (;;) {
-            auto step = with(writer_, [&](pqxx::connection& c) -> Result<std::uint64_t> {
-                pqxx::work tx(c);
-                auto r = tx.exec_params(
-                    "DELETE FROM appointments WHERE (user_key, locator) IN (SELECT a.user_key, a.locator "
-                    "FROM appointments a JOIN users u USING (user_key) WHERE u.user_id = $1::bytea LIMIT $2)",
-                    param(user), static_cast<long long>(chunk));
-                std::uint64_t n = r.affected_rows();
-                if (n < chunk) tx.exec_params("DELETE FROM users WHERE user_id = $1::bytea", param(user));
-                tx.commit();
-                return n;
-            });
-            if (!step) return step.error();
-            removed += *step;
-            if (*step < chunk) return removed;
-        }
-    }
-
     Result<StoreCounts> counts() override {
         return read<StoreCounts>([&](pqxx::work& tx) {
             auto r = tx.exec1("SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM appointments)");
@@ -319,15 +265,133 @@ public:
     }
 
 private:
-    static void remove_keys(pqxx::work& tx, const std::vector<AppointmentKey>& keys, const std::string& table) {
-        if (keys.empty()) return;
+    static std::string row_key(const pqxx::field& user_key, const Locator& locator) {
+        auto k = user_key.as<std::int64_t>();
+        return effects_key(ByteSpan(reinterpret_cast<const std::uint8_t*>(&k), sizeof k), locator);
+    }
+
+    // The last operation of a run per key, in run order.
+    template <class Op, class KeyOf>
+    static std::vector<const Op*> last_per_key(std::span<const WriteOperation> run, KeyOf key_of) {
+        std::unordered_set<std::string> seen;
+        std::vector<const Op*> out;
+        for (auto it = run.rbegin(); it != run.rend(); ++it) {
+            const Op& op = std::get<Op>(*it);
+            if (seen.insert(key_of(op)).second) out.push_back(&op);
+        }
+        std::reverse(out.begin(), out.end());
+        return out;
+    }
+
+    static void put_users(pqxx::work& tx, std::span<const WriteOperation> run) {
+        // ON CONFLICT cannot touch one row twice in a statement: keep the last state per user.
+        auto unique = last_per_key<PutUser>(run, [](const PutUser& op) {
+            return std::string(op.user.user_id.begin(), op.user.user_id.end());
+        });
+        std::ostringstream sql;
+        sql << "INSERT INTO users (user_id, available_slots, subscription_start, subscription_expiry) VALUES ";
+        for (std::size_t i = 0; i < unique.size(); ++i) {
+            const auto& u = unique[i]->user;
+            sql << (i ? "," : "") << "(" << bytea(u.user_id) << "," << u.available_slots << ","
+                << u.subscription_start << "," << u.subscription_expiry << ")";
+        }
+        sql << " ON CONFLICT (user_id) DO UPDATE SET available_slots = excluded.available_slots, "
+               "subscription_start = excluded.subscription_start, "
+               "subscription_expiry = excluded.subscription_expiry";
+        tx.exec0(sql.str());
+    }
+
+    // `xmax = 0` in RETURNING tells a fresh insert from an update of an existing row.
+    static Status put_appointments(pqxx::work& tx, std::span<const WriteOperation> run, EffectsTracker& effects) {
+        auto unique = last_per_key<PutAppointment>(run, [](const PutAppointment& op) {
+            return effects_key(op.appointment.user_id, op.appointment.locator);
+        });
+        std::ostringstream sql;
+        sql << "INSERT INTO appointments (user_key, locator, trigger_kind, payload_kind, to_self_delay, "
+               "start_block, blob) SELECT u.user_key, v.locator, v.trigger_kind, v.payload_kind, "
+               "v.to_self_delay, v.start_block, v.blob FROM (VALUES ";
+        for (std::size_t i = 0; i < unique.size(); ++i) {
+            const auto& a = unique[i]->appointment;
+            sql << (i ? "," : "") << "(" << bytea(a.user_id) << "," << bytea(a.locator) << ","
+                << static_cast<int>(a.trigger) << "::smallint," << static_cast<int>(a.payload)
+                << "::smallint," << a.to_self_delay << "::bigint," << a.start_block << "::integer,"
+                << bytea(a.blob) << ")";
+        }
+        sql << ") AS v(user_id, locator, trigger_kind, payload_kind, to_self_delay, start_block, blob) "
+               "JOIN users u ON u.user_id = v.user_id "
+               "ON CONFLICT (user_key, locator) DO UPDATE SET trigger_kind = excluded.trigger_kind, "
+               "payload_kind = excluded.payload_kind, to_self_delay = excluded.to_self_delay, "
+               "start_block = excluded.start_block, blob = excluded.blob "
+               "RETURNING user_key, locator, (xmax = 0) AS inserted";
+        pqxx::result r = tx.exec(sql.str());
+        if (r.size() != unique.size()) return make_error(ErrorCode::storage, "appointment for unknown user");
+        for (const auto& row : r) {
+            Locator locator = array_from<16>(row[1]);
+            effects.observed(row_key(row[0], locator), locator, !row[2].as<bool>(), true);
+        }
+        return {};
+    }
+
+    static Status put_trackers(pqxx::work& tx, std::span<const WriteOperation> run) {
+        auto unique = last_per_key<PutTracker>(run, [](const PutTracker& op) {
+            return effects_key(op.tracker.user_id, op.tracker.locator);
+        });
+        std::ostringstream sql;
+        sql << "INSERT INTO trackers (user_key, locator, dispute_txid, dispute_tx, penalty_txid, penalty_tx, "
+               "broadcast_height, confirmed_height, blob_size) SELECT u.user_key, v.locator, v.dispute_txid, "
+               "v.dispute_tx, v.penalty_txid, v.penalty_tx, v.broadcast_height, v.confirmed_height, v.blob_size "
+               "FROM (VALUES ";
+        for (std::size_t i = 0; i < unique.size(); ++i) {
+            const auto& t = unique[i]->tracker;
+            sql << (i ? "," : "") << "(" << bytea(t.user_id) << "," << bytea(t.locator) << ","
+                << bytea(t.dispute_txid.bytes) << "," << bytea(t.dispute_tx) << "," << bytea(t.penalty_txid.bytes)
+                << "," << bytea(t.penalty_tx) << "," << t.broadcast_height << "::integer,"
+                << (t.confirmed_height ? std::to_string(*t.confirmed_height) : std::string("NULL"))
+                << "::integer," << t.blob_size << "::integer)";
+        }
+        sql << ") AS v(user_id, locator, dispute_txid, dispute_tx, penalty_txid, penalty_tx, broadcast_height, "
+               "confirmed_height, blob_size) JOIN users u ON u.user_id = v.user_id "
+               "ON CONFLICT (user_key, locator) DO UPDATE SET dispute_txid = excluded.dispute_txid, "
+               "dispute_tx = excluded.dispute_tx, penalty_txid = excluded.penalty_txid, "
+               "penalty_tx = excluded.penalty_tx, broadcast_height = excluded.broadcast_height, "
+               "confirmed_height = excluded.confirmed_height, blob_size = excluded.blob_size";
+        pqxx::result r = tx.exec(sql.str());
+        if (r.affected_rows() != unique.size()) return make_error(ErrorCode::storage, "tracker for unknown user");
+        return {};
+    }
+
+    // A run of RemoveAppointment or RemoveTracker operations (same layout).
+    static void remove_keys(pqxx::work& tx, std::span<const WriteOperation> run, const std::string& table,
+                            EffectsTracker* effects) {
         std::ostringstream sql;
         sql << "DELETE FROM " << table << " a USING users u, (VALUES ";
-        for (std::size_t i = 0; i < keys.size(); ++i) {
-            sql << (i ? "," : "") << "(" << bytea(keys[i].user_id) << "," << bytea(keys[i].locator) << ")";
+        for (std::size_t i = 0; i < run.size(); ++i) {
+            const AppointmentKey& k = std::holds_alternative<RemoveAppointment>(run[i])
+                                          ? std::get<RemoveAppointment>(run[i]).key
+                                          : std::get<RemoveTracker>(run[i]).key;
+            sql << (i ? "," : "") << "(" << bytea(k.user_id) << "," << bytea(k.locator) << ")";
         }
-        sql << ") AS v(user_id, locator) WHERE u.user_id = v.user_id AND a.user_key = u.user_key AND a.locator = v.locator";
-        tx.exec0(sql.str());
+        sql << ") AS v(user_id, locator) WHERE u.user_id = v.user_id AND a.user_key = u.user_key "
+               "AND a.locator = v.locator RETURNING a.user_key, a.locator";
+        pqxx::result r = tx.exec(sql.str());
+        if (!effects) return;
+        for (const auto& row : r) {
+            Locator locator = array_from<16>(row[1]);
+            effects->observed(row_key(row[0], locator), locator, true, false);
+        }
+    }
+
+    // The user's appointments (each reported), then the user; trackers cascade.
+    static void remove_user(pqxx::work& tx, const UserId& user, EffectsTracker& effects) {
+        pqxx::result r = tx.exec_params(
+            "DELETE FROM appointments WHERE user_key = (SELECT user_key FROM users WHERE user_id = $1::bytea) "
+            "RETURNING user_key, locator",
+            param(user));
+        for (const auto& row : r) {
+            Locator locator = array_from<16>(row[1]);
+            effects.observed(row_key(row[0], locator), locator, true, false);
+        }
+        tx.exec_params("DELETE FROM users WHERE user_id = $1::bytea", param(user));
     }
 
     static UserRecord user_from(const pqxx::row& row) {
@@ -345,29 +409,6 @@ private:
         a.start_block = row[5].as<std::uint32_t>();
         a.blob = bytes_from(row[6]);
         return a;
-    }
-
-    static std::vector<const UserRecord*> last_per_key(const std::vector<UserRecord>& users) {
-        std::vector<const UserRecord*> out;
-        for (auto it = users.rbegin(); it != users.rend(); ++it) {
-            bool seen = false;
-            for (const auto* u : out) seen = seen || u->user_id == it->user_id;
-            if (!seen) out.push_back(&*it);
-        }
-        return out;
-    }
-
-    static std::vector<const AppointmentRecord*> last_per_appointment(const std::vector<AppointmentRecord>& list) {
-        std::vector<const AppointmentRecord*> out;
-        std::vector<std::pair<Locator, UserId>> seen;
-        for (auto it = list.rbegin(); it != list.rend(); ++it) {
-            bool dup = false;
-            for (const auto& s : seen) dup = dup || (s.first == it->locator && s.second == it->user_id);
-            if (dup) continue;
-            seen.emplace_back(it->locator, it->user_id);
-            out.push_back(&*it);
-        }
-        return out;
     }
 
     template <class F>

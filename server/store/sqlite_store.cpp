@@ -8,10 +8,14 @@
 
 #include <array>
 #include <atomic>
+#include <cstdio>
 #include <cstring>
+#include <memory>
+#include <type_traits>
 #include <mutex>
 
 #include "common/check.h"
+#include "server/store/effects_tracker.h"
 #include "server/store/migrations.h"
 #include "server/store/store.h"
 
@@ -79,6 +83,14 @@ Status exec(sqlite3* db, const std::string& sql) {
     return {};
 }
 
+// A failed ROLLBACK leaves SQLite to roll back when the connection next
+// begins; it is reported, not hidden.
+void rollback(sqlite3* db) {
+    if (auto ok = exec(db, "ROLLBACK"); !ok) {
+        std::fprintf(stderr, "argus store: sqlite rollback failed: %s\n", ok.error().message.c_str());
+    }
+}
+
 struct Connection {
     sqlite3* db = nullptr;
     std::mutex mutex;
@@ -133,7 +145,7 @@ Status migrate(sqlite3* db) {
                           "\nINSERT INTO schema_migrations (version, name) VALUES (" +
                           std::to_string(m.version) + ", '" + m.name + "');\nCOMMIT;";
         if (auto ok = exec(db, sql); !ok) {
-            (void)exec(db, "ROLLBACK");
+            rollback(db);
             return make_error(ErrorCode::storage,
                               "migration " + m.name + " failed: " + ok.error().message);
         }
@@ -156,20 +168,20 @@ public:
 
     std::string backend_name() const override { return "sqlite"; }
 
-    Status write(const WriteBatch& batch) override {
+    Result<WriteEffects> write(const WriteBatch& batch) override {
         std::lock_guard lock(writer_.mutex);
         sqlite3* db = writer_.db;
-        if (auto ok = exec(db, "BEGIN IMMEDIATE"); !ok) return ok;
-        Status result = apply(db, batch);
-        if (!result) {
-            (void)exec(db, "ROLLBACK");
-            return result;
+        if (auto ok = exec(db, "BEGIN IMMEDIATE"); !ok) return ok.error();
+        auto effects = apply(db, batch);
+        if (!effects) {
+            rollback(db);
+            return effects.error();
         }
         if (auto ok = exec(db, "COMMIT"); !ok) {
-            (void)exec(db, "ROLLBACK");
-            return ok;
+            rollback(db);
+            return ok.error();
         }
-        return {};
+        return effects;
     }
 
     Result<std::vector<UserRecord>> load_users() override {
@@ -264,39 +276,6 @@ public:
         });
     }
 
-    Result<std::uint64_t> remove_user(const UserId& user, std::size_t chunk) override {
-        std::uint64_t removed = 0;
-        for (;;) {
-            std::lock_guard lock(writer_.mutex);
-            sqlite3* db = writer_.db;
-            if (auto ok = exec(db, "BEGIN IMMEDIATE"); !ok) return ok.error();
-            Statement s(db, "DELETE FROM appointments WHERE user_key = (SELECT user_key FROM users WHERE user_id = ?1) "
-                            "AND locator IN (SELECT locator FROM appointments WHERE user_key = "
-                            "(SELECT user_key FROM users WHERE user_id = ?1) LIMIT ?2)");
-            if (!s.ok()) {
-                (void)exec(db, "ROLLBACK");
-                return sqlite_error(db, "remove_user");
-            }
-            s.bind(1, user).bind(2, static_cast<std::int64_t>(chunk));
-            if (s.step() != SQLITE_DONE) {
-                (void)exec(db, "ROLLBACK");
-                return sqlite_error(db, "remove_user");
-            }
-            auto changed = static_cast<std::uint64_t>(sqlite3_changes(db));
-            removed += changed;
-            if (changed < chunk) {
-                Statement u(db, "DELETE FROM users WHERE user_id = ?");
-                u.bind(1, user);
-                if (!u.ok() || u.step() != SQLITE_DONE) {
-                    (void)exec(db, "ROLLBACK");
-                    return sqlite_error(db, "remove_user");
-                }
-            }
-            if (auto ok = exec(db, "COMMIT"); !ok) return ok.error();
-            if (changed < chunk) return removed;
-        }
-    }
-
     Result<StoreCounts> counts() override {
         return with_reader([&](sqlite3* db) -> Result<StoreCounts> {
             Statement s(db, "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM appointments)");
@@ -384,84 +363,180 @@ private:
         return a;
     }
 
-    Status apply(sqlite3* db, const WriteBatch& batch) {
-        if (!batch.users.empty()) {
-            Statement s(db, "INSERT INTO users (user_id, available_slots, subscription_start, subscription_expiry) "
-                            "VALUES (?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET "
-                            "available_slots = excluded.available_slots, "
-                            "subscription_start = excluded.subscription_start, "
-                            "subscription_expiry = excluded.subscription_expiry");
-            if (!s.ok()) return sqlite_error(db, "write users");
-            for (const auto& u : batch.users) {
-                s.bind(1, u.user_id).bind(2, u.available_slots).bind(3, u.subscription_start).bind(4, u.subscription_expiry);
-                if (s.step() != SQLITE_DONE) return sqlite_error(db, "write user");
-                s.reset();
-            }
+    // The writer's statements, prepared once per batch on first use.
+    struct Statements {
+        explicit Statements(sqlite3* connection) : db(connection) {}
+        Statement& get(std::unique_ptr<Statement>& slot, const char* sql) {
+            if (!slot) slot = std::make_unique<Statement>(db, sql);
+            return *slot;
         }
-        if (!batch.appointments.empty()) {
-            Statement s(db, "INSERT INTO appointments (user_key, locator, trigger_kind, payload_kind, "
-                            "to_self_delay, start_block, blob) SELECT user_key, ?, ?, ?, ?, ?, ? FROM users "
-                            "WHERE user_id = ? ON CONFLICT (user_key, locator) DO UPDATE SET "
-                            "trigger_kind = excluded.trigger_kind, payload_kind = excluded.payload_kind, "
-                            "to_self_delay = excluded.to_self_delay, start_block = excluded.start_block, "
-                            "blob = excluded.blob");
-            if (!s.ok()) return sqlite_error(db, "write appointments");
-            for (const auto& a : batch.appointments) {
-                s.bind(1, a.locator).bind(2, static_cast<std::int64_t>(a.trigger))
-                    .bind(3, static_cast<std::int64_t>(a.payload)).bind(4, a.to_self_delay)
-                    .bind(5, a.start_block).bind(6, a.blob).bind(7, a.user_id);
-                if (s.step() != SQLITE_DONE) return sqlite_error(db, "write appointment");
-                if (sqlite3_changes(db) != 1) {
-                    return make_error(ErrorCode::storage, "appointment for unknown user");
-                }
-                s.reset();
-            }
+        sqlite3* db;
+        std::unique_ptr<Statement> put_user, insert_appointment, update_appointment, remove_appointment, put_tracker,
+            remove_tracker, user_appointments, remove_user, chain_position;
+    };
+
+    // Applies the operations in order. Each appointment operation reports
+    // whether the row existed before it and exists after it.
+    Result<WriteEffects> apply(sqlite3* db, const WriteBatch& batch) {
+        Statements st(db);
+        EffectsTracker effects;
+        for (const auto& operation : batch.operations) {
+            Status ok = std::visit(
+                [&](const auto& op) -> Status {
+                    using Op = std::decay_t<decltype(op)>;
+                    if constexpr (std::is_same_v<Op, PutUser>) {
+                        return put_user(st, op.user);
+                    } else if constexpr (std::is_same_v<Op, PutAppointment>) {
+                        return put_appointment(st, op.appointment, effects);
+                    } else if constexpr (std::is_same_v<Op, RemoveAppointment>) {
+                        return remove_appointment(st, op.key, effects);
+                    } else if constexpr (std::is_same_v<Op, PutTracker>) {
+                        return put_tracker(st, op.tracker);
+                    } else if constexpr (std::is_same_v<Op, RemoveTracker>) {
+                        return remove_tracker(st, op.key);
+                    } else if constexpr (std::is_same_v<Op, RemoveUser>) {
+                        return remove_user(st, op.user, effects);
+                    } else {
+                        return set_position(st, op.position);
+                    }
+                },
+                operation);
+            if (!ok) return ok.error();
         }
-        if (auto ok = remove_keys(db, batch.removed_appointments, "appointments"); !ok) return ok;
-        if (!batch.trackers.empty()) {
-            Statement s(db, "INSERT INTO trackers (user_key, locator, dispute_txid, dispute_tx, penalty_txid, "
-                            "penalty_tx, broadcast_height, confirmed_height, blob_size) SELECT user_key, ?, ?, ?, ?, ?, ?, ?, ? "
-                            "FROM users WHERE user_id = ? ON CONFLICT (user_key, locator) DO UPDATE SET "
-                            "dispute_txid = excluded.dispute_txid, dispute_tx = excluded.dispute_tx, "
-                            "penalty_txid = excluded.penalty_txid, penalty_tx = excluded.penalty_tx, "
-                            "broadcast_height = excluded.broadcast_height, confirmed_height = excluded.confirmed_height, "
-                            "blob_size = excluded.blob_size");
-            if (!s.ok()) return sqlite_error(db, "write trackers");
-            for (const auto& t : batch.trackers) {
-                s.bind(1, t.locator).bind(2, t.dispute_txid.bytes).bind(3, t.dispute_tx).bind(4, t.penalty_txid.bytes)
-                    .bind(5, t.penalty_tx).bind(6, t.broadcast_height);
-                if (t.confirmed_height) {
-                    s.bind(7, static_cast<std::int64_t>(*t.confirmed_height));
-                } else {
-                    s.bind_null(7);
-                }
-                s.bind(8, t.blob_size).bind(9, t.user_id);
-                if (s.step() != SQLITE_DONE) return sqlite_error(db, "write tracker");
-                if (sqlite3_changes(db) != 1) return make_error(ErrorCode::storage, "tracker for unknown user");
-                s.reset();
-            }
-        }
-        if (auto ok = remove_keys(db, batch.removed_trackers, "trackers"); !ok) return ok;
-        if (batch.chain_position) {
-            Statement s(db, "INSERT INTO chain_position (singleton, height, block_hash) VALUES (1, ?, ?) "
-                            "ON CONFLICT (singleton) DO UPDATE SET height = excluded.height, block_hash = excluded.block_hash");
-            if (!s.ok()) return sqlite_error(db, "write chain position");
-            s.bind(1, static_cast<std::int64_t>(batch.chain_position->height)).bind(2, batch.chain_position->block_hash);
-            if (s.step() != SQLITE_DONE) return sqlite_error(db, "write chain position");
-        }
+        return effects.finish();
+    }
+
+    static Status put_user(Statements& st, const UserRecord& u) {
+        Statement& s = st.get(st.put_user,
+                              "INSERT INTO users (user_id, available_slots, subscription_start, subscription_expiry) "
+                              "VALUES (?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET "
+                              "available_slots = excluded.available_slots, "
+                              "subscription_start = excluded.subscription_start, "
+                              "subscription_expiry = excluded.subscription_expiry");
+        if (!s.ok()) return sqlite_error(st.db, "write users");
+        s.bind(1, u.user_id).bind(2, u.available_slots).bind(3, u.subscription_start).bind(4, u.subscription_expiry);
+        int rc = s.step();
+        s.reset();
+        if (rc != SQLITE_DONE) return sqlite_error(st.db, "write user");
         return {};
     }
 
-    static Status remove_keys(sqlite3* db, const std::vector<AppointmentKey>& keys, const std::string& table) {
-        if (keys.empty()) return {};
-        Statement s(db, ("DELETE FROM " + table + " WHERE locator = ? AND user_key = "
-                         "(SELECT user_key FROM users WHERE user_id = ?)").c_str());
-        if (!s.ok()) return sqlite_error(db, "remove from " + table);
-        for (const auto& k : keys) {
-            s.bind(1, k.locator).bind(2, k.user_id);
-            if (s.step() != SQLITE_DONE) return sqlite_error(db, "remove from " + table);
-            s.reset();
+    // Insert, else update: two statements so the row's prior existence is known.
+    static Status put_appointment(Statements& st, const AppointmentRecord& a, EffectsTracker& effects) {
+        Statement& insert = st.get(st.insert_appointment,
+                                   "INSERT INTO appointments (user_key, locator, trigger_kind, payload_kind, "
+                                   "to_self_delay, start_block, blob) SELECT user_key, ?, ?, ?, ?, ?, ? FROM users "
+                                   "WHERE user_id = ? ON CONFLICT (user_key, locator) DO NOTHING");
+        if (!insert.ok()) return sqlite_error(st.db, "write appointments");
+        insert.bind(1, a.locator).bind(2, static_cast<std::int64_t>(a.trigger))
+            .bind(3, static_cast<std::int64_t>(a.payload)).bind(4, a.to_self_delay)
+            .bind(5, a.start_block).bind(6, a.blob).bind(7, a.user_id);
+        int rc = insert.step();
+        insert.reset();
+        if (rc != SQLITE_DONE) return sqlite_error(st.db, "write appointment");
+        if (sqlite3_changes(st.db) == 1) {
+            effects.observed(effects_key(a.user_id, a.locator), a.locator, false, true);
+            return {};
         }
+        Statement& update = st.get(st.update_appointment,
+                                   "UPDATE appointments SET trigger_kind = ?, payload_kind = ?, to_self_delay = ?, "
+                                   "start_block = ?, blob = ? WHERE locator = ? AND user_key = "
+                                   "(SELECT user_key FROM users WHERE user_id = ?)");
+        if (!update.ok()) return sqlite_error(st.db, "write appointments");
+        update.bind(1, static_cast<std::int64_t>(a.trigger)).bind(2, static_cast<std::int64_t>(a.payload))
+            .bind(3, a.to_self_delay).bind(4, a.start_block).bind(5, a.blob).bind(6, a.locator).bind(7, a.user_id);
+        rc = update.step();
+        update.reset();
+        if (rc != SQLITE_DONE) return sqlite_error(st.db, "write appointment");
+        if (sqlite3_changes(st.db) != 1) return make_error(ErrorCode::storage, "appointment for unknown user");
+        effects.observed(effects_key(a.user_id, a.locator), a.locator, true, true);
+        return {};
+    }
+
+    static Status remove_appointment(Statements& st, const AppointmentKey& k, EffectsTracker& effects) {
+        Statement& s = st.get(st.remove_appointment,
+                              "DELETE FROM appointments WHERE locator = ? AND user_key = "
+                              "(SELECT user_key FROM users WHERE user_id = ?)");
+        if (!s.ok()) return sqlite_error(st.db, "remove appointment");
+        s.bind(1, k.locator).bind(2, k.user_id);
+        int rc = s.step();
+        s.reset();
+        if (rc != SQLITE_DONE) return sqlite_error(st.db, "remove appointment");
+        if (sqlite3_changes(st.db) == 1) effects.observed(effects_key(k.user_id, k.locator), k.locator, true, false);
+        return {};
+    }
+
+    static Status put_tracker(Statements& st, const TrackerRecord& t) {
+        Statement& s = st.get(st.put_tracker,
+                              "INSERT INTO trackers (user_key, locator, dispute_txid, dispute_tx, penalty_txid, "
+                              "penalty_tx, broadcast_height, confirmed_height, blob_size) SELECT user_key, ?, ?, ?, ?, ?, ?, ?, ? "
+                              "FROM users WHERE user_id = ? ON CONFLICT (user_key, locator) DO UPDATE SET "
+                              "dispute_txid = excluded.dispute_txid, dispute_tx = excluded.dispute_tx, "
+                              "penalty_txid = excluded.penalty_txid, penalty_tx = excluded.penalty_tx, "
+                              "broadcast_height = excluded.broadcast_height, confirmed_height = excluded.confirmed_height, "
+                              "blob_size = excluded.blob_size");
+        if (!s.ok()) return sqlite_error(st.db, "write trackers");
+        s.bind(1, t.locator).bind(2, t.dispute_txid.bytes).bind(3, t.dispute_tx).bind(4, t.penalty_txid.bytes)
+            .bind(5, t.penalty_tx).bind(6, t.broadcast_height);
+        if (t.confirmed_height) {
+            s.bind(7, static_cast<std::int64_t>(*t.confirmed_height));
+        } else {
+            s.bind_null(7);
+        }
+        s.bind(8, t.blob_size).bind(9, t.user_id);
+        int rc = s.step();
+        s.reset();
+        if (rc != SQLITE_DONE) return sqlite_error(st.db, "write tracker");
+        if (sqlite3_changes(st.db) != 1) return make_error(ErrorCode::storage, "tracker for unknown user");
+        return {};
+    }
+
+    static Status remove_tracker(Statements& st, const AppointmentKey& k) {
+        Statement& s = st.get(st.remove_tracker,
+                              "DELETE FROM trackers WHERE locator = ? AND user_key = "
+                              "(SELECT user_key FROM users WHERE user_id = ?)");
+        if (!s.ok()) return sqlite_error(st.db, "remove tracker");
+        s.bind(1, k.locator).bind(2, k.user_id);
+        int rc = s.step();
+        s.reset();
+        if (rc != SQLITE_DONE) return sqlite_error(st.db, "remove tracker");
+        return {};
+    }
+
+    // The user's appointments (reported one by one), then the user; its
+    // trackers go with it (ON DELETE CASCADE).
+    static Status remove_user(Statements& st, const UserId& user, EffectsTracker& effects) {
+        Statement& s = st.get(st.user_appointments,
+                              "DELETE FROM appointments WHERE user_key = (SELECT user_key FROM users WHERE user_id = ?) "
+                              "RETURNING locator");
+        if (!s.ok()) return sqlite_error(st.db, "remove user");
+        s.bind(1, user);
+        int rc;
+        while ((rc = s.step()) == SQLITE_ROW) {
+            Locator locator = s.array<16>(0);
+            effects.observed(effects_key(user, locator), locator, true, false);
+        }
+        s.reset();
+        if (rc != SQLITE_DONE) return sqlite_error(st.db, "remove user");
+        Statement& u = st.get(st.remove_user, "DELETE FROM users WHERE user_id = ?");
+        if (!u.ok()) return sqlite_error(st.db, "remove user");
+        u.bind(1, user);
+        rc = u.step();
+        u.reset();
+        if (rc != SQLITE_DONE) return sqlite_error(st.db, "remove user");
+        return {};
+    }
+
+    static Status set_position(Statements& st, const ChainPosition& position) {
+        Statement& s = st.get(st.chain_position,
+                              "INSERT INTO chain_position (singleton, height, block_hash) VALUES (1, ?, ?) "
+                              "ON CONFLICT (singleton) DO UPDATE SET height = excluded.height, "
+                              "block_hash = excluded.block_hash");
+        if (!s.ok()) return sqlite_error(st.db, "write chain position");
+        s.bind(1, static_cast<std::int64_t>(position.height)).bind(2, position.block_hash);
+        int rc = s.step();
+        s.reset();
+        if (rc != SQLITE_DONE) return sqlite_error(st.db, "write chain position");
         return {};
     }
 

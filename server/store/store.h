@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "common/bytes.h"
@@ -68,20 +69,63 @@ struct TrackerRecord {
     bool operator==(const TrackerRecord&) const = default;
 };
 
-// Applied in order inside one transaction: users, appointments, removals,
-// trackers, tracker removals, chain position. A user must exist (in the store
-// or earlier in the same batch) before its appointments and trackers.
+// One write operation. A batch is an ordered list of them, applied in order
+// inside one transaction: a later operation on the same key sees (and
+// overrides) an earlier one, whatever their kinds. A user must exist (in the
+// store or earlier in the batch) before its appointments and trackers.
+struct PutUser {
+    UserRecord user;
+};
+struct PutAppointment {  // insert or replace
+    AppointmentRecord appointment;
+};
+struct RemoveAppointment {
+    AppointmentKey key;
+};
+struct PutTracker {  // insert or replace
+    TrackerRecord tracker;
+};
+struct RemoveTracker {
+    AppointmentKey key;
+};
+struct RemoveUser {  // the user, its appointments and its trackers
+    UserId user{};
+};
+struct SetChainPosition {  // the block whose effects the batch carries
+    ChainPosition position;
+};
+using WriteOperation =
+    std::variant<PutUser, PutAppointment, RemoveAppointment, PutTracker, RemoveTracker, RemoveUser, SetChainPosition>;
+
 struct WriteBatch {
-    std::vector<UserRecord> users;                 // insert or update
-    std::vector<AppointmentRecord> appointments;   // insert or replace
-    std::vector<AppointmentKey> removed_appointments;
-    std::vector<TrackerRecord> trackers;           // insert or replace
-    std::vector<AppointmentKey> removed_trackers;
-    std::optional<ChainPosition> chain_position;   // the block whose effects these are
-    bool empty() const {
-        return users.empty() && appointments.empty() && removed_appointments.empty() && trackers.empty() &&
-               removed_trackers.empty() && !chain_position;
+    std::vector<WriteOperation> operations;
+
+    WriteBatch& put_user(UserRecord user) { return add(PutUser{std::move(user)}); }
+    WriteBatch& put_appointment(AppointmentRecord a) { return add(PutAppointment{std::move(a)}); }
+    WriteBatch& remove_appointment(AppointmentKey key) { return add(RemoveAppointment{key}); }
+    WriteBatch& put_tracker(TrackerRecord t) { return add(PutTracker{std::move(t)}); }
+    WriteBatch& remove_tracker(AppointmentKey key) { return add(RemoveTracker{key}); }
+    WriteBatch& remove_user(const UserId& user) { return add(RemoveUser{user}); }
+    WriteBatch& set_chain_position(ChainPosition position) { return add(SetChainPosition{position}); }
+    WriteBatch& add(WriteOperation operation) {
+        operations.push_back(std::move(operation));
+        return *this;
     }
+    // Appends `later`'s operations after this batch's, keeping their order.
+    void append(WriteBatch&& later) {
+        operations.insert(operations.end(), std::make_move_iterator(later.operations.begin()),
+                          std::make_move_iterator(later.operations.end()));
+    }
+    bool empty() const { return operations.empty(); }
+};
+
+// What a committed batch changed in the set of stored appointments, net of all
+// its operations: the locators of appointments that did not exist before the
+// batch and do after it, and of those that existed and no longer do. The
+// in-memory locator index changes only from these.
+struct WriteEffects {
+    std::vector<Locator> inserted;
+    std::vector<Locator> removed;
 };
 
 struct StoreCounts {
@@ -94,7 +138,8 @@ public:
     virtual ~Store() = default;
     virtual std::string backend_name() const = 0;
 
-    virtual Status write(const WriteBatch& batch) = 0;
+    // One durable transaction; on success returns what it changed.
+    virtual Result<WriteEffects> write(const WriteBatch& batch) = 0;
     virtual Result<std::vector<UserRecord>> load_users() = 0;
     virtual Result<std::optional<UserRecord>> get_user(const UserId& user) = 0;
     virtual Result<std::optional<AppointmentRecord>> get_appointment(const AppointmentKey& key) = 0;
@@ -104,9 +149,6 @@ public:
     virtual Result<std::vector<Locator>> user_locators(const UserId& user) = 0;
     // Streams every stored locator (building the watcher's in-memory index).
     virtual Status for_each_locator(const std::function<void(const Locator&)>& visit) = 0;
-    // Deletes a user and all its appointments, in chunks of at most `chunk`
-    // rows per transaction so no single huge DELETE runs. Returns appointments removed.
-    virtual Result<std::uint64_t> remove_user(const UserId& user, std::size_t chunk = 10'000) = 0;
     virtual Result<StoreCounts> counts() = 0;
 
     virtual Result<std::vector<TrackerRecord>> load_trackers() = 0;

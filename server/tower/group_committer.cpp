@@ -6,8 +6,13 @@
 namespace argus::tower {
 
 GroupCommitter::GroupCommitter(store::Store& store, std::function<void(const Error&)> on_failure,
+                               std::function<void(const store::WriteEffects&)> on_committed, const Clock& clock,
                                std::size_t max_parts_per_batch)
-    : store_(store), on_failure_(std::move(on_failure)), max_parts_(max_parts_per_batch) {
+    : store_(store),
+      on_failure_(std::move(on_failure)),
+      on_committed_(std::move(on_committed)),
+      clock_(clock),
+      max_parts_(max_parts_per_batch) {
     thread_ = std::thread([this] { run(); });
 }
 
@@ -63,24 +68,16 @@ void GroupCommitter::run() {
                 queue_.pop_front();
             }
         }
-        // Parts are merged in submission order, so later snapshots of the same
-        // user overwrite earlier ones inside the one transaction.
+        // Parts are concatenated in submission order: the transaction applies
+        // every operation in the order it was submitted.
         store::WriteBatch merged;
-        for (const auto& p : parts) {
-            merged.users.insert(merged.users.end(), p.batch.users.begin(), p.batch.users.end());
-            merged.appointments.insert(merged.appointments.end(), p.batch.appointments.begin(),
-                                       p.batch.appointments.end());
-            merged.removed_appointments.insert(merged.removed_appointments.end(),
-                                               p.batch.removed_appointments.begin(),
-                                               p.batch.removed_appointments.end());
-            merged.trackers.insert(merged.trackers.end(), p.batch.trackers.begin(), p.batch.trackers.end());
-            merged.removed_trackers.insert(merged.removed_trackers.end(), p.batch.removed_trackers.begin(),
-                                           p.batch.removed_trackers.end());
-            if (p.batch.chain_position) merged.chain_position = p.batch.chain_position;
-        }
-        auto started = std::chrono::steady_clock::now();
-        Status status = store_.write(merged);
-        double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        for (auto& p : parts) merged.append(std::move(p.batch));
+        auto started = clock_.monotonic_now();
+        auto written = store_.write(merged);
+        Status status = written ? Status{} : Status{written.error()};
+        double seconds = std::chrono::duration<double>(clock_.monotonic_now() - started).count();
+        // The in-memory index follows what committed, before anyone is told.
+        if (written && on_committed_) on_committed_(*written);
         {
             std::lock_guard lock(mutex_);
             ++stats_.batches;

@@ -1,5 +1,5 @@
-// Group commit: writes submitted concurrently are merged into one store
-// transaction, so one fsync acknowledges many requests. A part's `done` runs on
+// Group commit: writes submitted concurrently are concatenated, in submission
+// order, into one store transaction, so one fsync acknowledges many requests. A part's `done` runs on
 // the committer thread after its transaction is durable (or failed).
 //
 // On a failed write every part of that batch fails, then `on_failure` runs on
@@ -14,6 +14,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/context.h"
 #include "server/store/store.h"
 
 namespace argus::tower {
@@ -30,8 +31,11 @@ class GroupCommitter {
 public:
     using Done = std::function<void(const Status&)>;
 
+    // `on_committed` runs on the committer thread after each successful
+    // transaction and before its parts' `done`, with what it changed.
     GroupCommitter(store::Store& store, std::function<void(const Error&)> on_failure,
-                   std::size_t max_parts_per_batch = 512);
+                   std::function<void(const store::WriteEffects&)> on_committed = nullptr,
+                   const Clock& clock = system_clock(), std::size_t max_parts_per_batch = 512);
     ~GroupCommitter();
     GroupCommitter(const GroupCommitter&) = delete;
     GroupCommitter& operator=(const GroupCommitter&) = delete;
@@ -56,6 +60,8 @@ private:
 
     store::Store& store_;
     std::function<void(const Error&)> on_failure_;
+    std::function<void(const store::WriteEffects&)> on_committed_;
+    const Clock& clock_;
     std::size_t max_parts_;
     mutable std::mutex mutex_;
     std::condition_variable wake_;

@@ -1,7 +1,7 @@
 #include "server/tower/secret_file.h"
 
 #include <fcntl.h>
-#include <openssl/rand.h>
+#include <functional>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -51,7 +51,7 @@ Status write_private_file(const std::string& path, const std::string& content) {
     return {};
 }
 
-Result<std::string> load_or_create(const std::string& path, const RandomBytes& random,
+Result<std::string> load_or_create(const std::string& path, Rng& rng,
                                    const std::function<bool(const std::string&)>& valid) {
     auto existing = read_private_file(path);
     if (existing) {
@@ -61,7 +61,7 @@ Result<std::string> load_or_create(const std::string& path, const RandomBytes& r
     if (existing.error().code != ErrorCode::not_found) return existing.error();
     for (;;) {
         ByteArray<32> bytes{};
-        random(bytes.data(), bytes.size());
+        rng.fill(bytes);
         std::string text = to_hex(bytes);
         secure_wipe(bytes.data(), bytes.size());
         if (!valid(text)) continue;  // a key out of range: astronomically rare, draw again
@@ -72,24 +72,18 @@ Result<std::string> load_or_create(const std::string& path, const RandomBytes& r
 
 }  // namespace
 
-RandomBytes system_random() {
-    return [](std::uint8_t* out, std::size_t size) {
-        if (RAND_bytes(out, static_cast<int>(size)) != 1) std::abort();
-    };
-}
-
-Result<PrivateKey> load_or_create_tower_key(const std::string& data_dir, const RandomBytes& random) {
+Result<PrivateKey> load_or_create_tower_key(const std::string& data_dir, Rng& rng) {
     auto valid = [](const std::string& hex) {
         auto bytes = parse_hex(hex);
         return bytes && PrivateKey::from_bytes(*bytes).has_value();
     };
-    auto text = load_or_create(data_dir + "/tower_key", random, valid);
+    auto text = load_or_create(data_dir + "/tower_key", rng, valid);
     if (!text) return text.error();
     return PrivateKey::from_bytes(parse_hex(*text).value());
 }
 
-Result<std::string> load_or_create_admin_token(const std::string& data_dir, const RandomBytes& random) {
-    return load_or_create(data_dir + "/admin_token", random,
+Result<std::string> load_or_create_admin_token(const std::string& data_dir, Rng& rng) {
+    return load_or_create(data_dir + "/admin_token", rng,
                           [](const std::string& t) { return t.size() == 64 && parse_hex(t).has_value(); });
 }
 

@@ -16,13 +16,6 @@ ApiError expired(std::uint32_t expiry) {
                     "Your subscription expired at " + std::to_string(expiry)};
 }
 
-struct LocatorHash {
-    std::size_t operator()(const Locator& l) const {
-        std::size_t h = 0;
-        for (int i = 0; i < 8; ++i) h = (h << 8) | l[static_cast<std::size_t>(i)];
-        return h;
-    }
-};
 }  // namespace
 
 std::size_t UserIdHash::operator()(const store::UserId& id) const {
@@ -41,8 +34,9 @@ struct TowerService::UserState {
 };
 
 TowerService::TowerService(store::Store& store, LocatorIndex& index, PrivateKey tower_key, SubscriptionPolicy policy,
-                           std::function<ChainStatus()> chain, TowerHooks hooks)
-    : store_(store),
+                           std::function<ChainStatus()> chain, TowerHooks hooks, const Clock& clock)
+    : clock_(clock),
+      store_(store),
       index_(index),
       tower_key_(std::move(tower_key)),
       tower_id_(tower_key_.public_key()),
@@ -59,7 +53,9 @@ Status TowerService::start() {
     }
     if (auto counts = store_.counts(); counts) index_.reserve(counts->appointments);
     if (auto ok = store_.for_each_locator([&](const Locator& l) { index_.insert(l); }); !ok) return ok;
-    committer_ = std::make_unique<GroupCommitter>(store_, [this](const Error& e) { on_commit_failure(e); });
+    committer_ = std::make_unique<GroupCommitter>(
+        store_, [this](const Error& e) { on_commit_failure(e); },
+        [this](const store::WriteEffects& effects) { apply_to_index(effects); }, clock_);
     return {};
 }
 
@@ -84,13 +80,21 @@ Status TowerService::reload_users() {
     return {};
 }
 
+void TowerService::apply_to_index(const store::WriteEffects& effects) {
+    for (const auto& l : effects.inserted) index_.insert(l);
+    for (const auto& l : effects.removed) index_.erase(l);
+}
+
 void TowerService::on_commit_failure(const Error& error) {
     // Runs on the committer thread. Everything queued was admitted against the
     // in-memory state that included the failed batch, so it fails too.
     std::unique_lock lock(users_mutex_);
     healthy_ = false;
     committer_->fail_pending(error);
-    (void)reload_users();
+    if (auto reloaded = reload_users(); !reloaded) {
+        // Still unhealthy: every request answers 503 and retries the reload.
+        last_store_error_ = reloaded.error().message;
+    }
 }
 
 bool TowerService::try_resync() {
@@ -144,7 +148,7 @@ void TowerService::register_user(const store::UserId& user, std::function<void(A
     state->record = *updated;
     store::UserRecord snapshot = *updated;
     store::WriteBatch batch;
-    batch.users.push_back(snapshot);
+    batch.put_user(snapshot);
     auto shared_done = std::make_shared<std::function<void(ApiResult<RegisterReply>)>>(std::move(done));
     bool queued = committer_->submit(std::move(batch), [this, snapshot, shared_done](const Status& status) {
         auto& reply_to = *shared_done;
@@ -212,10 +216,9 @@ void TowerService::add_appointment(AddAppointmentRequest request,
     record.start_block = chain.height;
     record.blob = std::move(request.encrypted_blob);
     store::WriteBatch batch;
-    batch.users.push_back(state->record);
-    batch.appointments.push_back(record);
+    batch.put_user(state->record);
+    batch.put_appointment(record);
     std::uint32_t expiry = state->record.subscription_expiry;
-    bool is_new = !old_size.has_value();
 
     auto shared_done = std::make_shared<std::function<void(ApiResult<AddAppointmentReply>)>>(std::move(done));
     // The receipt is known now; sign it here, on an HTTP worker, rather than
@@ -226,7 +229,7 @@ void TowerService::add_appointment(AddAppointmentRequest request,
     reply.available_slots = *slots;
     reply.subscription_expiry = expiry;
     reply.signature = sign_message(tower_key_, teos::appointment_receipt_message(request.signature, record.start_block));
-    bool queued = committer_->submit(std::move(batch), [this, state, sequence, is_new, record = std::move(record),
+    bool queued = committer_->submit(std::move(batch), [this, state, sequence, record = std::move(record),
                                                         reply = std::move(reply), shared_done](const Status& status) mutable {
         auto& reply_to = *shared_done;
         {
@@ -235,8 +238,10 @@ void TowerService::add_appointment(AddAppointmentRequest request,
             if (p != state->pending.end() && p->second.second == sequence) state->pending.erase(p);
         }
         if (!status) return reply_to(service_unavailable());
-        if (is_new) index_.insert(record.locator);
-        if (hooks_.on_appointment_stored) hooks_.on_appointment_stored(record);
+        // The index already holds it (apply_to_index ran first), so a block
+        // scanned from now on finds it; blocks scanned before are the
+        // watcher's to re-check.
+        if (hooks_.on_appointment_stored) hooks_.on_appointment_stored(std::move(record));
         reply_to(std::move(reply));
     });
     if (!queued) {
@@ -307,8 +312,6 @@ Status TowerService::commit_chain_effects(store::WriteBatch batch,
     if (!healthy() && !try_resync()) return make_error(ErrorCode::unavailable, "store unavailable");
     std::promise<Status> committed;
     auto future = committed.get_future();
-    std::vector<Locator> removed;
-    for (const auto& k : batch.removed_appointments) removed.push_back(k.locator);
     {
         std::shared_lock map_lock(users_mutex_);
         if (!healthy_) return make_error(ErrorCode::unavailable, "store unavailable");
@@ -318,18 +321,14 @@ Status TowerService::commit_chain_effects(store::WriteBatch batch,
             std::unique_lock user_lock(state->mutex);
             std::uint64_t total = std::uint64_t{state->record.available_slots} + slots;
             state->record.available_slots = static_cast<std::uint32_t>(std::min<std::uint64_t>(total, 0xffffffffu));
-            batch.users.push_back(state->record);
+            batch.put_user(state->record);
         }
         // Submitted under the map lock, like API writes, so a failure resync
         // cannot slip between the in-memory change and the queued write.
         bool queued = committer_->submit(std::move(batch), [&committed](const Status& s) { committed.set_value(s); });
         if (!queued) return make_error(ErrorCode::unavailable, "tower is shutting down");
     }
-    Status status = future.get();
-    if (status) {
-        for (const auto& l : removed) index_.erase(l);
-    }
-    return status;
+    return future.get();
 }
 
 std::vector<store::UserRecord> TowerService::list_users() const {
@@ -352,14 +351,38 @@ std::optional<store::UserRecord> TowerService::get_user(const store::UserId& use
 }
 
 Result<std::uint64_t> TowerService::remove_user(const store::UserId& user) {
-    auto locators = store_.user_locators(user);
-    if (!locators) return locators.error();
-    auto removed = store_.remove_user(user);
-    if (!removed) return removed.error();
-    for (const auto& l : *locators) index_.erase(l);
-    std::unique_lock lock(users_mutex_);
-    users_.erase(user);
-    return *removed;
+    return remove_users({user});
+}
+
+Result<std::uint64_t> TowerService::remove_users(const std::vector<store::UserId>& users) {
+    if (users.empty()) return std::uint64_t{0};
+    if (!healthy() && !try_resync()) return make_error(ErrorCode::unavailable, "store unavailable");
+    // What is reported; the index follows what the transaction really deleted.
+    std::uint64_t appointments = 0;
+    for (const auto& user : users) {
+        auto locators = store_.user_locators(user);
+        if (!locators) return locators.error();
+        appointments += locators->size();
+    }
+    std::promise<Status> committed;
+    auto future = committed.get_future();
+    {
+        // Out of memory first, under the exclusive lock: nothing more is
+        // admitted for these users, and what was admitted before is queued
+        // ahead of the removal, so it is removed with them.
+        std::unique_lock lock(users_mutex_);
+        if (!healthy_) return make_error(ErrorCode::unavailable, "store unavailable");
+        store::WriteBatch batch;
+        for (const auto& user : users) {
+            users_.erase(user);
+            batch.remove_user(user);
+        }
+        bool queued = committer_->submit(std::move(batch), [&committed](const Status& s) { committed.set_value(s); });
+        if (!queued) return make_error(ErrorCode::unavailable, "tower is shutting down");
+    }
+    // A failure reloads the users from the store: they come back, unremoved.
+    if (auto ok = future.get(); !ok) return ok.error();
+    return appointments;
 }
 
 Result<std::size_t> TowerService::remove_outdated_users(std::uint32_t height) {
@@ -373,9 +396,7 @@ Result<std::size_t> TowerService::remove_outdated_users(std::uint32_t height) {
             }
         }
     }
-    for (const auto& user : outdated) {
-        if (auto removed = remove_user(user); !removed) return removed.error();
-    }
+    if (auto removed = remove_users(outdated); !removed) return removed.error();
     return outdated.size();
 }
 

@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/context.h"
 #include "common/keys.h"
 #include "common/teos_protocol.h"
 #include "server/store/store.h"
@@ -76,9 +77,9 @@ struct SubscriptionInfo {
 struct TowerHooks {
     // Responder: is this appointment already being responded to? (teos code 35)
     std::function<std::optional<TrackerView>(const Locator&, const store::UserId&)> tracker_for;
-    // Watcher: called after an appointment is durably stored, to check it
-    // against recently seen breaches.
-    std::function<void(const store::AppointmentRecord&)> on_appointment_stored;
+    // Watcher: called after every appointment is durably stored and indexed,
+    // to check it against the blocks scanned before it was indexed.
+    std::function<void(store::AppointmentRecord)> on_appointment_stored;
 };
 
 struct UserIdHash {
@@ -88,7 +89,7 @@ struct UserIdHash {
 class TowerService {
 public:
     TowerService(store::Store& store, LocatorIndex& index, PrivateKey tower_key, SubscriptionPolicy policy,
-                 std::function<ChainStatus()> chain, TowerHooks hooks = {});
+                 std::function<ChainStatus()> chain, TowerHooks hooks = {}, const Clock& clock = system_clock());
     ~TowerService();
 
     // Loads users and the locator index from the store.
@@ -104,15 +105,18 @@ public:
 
     // Chain effects of one block (or one late breach), made durable through the
     // group committer in order with API writes. `refunds` adds slots back to
-    // users (resolved trackers); removed appointments leave the locator index.
-    // Blocks until durable.
+    // users (resolved trackers). The locator index follows what the
+    // transaction changed. Blocks until durable.
     Status commit_chain_effects(store::WriteBatch batch,
                                 const std::vector<std::pair<store::UserId, std::uint32_t>>& refunds);
 
     // Operator interface.
     std::vector<store::UserRecord> list_users() const;
     std::optional<store::UserRecord> get_user(const store::UserId& user) const;
+    // Through the group committer, in order with every other write. Returns
+    // the appointments the users had.
     Result<std::uint64_t> remove_user(const store::UserId& user);
+    Result<std::uint64_t> remove_users(const std::vector<store::UserId>& users);
     // Removes users outdated at `height` (expiry + expiry_delta). Returns how many.
     Result<std::size_t> remove_outdated_users(std::uint32_t height);
     CommitterStats committer_stats() const;
@@ -128,9 +132,11 @@ private:
 
     std::shared_ptr<UserState> find_user(const store::UserId& user) const;  // map lock held by caller
     void on_commit_failure(const Error& error);
+    void apply_to_index(const store::WriteEffects& effects);  // committer thread
     Status reload_users();  // exclusive map lock held by caller
     bool try_resync();
 
+    const Clock& clock_;
     store::Store& store_;
     LocatorIndex& index_;
     PrivateKey tower_key_;
@@ -142,6 +148,7 @@ private:
     mutable std::shared_mutex users_mutex_;
     UserMap users_;
     bool healthy_ = false;
+    std::string last_store_error_;  // why the last reload failed
     std::unique_ptr<GroupCommitter> committer_;
 };
 

@@ -25,7 +25,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
-using Clock = std::chrono::steady_clock;
+using BenchClock = std::chrono::steady_clock;
 
 namespace {
 
@@ -35,26 +35,26 @@ double recoveries_per_second() {
     digest[0] = 1;
     RecoverableSignature sig = ecdsa_sign_recoverable(key, digest);
     std::size_t n = 0;
-    auto start = Clock::now();
-    while (Clock::now() - start < std::chrono::seconds(2)) {
+    auto start = BenchClock::now();
+    while (BenchClock::now() - start < std::chrono::seconds(2)) {
         for (int i = 0; i < 100; ++i) {
             digest[1] = static_cast<std::uint8_t>(n + i);
             (void)ecdsa_recover(digest, sig);
         }
         n += 100;
     }
-    return static_cast<double>(n) / std::chrono::duration<double>(Clock::now() - start).count();
+    return static_cast<double>(n) / std::chrono::duration<double>(BenchClock::now() - start).count();
 }
 
 double signatures_per_second() {
     auto key = PrivateKey::from_bytes(Bytes(32, 7)).value();
     std::size_t n = 0;
-    auto start = Clock::now();
-    while (Clock::now() - start < std::chrono::seconds(1)) {
+    auto start = BenchClock::now();
+    while (BenchClock::now() - start < std::chrono::seconds(1)) {
         for (int i = 0; i < 100; ++i) (void)sign_message(key, as_bytes(std::to_string(n + i)));
         n += 100;
     }
-    return static_cast<double>(n) / std::chrono::duration<double>(Clock::now() - start).count();
+    return static_cast<double>(n) / std::chrono::duration<double>(BenchClock::now() - start).count();
 }
 
 struct Connection : std::enable_shared_from_this<Connection> {
@@ -64,28 +64,28 @@ struct Connection : std::enable_shared_from_this<Connection> {
     http::response<http::string_body> response;
     std::vector<std::string>* bodies = nullptr;
     std::size_t next = 0;
-    Clock::time_point sent;
-    Clock::time_point deadline;
+    BenchClock::time_point sent;
+    BenchClock::time_point deadline;
     std::vector<double>* latencies = nullptr;
     std::size_t* errors = nullptr;
 
     explicit Connection(net::io_context& io) : stream(io) {}
 
     void send() {
-        if (Clock::now() >= deadline || next >= bodies->size()) return;
+        if (BenchClock::now() >= deadline || next >= bodies->size()) return;
         request = http::request<http::string_body>(http::verb::post, "/add_appointment", 11);
         request.set(http::field::host, "127.0.0.1");
         request.keep_alive(true);
         request.body() = std::move((*bodies)[next++]);
         request.prepare_payload();
-        sent = Clock::now();
+        sent = BenchClock::now();
         http::async_write(stream, request, [self = shared_from_this()](beast::error_code ec, std::size_t) {
             if (ec) return;
             self->response = {};
             http::async_read(self->stream, self->buffer, self->response, [self](beast::error_code e, std::size_t) {
                 if (e) return;
                 if (self->response.result_int() == 200) {
-                    self->latencies->push_back(std::chrono::duration<double, std::milli>(Clock::now() - self->sent).count());
+                    self->latencies->push_back(std::chrono::duration<double, std::milli>(BenchClock::now() - self->sent).count());
                 } else {
                     ++*self->errors;
                 }
@@ -138,13 +138,13 @@ RunResult run(Backend backend, int clients, std::chrono::seconds duration) {
         conn->errors = &errors;
         connections.push_back(conn);
     }
-    auto start = Clock::now();
+    auto start = BenchClock::now();
     for (auto& c : connections) {
         c->deadline = start + duration;
         c->send();
     }
     io.run();
-    double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    double elapsed = std::chrono::duration<double>(BenchClock::now() - start).count();
     std::sort(latencies.begin(), latencies.end());
     auto pct = [&](double p) {
         return latencies.empty() ? 0.0 : latencies[std::min(latencies.size() - 1, static_cast<std::size_t>(p * static_cast<double>(latencies.size())))];

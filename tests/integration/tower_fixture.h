@@ -8,6 +8,7 @@
 
 #include "common/net/http_server.h"
 #include "server/api/teos_router.h"
+#include "common/context.h"
 #include "server/store/store.h"
 #include "server/tower/tower_service.h"
 #include "tests/support/temporary_directory.h"
@@ -54,7 +55,8 @@ public:
     TemporaryDirectory directory;
     std::unique_ptr<TemporaryPostgres> postgres;
     std::unique_ptr<store::Store> store;
-    tower::LocatorIndex index;
+    SeededRng seed{42};
+    tower::LocatorIndex index{seed};
     std::atomic<std::uint32_t> height{100};
     std::atomic<bool> reachable{true};
     std::unique_ptr<PrivateKey> tower_key;

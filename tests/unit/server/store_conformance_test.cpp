@@ -51,22 +51,27 @@ void run_conformance(const std::function<std::unique_ptr<Store>()>& open, const 
     CHECK_FALSE(store->chain_position().value().has_value());
 
     // Users and appointments in one batch, user first.
+    UserRecord first_user{user(1), 10000, 100, 4420};
+    AppointmentRecord justice_kit = appointment(user(1), locator(2), 2048, 0xbb);
+    justice_kit.trigger = TriggerKind::txid_hint;
+    justice_kit.payload = PayloadKind::encrypted_justice_kit;
     WriteBatch batch;
-    batch.users = {{user(1), 10000, 100, 4420}, {user(2), 500, 90, 200}};
-    batch.appointments = {appointment(user(1), locator(1), 300, 0xaa), appointment(user(1), locator(2), 2048, 0xbb),
-                          appointment(user(2), locator(1), 5, 0xcc)};
-    batch.appointments[1].trigger = TriggerKind::txid_hint;
-    batch.appointments[1].payload = PayloadKind::encrypted_justice_kit;
-    REQUIRE(store->write(batch));
+    batch.put_user(first_user).put_user({user(2), 500, 90, 200});
+    batch.put_appointment(appointment(user(1), locator(1), 300, 0xaa)).put_appointment(justice_kit);
+    batch.put_appointment(appointment(user(2), locator(1), 5, 0xcc));
+    auto written = store->write(batch);
+    REQUIRE(written);
+    CHECK(written->inserted.size() == 3);  // all new
+    CHECK(written->removed.empty());
 
     auto users = store->load_users().value();
     CHECK(users.size() == 2);
-    CHECK(store->get_user(user(1)).value().value() == batch.users[0]);
+    CHECK(store->get_user(user(1)).value().value() == first_user);
     CHECK_FALSE(store->get_user(user(9)).value().has_value());
 
     auto got = store->get_appointment({locator(2), user(1)}).value();
     REQUIRE(got.has_value());
-    CHECK(*got == batch.appointments[1]);
+    CHECK(*got == justice_kit);
     CHECK(store->get_blob_size({locator(1), user(1)}).value().value() == 300);
     CHECK_FALSE(store->get_blob_size({locator(3), user(1)}).value().has_value());
     CHECK_FALSE(store->get_appointment({locator(1), user(9)}).value().has_value());
@@ -82,17 +87,19 @@ void run_conformance(const std::function<std::unique_ptr<Store>()>& open, const 
 
     // Updating an appointment replaces it; a user update changes its slots.
     WriteBatch update;
-    update.users = {{user(1), 9990, 100, 4420}};
-    update.appointments = {appointment(user(1), locator(1), 4000, 0xdd)};
-    REQUIRE(store->write(update));
+    update.put_user({user(1), 9990, 100, 4420}).put_appointment(appointment(user(1), locator(1), 4000, 0xdd));
+    auto updated = store->write(update);
+    REQUIRE(updated);
+    CHECK(updated->inserted.empty());  // it existed: the index must not count it twice
+    CHECK(updated->removed.empty());
     CHECK(store->get_blob_size({locator(1), user(1)}).value().value() == 4000);
     CHECK(store->get_user(user(1)).value()->available_slots == 9990);
     CHECK(store->counts()->appointments == 3);
 
     // A batch naming an unknown user fails as a whole: nothing of it is written.
     WriteBatch bad;
-    bad.users = {{user(3), 1, 1, 1}};
-    bad.appointments = {appointment(user(3), locator(7), 10, 1), appointment(user(4), locator(8), 10, 1)};
+    bad.put_user({user(3), 1, 1, 1});
+    bad.put_appointment(appointment(user(3), locator(7), 10, 1)).put_appointment(appointment(user(4), locator(8), 10, 1));
     auto failed = store->write(bad);
     CHECK_FALSE(failed);
     CHECK_FALSE(store->get_user(user(3)).value().has_value());
@@ -100,19 +107,59 @@ void run_conformance(const std::function<std::unique_ptr<Store>()>& open, const 
 
     // Removing single appointments.
     WriteBatch removal;
-    removal.removed_appointments = {{locator(1), user(2)}};
-    REQUIRE(store->write(removal));
+    removal.remove_appointment({locator(1), user(2)}).remove_appointment({locator(9), user(2)});  // 2nd absent
+    auto removed = store->write(removal);
+    REQUIRE(removed);
+    CHECK(removed->removed == std::vector<Locator>{locator(1)});  // only what existed
     CHECK(store->find_by_locator(locator(1)).value().size() == 1);
 
-    // Removing a user deletes its appointments in bounded chunks.
+    // Operations apply in the order given, whatever their kinds (a chain-side
+    // removal, then an API update of the same appointment, in one batch).
+    {
+        WriteBatch ordered;
+        ordered.remove_appointment({locator(1), user(1)});
+        ordered.put_appointment(appointment(user(1), locator(1), 500, 0xee));
+        auto effects = store->write(ordered);
+        REQUIRE(effects);
+        CHECK(store->get_blob_size({locator(1), user(1)}).value().value() == 500);  // the update survived
+        CHECK(effects->inserted.empty());  // present before and after: no net change
+        CHECK(effects->removed.empty());
+
+        WriteBatch put_then_remove;
+        put_then_remove.put_appointment(appointment(user(1), locator(40), 10, 1));
+        put_then_remove.remove_appointment({locator(40), user(1)});
+        put_then_remove.put_appointment(appointment(user(1), locator(41), 10, 1));
+        put_then_remove.remove_appointment({locator(41), user(1)});
+        put_then_remove.put_appointment(appointment(user(1), locator(41), 11, 1));
+        effects = store->write(put_then_remove);
+        REQUIRE(effects);
+        CHECK_FALSE(store->get_appointment({locator(40), user(1)}).value().has_value());
+        CHECK(store->get_blob_size({locator(41), user(1)}).value().value() == 11);
+        CHECK(effects->inserted == std::vector<Locator>{locator(41)});
+        CHECK(effects->removed.empty());
+
+        WriteBatch cleanup;
+        cleanup.remove_appointment({locator(41), user(1)});
+        REQUIRE(store->write(cleanup));
+    }
+
+    // Removing a user deletes its appointments and reports each of them.
     WriteBatch many;
-    many.users = {{user(5), 100, 1, 2}};
-    for (std::uint8_t i = 0; i < 10; ++i) many.appointments.push_back(appointment(user(5), locator(50, i), 16, i));
+    many.put_user({user(5), 100, 1, 2});
+    for (std::uint8_t i = 0; i < 10; ++i) many.put_appointment(appointment(user(5), locator(50, i), 16, i));
     REQUIRE(store->write(many));
-    CHECK(store->remove_user(user(5), 3).value() == 10);
+    WriteBatch remove_user;
+    remove_user.put_appointment(appointment(user(5), locator(51), 16, 1));  // added then removed with the user
+    remove_user.remove_user(user(5));
+    auto user_removed = store->write(remove_user);
+    REQUIRE(user_removed);
+    CHECK(user_removed->removed.size() == 10);
+    CHECK(user_removed->inserted.empty());
     CHECK_FALSE(store->get_user(user(5)).value().has_value());
     CHECK(store->user_locators(user(5)).value().empty());
-    CHECK(store->remove_user(user(5), 3).value() == 0);
+    WriteBatch again;
+    again.remove_user(user(5));
+    CHECK(store->write(again).value().removed.empty());
 
     // Chain position.
     ChainPosition position{812345, {}};
@@ -134,21 +181,18 @@ void run_conformance(const std::function<std::unique_ptr<Store>()>& open, const 
     tracker.broadcast_height = 900;
     tracker.blob_size = 2048;
     WriteBatch block;
-    block.removed_appointments = {{locator(2), user(1)}};
-    block.trackers = {tracker};
-    block.chain_position = ChainPosition{900, {}};
+    block.remove_appointment({locator(2), user(1)}).put_tracker(tracker).set_chain_position({900, {}});
     REQUIRE(store->write(block));
     CHECK(store->load_trackers().value() == std::vector<TrackerRecord>{tracker});
     CHECK_FALSE(store->get_appointment({locator(2), user(1)}).value().has_value());
     CHECK(store->chain_position().value()->height == 900);
     tracker.confirmed_height = 901;
     WriteBatch confirm;
-    confirm.trackers = {tracker};
-    confirm.chain_position = ChainPosition{901, {}};
+    confirm.put_tracker(tracker).set_chain_position({901, {}});
     REQUIRE(store->write(confirm));
     CHECK(store->load_trackers().value()[0].confirmed_height == 901);
     WriteBatch resolve;
-    resolve.removed_trackers = {{locator(2), user(1)}};
+    resolve.remove_tracker({locator(2), user(1)});
     REQUIRE(store->write(resolve));
     CHECK(store->load_trackers().value().empty());
     REQUIRE(store->write(block));  // put it back for the reopen check
@@ -219,7 +263,7 @@ TEST_CASE("store: postgres restart is reported as unavailable, then recovers") {
     auto pg = test::TemporaryPostgres::start();
     auto store = open_postgres_store(pg->connection_string()).value();
     WriteBatch batch;
-    batch.users = {{user(1), 1, 1, 1}};
+    batch.put_user({user(1), 1, 1, 1});
     REQUIRE(store->write(batch));
     pg->restart();
     // The old connection is dead: the first use reports it, the next reconnects.
