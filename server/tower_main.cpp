@@ -51,10 +51,10 @@ int run(const config::TowerOptions& o) {
     signal(SIGPIPE, SIG_IGN);
 
     if (auto ok = ensure_data_dir(o.data_dir); !ok) return fail("start_failed", ok.error().message);
-    auto random = tower::system_random();
-    auto key = tower::load_or_create_tower_key(o.data_dir, random);
+    Context context = system_context();
+    auto key = tower::load_or_create_tower_key(o.data_dir, context.rng);
     if (!key) return fail("tower_key_failed", key.error().message);
-    auto token = tower::load_or_create_admin_token(o.data_dir, random);
+    auto token = tower::load_or_create_admin_token(o.data_dir, context.rng);
     if (!token) return fail("admin_token_failed", token.error().message);
 
     Result<std::unique_ptr<store::Store>> opened =
@@ -68,17 +68,17 @@ int run(const config::TowerOptions& o) {
     chain::BitcoindRpc rpc(endpoint);
     chain::RpcChainSource chain_source(rpc);
 
-    tower::LocatorIndex index;
-    watch::Responder responder(chain_source, {o.resolve_depth, o.rebroadcast_after});
+    tower::LocatorIndex index(context.rng);
     std::atomic<watch::ChainFollower*> follower_ptr{nullptr};
     tower::TowerHooks hooks;
     hooks.tracker_for = [&](const Locator& l, const store::UserId& u) -> std::optional<tower::TrackerView> {
-        auto t = responder.find(l, u);
+        auto* f = follower_ptr.load();
+        auto t = f ? f->tracker(l, u) : std::nullopt;
         if (!t) return std::nullopt;
         return tower::TrackerView{t->dispute_txid, t->penalty_txid, t->penalty_tx};
     };
-    hooks.on_appointment_stored = [&](const store::AppointmentRecord& a) {
-        if (auto* f = follower_ptr.load()) f->appointment_stored(a);
+    hooks.on_appointment_stored = [&](store::AppointmentRecord a) {
+        if (auto* f = follower_ptr.load()) f->appointment_stored(std::move(a));
     };
     tower::SubscriptionPolicy policy{o.subscription_slots, o.subscription_duration, o.expiry_delta};
     tower::TowerService service(
@@ -87,16 +87,17 @@ int run(const config::TowerOptions& o) {
             auto* f = follower_ptr.load();
             return f ? f->status() : tower::ChainStatus{};
         },
-        hooks);
+        hooks, context.clock);
     if (auto ok = service.start(); !ok) return fail("tower_start_failed", ok.error().message);
-    watch::Watcher watcher(*store, index);
     metrics::TowerMetrics metrics(version_string);
     service.set_commit_observer([&](std::size_t parts, double seconds, bool ok) { metrics.commit_batch(parts, seconds, ok); });
     watch::FollowerOptions follower_options;
     follower_options.on_block_processed = [&](double seconds) { metrics.block_processed(seconds); };
     follower_options.max_reorg_depth = o.max_reorg_depth;
     follower_options.poll_interval = std::chrono::milliseconds(o.chain_poll_ms);
-    watch::ChainFollower follower(chain_source, watcher, responder, service, *store, follower_options);
+    follower_options.core.resolve_depth = o.resolve_depth;
+    follower_options.core.rebroadcast_after = o.rebroadcast_after;
+    watch::ChainFollower follower(chain_source, chain_source, index, service, *store, follower_options, context.clock);
 
     // Catch up with every block missed while down before serving anyone.
     for (std::chrono::milliseconds backoff{250};; backoff = std::min(backoff * 2, std::chrono::milliseconds(30'000))) {
@@ -109,6 +110,8 @@ int run(const config::TowerOptions& o) {
                 break;
             }
             ready = synced.error();
+            // A reorg deeper than we may follow: stop with the reason, not retry for ever.
+            if (auto reason = follower.halted()) return fail("chain_halted", *reason);
         }
         log_event(LogLevel::warn, "waiting_for_bitcoind",
                   {{"host", o.bitcoind_rpc_host}, {"port", std::to_string(o.bitcoind_rpc_port)},
@@ -118,7 +121,7 @@ int run(const config::TowerOptions& o) {
         if (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM)) return 0;
         std::this_thread::sleep_for(backoff);
     }
-    follower_ptr = &follower;
+    follower_ptr = &follower;  // from here on, every stored appointment reaches the follower
     follower.start();
     std::unique_ptr<chain::ZmqSubscriber> zmq;
     if (!o.bitcoind_zmq.empty()) {
@@ -150,7 +153,7 @@ int run(const config::TowerOptions& o) {
     if (auto ok = api_server.start(); !ok) return fail("api_listen_failed", ok.error().message);
 
     api::AdminRouter admin_router({service, *store, index, [&] { return follower.status(); },
-                                   [&] { return responder.size(); }, hooks.tracker_for, *token});
+                                   [&] { return follower.tracker_count(); }, hooks.tracker_for, *token});
     api::HttpServerOptions admin_options;
     admin_options.address = o.admin_bind;
     admin_options.port = o.admin_port;
@@ -183,7 +186,7 @@ int run(const config::TowerOptions& o) {
                 s.users = c->users;
                 s.appointments = c->appointments;
             }
-            s.trackers = responder.size();
+            s.trackers = follower.tracker_count();
             s.best_height = follower.best_height();
             s.processed_height = follower.status().height;
             s.bitcoind_reachable = ready.bitcoind_reachable;
@@ -191,14 +194,14 @@ int run(const config::TowerOptions& o) {
             s.caught_up = ready.caught_up;
             s.zmq_gaps = zmq ? zmq->gaps() : 0;
             s.rpc_errors = stats.rpc_errors;
-            s.breaches = stats.breaches;
-            s.penalties_broadcast = stats.penalties_broadcast;
-            s.penalties_rebroadcast = stats.penalties_rebroadcast;
-            s.penalties_confirmed = stats.penalties_confirmed;
-            s.penalties_rejected = stats.penalties_rejected;
-            s.invalid_appointments = stats.invalid_appointments;
-            s.blocks_connected = stats.blocks_connected;
-            s.blocks_disconnected = stats.blocks_disconnected;
+            s.breaches = stats.core.breaches;
+            s.penalties_broadcast = stats.core.penalties_broadcast;
+            s.penalties_rebroadcast = stats.core.penalties_rebroadcast;
+            s.penalties_confirmed = stats.core.penalties_confirmed;
+            s.penalties_rejected = stats.core.penalties_rejected;
+            s.invalid_appointments = stats.core.invalid_appointments;
+            s.blocks_connected = stats.core.blocks_connected;
+            s.blocks_disconnected = stats.core.blocks_disconnected;
             metrics.sample(s);
             for (int i = 0; i < 10 && sampling; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
@@ -216,7 +219,7 @@ int run(const config::TowerOptions& o) {
                {"users", std::to_string(service.user_count())},
                {"appointments", std::to_string(counts ? counts->appointments : 0)},
                {"chain_height", std::to_string(follower.status().height)},
-               {"trackers", std::to_string(responder.size())},
+               {"trackers", std::to_string(follower.tracker_count())},
                {"zmq", o.bitcoind_zmq.empty() ? "off" : o.bitcoind_zmq}});
 
     if (!o.ready_file.empty()) {
@@ -268,7 +271,7 @@ int main(int argc, char** argv) {
             return 0;
         case config::TowerCommand::info: {
             if (auto ok = ensure_data_dir(o.data_dir); !ok) return fail("info_failed", ok.error().message);
-            auto key = tower::load_or_create_tower_key(o.data_dir, tower::system_random());
+            auto key = tower::load_or_create_tower_key(o.data_dir, system_rng());
             if (!key) return fail("tower_key_failed", key.error().message);
             std::printf("%s\n", to_hex(key->public_key().bytes()).c_str());
             return 0;

@@ -1,5 +1,6 @@
 #include "server/watch/chain_follower.h"
 
+#include "common/check.h"
 #include "common/hex.h"
 #include "server/log.h"
 
@@ -9,9 +10,17 @@ namespace {
 std::string display(const Hash256& h) { return to_hex(reversed(h)); }
 }  // namespace
 
-ChainFollower::ChainFollower(chain::ChainSource& source, Watcher& watcher, Responder& responder,
-                             tower::TowerService& service, store::Store& store, FollowerOptions options)
-    : source_(source), watcher_(watcher), responder_(responder), service_(service), store_(store), options_(options) {}
+ChainFollower::ChainFollower(chain::ChainSource& source, chain::Broadcaster& broadcaster,
+                             const tower::LocatorIndex& index, tower::TowerService& service, store::Store& store,
+                             FollowerOptions options, const Clock& clock)
+    : source_(source),
+      broadcaster_(broadcaster),
+      index_(index),
+      service_(service),
+      store_(store),
+      options_(std::move(options)),
+      clock_(clock),
+      core_(options_.core) {}
 
 ChainFollower::~ChainFollower() { stop(); }
 
@@ -25,7 +34,7 @@ Status ChainFollower::initialize() {
         auto header = source_.header(*best);
         if (!header) return header.error();
         store::WriteBatch batch;
-        batch.chain_position = store::ChainPosition{header->height, *best};
+        batch.set_chain_position(store::ChainPosition{header->height, *best});
         if (auto ok = service_.commit_chain_effects(std::move(batch), {}); !ok) return ok;
         *position = store::ChainPosition{header->height, *best};
     }
@@ -43,7 +52,9 @@ Status ChainFollower::initialize() {
     reachable_ = true;
     auto trackers = store_.load_trackers();
     if (!trackers) return trackers.error();
-    responder_.load(*trackers);
+    core_ = WatchCore(options_.core, **position, *trackers);
+    std::lock_guard lock(mutex_);
+    published_ = core_.trackers();
     return {};
 }
 
@@ -52,6 +63,23 @@ tower::ChainStatus ChainFollower::status() const { return {height_.load(), reach
 FollowerStats ChainFollower::stats() const {
     std::lock_guard lock(mutex_);
     return stats_;
+}
+
+std::optional<std::string> ChainFollower::halted() const {
+    std::lock_guard lock(mutex_);
+    return halted_;
+}
+
+std::optional<store::TrackerRecord> ChainFollower::tracker(const Locator& locator, const store::UserId& user) const {
+    std::lock_guard lock(mutex_);
+    auto it = published_.find({locator, user});
+    if (it == published_.end()) return std::nullopt;
+    return it->second;
+}
+
+std::size_t ChainFollower::tracker_count() const {
+    std::lock_guard lock(mutex_);
+    return published_.size();
 }
 
 Result<std::size_t> ChainFollower::sync() {
@@ -63,6 +91,7 @@ Result<std::size_t> ChainFollower::sync() {
         ++stats_.rpc_errors;
         return e;
     };
+    if (auto reason = halted()) return make_error(ErrorCode::invalid_argument, *reason);
     for (int rounds = 0; rounds < 1000; ++rounds) {
         auto best = source_.best_block_hash();
         if (!best) return fail(best.error());
@@ -80,10 +109,21 @@ Result<std::size_t> ChainFollower::sync() {
             if (!remote) return fail(remote.error());
             if (*remote && **remote == recent_.back().hash) break;
             if (recent_.size() <= 1) {
-                return make_error(ErrorCode::invalid_argument,
-                                  "reorg deeper than max_reorg_depth (" + std::to_string(options_.max_reorg_depth) + ")");
+                // Deeper than we can follow safely: stop and tell the operator,
+                // rather than retry for ever or skip blocks.
+                std::string reason = "reorg deeper than max_reorg_depth (" +
+                                     std::to_string(options_.max_reorg_depth) + ") at height " +
+                                     std::to_string(recent_.back().height) +
+                                     ": the watcher halted; restart with a larger --max-reorg-depth";
+                log_event(LogLevel::error, "chain_halted", {{"reason", reason}});
+                std::lock_guard lock(mutex_);
+                halted_ = reason;
+                stats_.halted = true;
+                caught_up_ = false;
+                return make_error(ErrorCode::invalid_argument, reason);
             }
             if (auto ok = disconnect_tip(); !ok) return fail(ok.error());
+            if (auto ok = check_stored_appointments(); !ok) return fail(ok.error());
         }
         // Connect the new branch in order.
         for (;;) {
@@ -94,87 +134,126 @@ Result<std::size_t> ChainFollower::sync() {
             auto block = source_.block(**hash);
             if (!block) return fail(block.error());
             if (block->header.previous_block != recent_.back().hash) break;  // moved under us: reconcile again
-            if (auto ok = connect(*block, **hash, next); !ok) return fail(ok.error());
+            if (auto ok = connect(std::make_shared<const Block>(std::move(*block)), **hash, next); !ok) {
+                return fail(ok.error());
+            }
             ++connected;
+            // Appointments stored while this block was processed, before the
+            // next block pushes it further back.
+            if (auto ok = check_stored_appointments(); !ok) return fail(ok.error());
         }
     }
-    if (auto ok = check_late_appointments(); !ok) return fail(ok.error());
+    if (auto ok = check_stored_appointments(); !ok) return fail(ok.error());
     caught_up_ = true;
     return connected;
 }
 
-Status ChainFollower::connect(const Block& block, const Hash256& hash, std::uint32_t height) {
-    auto started = std::chrono::steady_clock::now();
-    auto scan = watcher_.scan(block, hash, height);
-    if (!scan) return scan.error();
-    store::WriteBatch batch;
-    std::vector<store::TrackerRecord> added;
-    std::size_t rejected = 0;
-    for (const auto& breach : scan->breaches) {
-        store::AppointmentKey key{breach.appointment.locator, breach.appointment.user_id};
-        if (responder_.find(key.locator, key.user_id)) continue;  // already responding (e.g. reconnected block)
-        auto outcome = responder_.handle_breach(breach, height);
-        if (outcome.kind == BreachOutcome::Kind::unavailable) {
-            watcher_.forget_block(hash);
-            return make_error(ErrorCode::unavailable, "broadcasting a penalty: " + outcome.reason);
+Result<BlockConnected> read_block_candidates(std::shared_ptr<const BlockView> view, const tower::LocatorIndex& index,
+                                             store::Store& store) {
+    BlockConnected event;
+    for (std::size_t i : index.candidates(view->locators)) {
+        auto stored = store.find_by_locator(view->locators[i]);
+        if (!stored) return stored.error();
+        for (auto& appointment : *stored) event.candidates.push_back({i, std::move(appointment)});
+    }
+    event.block = std::move(view);
+    return event;
+}
+
+Status run_round(WatchCore& draft, Event first, chain::Broadcaster& broadcaster, Round& round) {
+    std::deque<Event> events;
+    events.push_back(std::move(first));
+    while (!events.empty()) {
+        std::vector<Action> actions = draft.handle(events.front());
+        events.pop_front();
+        for (auto& action : actions) {
+            if (auto* a = std::get_if<Abort>(&action)) return make_error(ErrorCode::unavailable, a->reason);
+            if (auto* b = std::get_if<Broadcast>(&action)) {
+                events.push_back(BroadcastReport{b->key, b->purpose, broadcaster.broadcast(b->transaction)});
+                continue;
+            }
+            if (auto* q = std::get_if<QueryMempool>(&action)) {
+                auto in_mempool = broadcaster.in_mempool(q->txid);
+                if (!in_mempool) return in_mempool.error();
+                events.push_back(MempoolReport{q->key, *in_mempool});
+                continue;
+            }
+            if (auto* p = std::get_if<PersistTracker>(&action)) {
+                round.batch.put_tracker(p->tracker);
+            } else if (auto* d = std::get_if<DropAppointment>(&action)) {
+                round.batch.remove_appointment(d->key);
+            } else if (auto* r = std::get_if<ResolveTracker>(&action)) {
+                store::AppointmentKey key{r->tracker.locator, r->tracker.user_id};
+                round.batch.remove_tracker(key).remove_appointment(key);
+                round.refunds.emplace_back(r->tracker.user_id, r->refund_slots);
+            } else if (auto* u = std::get_if<UndoTracker>(&action)) {
+                round.batch.remove_tracker({u->tracker.locator, u->tracker.user_id});
+            } else if (auto* t = std::get_if<SetTip>(&action)) {
+                round.batch.set_chain_position(t->position);
+            }
+            round.done.push_back(std::move(action));
         }
-        if (outcome.kind == BreachOutcome::Kind::tracked) {
-            log_event(LogLevel::info, "breach_punished",
-                      {{"height", std::to_string(height)},
-                       {"dispute_txid", breach.dispute.txid().to_display_hex()},
-                       {"penalty_txid", outcome.tracker->penalty_txid.to_display_hex()}});
-            added.push_back(*outcome.tracker);
-            batch.trackers.push_back(*outcome.tracker);
-        } else {
-            // rust-teos: a penalty bitcoind refuses drops the appointment (no refund).
-            log_event(LogLevel::warn, "penalty_rejected",
-                      {{"height", std::to_string(height)}, {"dispute_txid", breach.dispute.txid().to_display_hex()},
-                       {"reason", outcome.reason}});
-            ++rejected;
-            batch.removed_appointments.push_back(key);
-        }
     }
-    for (const auto& key : scan->invalid) batch.removed_appointments.push_back(key);
-    auto changes = responder_.on_block_connected(block, height);
-    if (!changes) {
-        watcher_.forget_block(hash);
-        return changes.error();
+    ARGUS_CHECK(draft.awaiting_reports() == 0);  // every broadcast's result was fed back
+    return {};
+}
+
+Status ChainFollower::round(Event first) {
+    WatchCore draft = core_;
+    Round r;
+    if (auto ok = run_round(draft, std::move(first), broadcaster_, r); !ok) return ok;
+    if (!r.batch.empty()) {
+        if (auto ok = service_.commit_chain_effects(std::move(r.batch), r.refunds); !ok) return ok;
     }
-    batch.trackers.insert(batch.trackers.end(), changes->updated.begin(), changes->updated.end());
-    std::vector<std::pair<store::UserId, std::uint32_t>> refunds;
-    for (const auto& t : changes->resolved) {
-        batch.removed_trackers.push_back({t.locator, t.user_id});
-        batch.removed_appointments.push_back({t.locator, t.user_id});
-        refunds.emplace_back(t.user_id, teos::appointment_slots(t.blob_size));
-        log_event(LogLevel::info, "penalty_resolved",
-                  {{"penalty_txid", t.penalty_txid.to_display_hex()}, {"depth", std::to_string(height + 1 - *t.confirmed_height)}});
-    }
-    batch.chain_position = store::ChainPosition{height, hash};
-    if (auto ok = service_.commit_chain_effects(std::move(batch), refunds); !ok) {
-        watcher_.forget_block(hash);
-        return ok;
-    }
-    responder_.apply(added, *changes);
-    recent_.push_back({height, hash});
-    while (recent_.size() > options_.max_reorg_depth + 1) recent_.pop_front();
-    height_ = height;
-    (void)service_.remove_outdated_users(height);
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    core_ = std::move(draft);
     {
         std::lock_guard lock(mutex_);
-        ++stats_.blocks_connected;
-        stats_.breaches += scan->breaches.size();
-        stats_.penalties_broadcast += added.size();
-        stats_.penalties_rebroadcast += changes->rebroadcasts;
-        stats_.penalties_confirmed += changes->confirmed;
-        stats_.penalties_rejected += rejected;
-        stats_.invalid_appointments += scan->invalid.size();
+        published_ = core_.trackers();
+        stats_.core = core_.counters();
+    }
+    height_ = core_.tip().height;
+    for (const auto& action : r.done) {
+        if (auto* p = std::get_if<PersistTracker>(&action); p && p->is_new) {
+            log_event(LogLevel::info, "breach_punished",
+                      {{"height", std::to_string(core_.tip().height)},
+                       {"dispute_txid", p->tracker.dispute_txid.to_display_hex()},
+                       {"penalty_txid", p->tracker.penalty_txid.to_display_hex()}});
+        } else if (auto* d = std::get_if<DropAppointment>(&action)) {
+            log_event(LogLevel::warn, d->reason == DropReason::penalty_rejected ? "penalty_rejected" : "appointment_invalid",
+                      {{"locator", to_hex(d->key.locator)}, {"reason", d->detail}});
+        } else if (auto* res = std::get_if<ResolveTracker>(&action)) {
+            log_event(LogLevel::info, "penalty_resolved", {{"penalty_txid", res->tracker.penalty_txid.to_display_hex()}});
+        } else if (auto* u = std::get_if<UndoTracker>(&action)) {
+            log_event(LogLevel::warn, "breach_reorged_out", {{"dispute_txid", u->tracker.dispute_txid.to_display_hex()}});
+        }
+    }
+    return {};
+}
+
+Status ChainFollower::connect(std::shared_ptr<const Block> block, const Hash256& hash, std::uint32_t height) {
+    auto started = clock_.monotonic_now();
+    auto view = make_block_view(std::move(block), hash, height);
+    std::size_t transactions = view->txids.size();
+    auto event = read_block_candidates(std::move(view), index_, store_);
+    if (!event) return event.error();
+    if (options_.after_candidates_read) options_.after_candidates_read(height);
+    if (auto ok = round(std::move(*event)); !ok) return ok;
+    recent_.push_back({height, hash});
+    while (recent_.size() > options_.max_reorg_depth + 1) recent_.pop_front();
+
+    if (auto removed = service_.remove_outdated_users(height); !removed) {
+        // Not a reason to stop watching: retried at the next block.
+        log_event(LogLevel::warn, "outdated_users_not_removed", {{"error", removed.error().message}});
+    }
+    double seconds = std::chrono::duration<double>(clock_.monotonic_now() - started).count();
+    {
+        std::lock_guard lock(mutex_);
         stats_.last_block_seconds = seconds;
     }
     if (options_.on_block_processed) options_.on_block_processed(seconds);
     log_event(LogLevel::debug, "block_connected",
-              {{"height", std::to_string(height)}, {"hash", display(hash)}, {"txs", std::to_string(block.transactions.size())},
-               {"breaches", std::to_string(scan->breaches.size())}});
+              {{"height", std::to_string(height)}, {"hash", display(hash)},
+               {"txs", std::to_string(transactions)}});
     return {};
 }
 
@@ -182,72 +261,35 @@ Status ChainFollower::disconnect_tip() {
     Ref tip = recent_.back();
     auto block = source_.block(tip.hash);
     if (!block) return block.error();
-    auto changes = responder_.on_block_disconnected(*block, tip.height);
-    if (!changes) return changes.error();
-    store::WriteBatch batch;
-    batch.trackers = changes->updated;
-    for (const auto& t : changes->undone) {
-        batch.removed_trackers.push_back({t.locator, t.user_id});
-        log_event(LogLevel::warn, "breach_reorged_out", {{"dispute_txid", t.dispute_txid.to_display_hex()}});
-    }
     Ref previous = recent_[recent_.size() - 2];
-    batch.chain_position = store::ChainPosition{previous.height, previous.hash};
-    if (auto ok = service_.commit_chain_effects(std::move(batch), {}); !ok) return ok;
-    responder_.apply({}, *changes);
-    watcher_.forget_block(tip.hash);
+    BlockDisconnected event;
+    event.block = make_block_view(std::make_shared<const Block>(std::move(*block)), tip.hash, tip.height);
+    event.new_tip = store::ChainPosition{previous.height, previous.hash};
+    if (auto ok = round(std::move(event)); !ok) return ok;
     recent_.pop_back();
-    height_ = previous.height;
     log_event(LogLevel::warn, "block_disconnected", {{"height", std::to_string(tip.height)}, {"hash", display(tip.hash)}});
-    std::lock_guard lock(mutex_);
-    ++stats_.blocks_disconnected;
     return {};
 }
 
-void ChainFollower::appointment_stored(const store::AppointmentRecord& appointment) {
-    if (!watcher_.recent_match(appointment.locator)) return;
-    {
-        std::lock_guard lock(mutex_);
-        pending_.push_back(appointment);
-    }
-    wake();
+void ChainFollower::appointment_stored(store::AppointmentRecord appointment) {
+    std::lock_guard lock(mutex_);
+    stored_.push_back(std::move(appointment));
+    wake_.notify_all();
 }
 
-Status ChainFollower::check_late_appointments() {
+Status ChainFollower::check_stored_appointments() {
     for (;;) {
         store::AppointmentRecord appointment;
         {
             std::lock_guard lock(mutex_);
-            if (pending_.empty()) return {};
-            appointment = pending_.front();
+            if (stored_.empty()) return {};
+            appointment = stored_.front();
         }
-        auto match = watcher_.recent_match(appointment.locator);
-        store::WriteBatch batch;
-        std::vector<store::TrackerRecord> added;
-        if (match) {
-            auto block = source_.block(match->block_hash);
-            if (!block) return block.error();
-            const Transaction& dispute = block->transactions.at(match->transaction_index);
-            auto breach = Watcher::open(appointment, dispute);
-            if (breach) {
-                auto outcome = responder_.handle_breach(*breach, height_);
-                if (outcome.kind == BreachOutcome::Kind::unavailable) return make_error(ErrorCode::unavailable, outcome.reason);
-                if (outcome.kind == BreachOutcome::Kind::tracked) {
-                    log_event(LogLevel::info, "breach_punished_late",
-                              {{"dispute_txid", dispute.txid().to_display_hex()},
-                               {"penalty_txid", outcome.tracker->penalty_txid.to_display_hex()}});
-                    added.push_back(*outcome.tracker);
-                    batch.trackers.push_back(*outcome.tracker);
-                } else {
-                    batch.removed_appointments.push_back({appointment.locator, appointment.user_id});
-                }
-            } else {
-                batch.removed_appointments.push_back({appointment.locator, appointment.user_id});
-            }
-            if (auto ok = service_.commit_chain_effects(std::move(batch), {}); !ok) return ok;
-            responder_.apply(added, {});
-        }
+        if (auto ok = round(AppointmentStored{std::move(appointment)}); !ok) return ok;
+        // Popped only once its round committed: an outage retries it.
         std::lock_guard lock(mutex_);
-        pending_.pop_front();
+        stored_.pop_front();
+        ++stats_.appointments_checked_late;
     }
 }
 
@@ -272,22 +314,42 @@ void ChainFollower::stop() {
 
 void ChainFollower::run() {
     std::chrono::milliseconds backoff{250};
+    auto next_sync = clock_.monotonic_now();
+    bool stored_blocked = false;  // a stored appointment's round failed: wait for the next sync
     for (;;) {
-        auto result = sync();
-        std::chrono::milliseconds wait = options_.poll_interval;
-        if (!result) {
-            log_event(LogLevel::warn, "chain_sync_failed",
-                      {{"error", result.error().message}, {"retry_ms", std::to_string(backoff.count())}});
-            wait = backoff;
-            backoff = std::min(backoff * 2, options_.max_backoff);
-        } else {
-            backoff = std::chrono::milliseconds(250);
+        if (clock_.monotonic_now() >= next_sync) {
+            std::chrono::milliseconds wait = options_.poll_interval;
+            if (!halted()) {
+                auto result = sync();
+                if (!result) {
+                    log_event(LogLevel::warn, "chain_sync_failed",
+                              {{"error", result.error().message}, {"retry_ms", std::to_string(backoff.count())}});
+                    wait = backoff;
+                    backoff = std::min(backoff * 2, options_.max_backoff);
+                } else {
+                    backoff = std::chrono::milliseconds(250);
+                }
+                stored_blocked = !result;
+            }
+            next_sync = clock_.monotonic_now() + wait;
+        } else if (!stored_blocked) {
+            if (auto ok = check_stored_appointments(); !ok) {
+                // A late breach could not be broadcast: retried with the next sync.
+                log_event(LogLevel::warn, "late_check_failed", {{"error", ok.error().message}});
+                stored_blocked = true;
+                next_sync = std::min(next_sync, clock_.monotonic_now() + backoff);
+            }
         }
         std::unique_lock lock(mutex_);
         if (stopping_) return;
-        wake_.wait_for(lock, wait, [&] { return stopping_ || woken_; });
+        auto until = next_sync - clock_.monotonic_now();
+        wake_.wait_for(lock, std::max<std::chrono::nanoseconds>(until, std::chrono::nanoseconds(0)),
+                       [&] { return stopping_ || woken_ || (!stored_.empty() && !stored_blocked); });
         if (stopping_) return;
-        woken_ = false;
+        if (woken_) {
+            woken_ = false;
+            next_sync = clock_.monotonic_now();
+        }
     }
 }
 

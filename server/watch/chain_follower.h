@@ -1,21 +1,39 @@
-// Follows bitcoind's best chain block by block. ZMQ notifications only wake
-// it; every sync reconciles the persisted position with bitcoind over RPC:
-// it disconnects back to the fork point (up to `max_reorg_depth` blocks) and
-// connects each block of the new branch in order. A block's effects (trackers,
-// removed appointments, refunds) are committed in one transaction together
-// with the new position, so a crash replays at most the block in progress.
+// The watch path's adapter: follows bitcoind's best chain block by block and
+// drives the pure decision core (watch_core.h). ZMQ notifications only wake
+// it; every sync reconciles the persisted position with bitcoind over RPC: it
+// disconnects back to the fork point (up to `max_reorg_depth` blocks) and
+// connects each block of the new branch in order.
+//
+// One round per event (a block connected or disconnected, an appointment
+// stored): the adapter reads the block's candidate appointments (locator
+// index, then store), feeds the core a draft copy of its state, executes the
+// broadcasts and mempool queries the core asks for and feeds back their
+// results, then commits every durable action and the new chain position in one
+// transaction. Only then does the draft become the core's state; on any
+// failure it is discarded and the round retried, so a crash or an outage
+// replays at most the round in progress.
+//
+// Appointments stored while a block is processed: the tower service calls
+// appointment_stored() for every appointment after it is committed and
+// indexed; the follower queues them and runs their rounds between blocks and
+// while idle, so each is checked against every recent block scanned before it
+// was indexed.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
+#include <map>
 #include <mutex>
+#include <string>
 #include <thread>
 
+#include "common/context.h"
 #include "server/chain/chain_source.h"
+#include "server/tower/locator_index.h"
 #include "server/tower/tower_service.h"
-#include "server/watch/responder.h"
-#include "server/watch/watcher.h"
+#include "server/watch/watch_core.h"
 
 namespace argus::watch {
 
@@ -23,42 +41,66 @@ struct FollowerOptions {
     std::uint32_t max_reorg_depth = 100;
     std::chrono::milliseconds poll_interval{30'000};  // fallback when ZMQ is silent or lossy
     std::chrono::milliseconds max_backoff{30'000};
+    CoreOptions core;
     std::function<void(double seconds)> on_block_processed;  // metrics
+    // Tests: runs on the follower thread after a block's candidates were read
+    // and before the core sees the block (where a concurrent store once raced).
+    std::function<void(std::uint32_t height)> after_candidates_read;
 };
 
+// What one round leaves to be committed.
+struct Round {
+    store::WriteBatch batch;
+    std::vector<std::pair<store::UserId, std::uint32_t>> refunds;
+    std::vector<Action> done;  // the durable actions, in order (for logs)
+};
+
+// A connected block's event: every stored appointment the locator index could
+// not rule out, read from the store.
+Result<BlockConnected> read_block_candidates(std::shared_ptr<const BlockView> view, const tower::LocatorIndex& index,
+                                             store::Store& store);
+// Feeds `first` to `draft`, executes the broadcasts and mempool queries it
+// asks for and feeds back their reports until it asks for nothing more;
+// durable actions go into `round`. An error means: discard the draft.
+Status run_round(WatchCore& draft, Event first, chain::Broadcaster& broadcaster, Round& round);
+
 struct FollowerStats {
-    std::uint64_t blocks_connected = 0;
-    std::uint64_t blocks_disconnected = 0;
-    std::uint64_t breaches = 0;
-    std::uint64_t penalties_broadcast = 0;
-    std::uint64_t penalties_rebroadcast = 0;
-    std::uint64_t penalties_confirmed = 0;
-    std::uint64_t penalties_rejected = 0;
-    std::uint64_t invalid_appointments = 0;
+    CoreCounters core;
     std::uint64_t rpc_errors = 0;
+    std::uint64_t appointments_checked_late = 0;  // AppointmentStored rounds run
     double last_block_seconds = 0;
+    bool halted = false;
 };
 
 class ChainFollower {
 public:
-    ChainFollower(chain::ChainSource& source, Watcher& watcher, Responder& responder, tower::TowerService& service,
-                  store::Store& store, FollowerOptions options = {});
+    ChainFollower(chain::ChainSource& source, chain::Broadcaster& broadcaster, const tower::LocatorIndex& index,
+                  tower::TowerService& service, store::Store& store, FollowerOptions options = {},
+                  const Clock& clock = system_clock());
     ~ChainFollower();
 
-    // Loads the persisted position (or starts at bitcoind's tip on first run).
+    // Loads the persisted position and trackers (or starts at bitcoind's tip on first run).
     Status initialize();
-    // Reconciles with bitcoind until caught up. Returns blocks connected.
+    // Reconciles with bitcoind until caught up, then runs queued appointment
+    // rounds. Returns blocks connected.
     Result<std::size_t> sync();
+    // Runs queued appointment rounds only (no RPC unless one is a breach).
+    Status check_stored_appointments();
     // Runs sync() on its own thread: on wake(), every poll interval, and with
-    // backoff while bitcoind is unreachable.
+    // backoff while bitcoind is unreachable; stored appointments in between.
     void start();
     void stop();
     void wake();
-    // A newly stored appointment: checked against recent blocks on the follower thread.
-    void appointment_stored(const store::AppointmentRecord& appointment);
+    // Every newly stored appointment, from the committer thread.
+    void appointment_stored(store::AppointmentRecord appointment);
+
+    std::optional<store::TrackerRecord> tracker(const Locator& locator, const store::UserId& user) const;
+    std::size_t tracker_count() const;
 
     tower::ChainStatus status() const;
     bool caught_up() const { return caught_up_; }
+    // A reorg deeper than max_reorg_depth: the follower stopped; an operator must act.
+    std::optional<std::string> halted() const;
     std::uint32_t best_height() const { return best_height_; }
     FollowerStats stats() const;
 
@@ -67,27 +109,33 @@ private:
         std::uint32_t height;
         Hash256 hash;
     };
-    Status connect(const Block& block, const Hash256& hash, std::uint32_t height);
+    Status connect(std::shared_ptr<const Block> block, const Hash256& hash, std::uint32_t height);
     Status disconnect_tip();
-    Status check_late_appointments();
+    // Runs a round on a draft of the core and commits it; on success the
+    // draft becomes the core's state.
+    Status round(Event first);
     void run();
 
     chain::ChainSource& source_;
-    Watcher& watcher_;
-    Responder& responder_;
+    chain::Broadcaster& broadcaster_;
+    const tower::LocatorIndex& index_;
     tower::TowerService& service_;
     store::Store& store_;
     FollowerOptions options_;
+    const Clock& clock_;
 
+    WatchCore core_;          // follower thread only
     std::deque<Ref> recent_;  // our chain, oldest first; back() is the tip
     std::atomic<std::uint32_t> height_{0};
     std::atomic<bool> reachable_{false};
     std::atomic<bool> caught_up_{false};
     std::atomic<std::uint32_t> best_height_{0};
 
-    mutable std::mutex mutex_;  // guards stats_, pending_, wake state
+    mutable std::mutex mutex_;  // guards everything below
+    std::map<Key, store::TrackerRecord> published_;  // the committed trackers, for the API threads
     FollowerStats stats_;
-    std::deque<store::AppointmentRecord> pending_;
+    std::optional<std::string> halted_;
+    std::deque<store::AppointmentRecord> stored_;  // appointments to check, oldest first
     std::condition_variable wake_;
     bool woken_ = false;
     bool stopping_ = false;

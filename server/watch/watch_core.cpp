@@ -1,0 +1,229 @@
+#include "server/watch/watch_core.h"
+
+#include <set>
+
+#include "common/check.h"
+#include "common/teos_protocol.h"
+
+namespace argus::watch {
+
+std::shared_ptr<const BlockView> make_block_view(std::shared_ptr<const Block> block, const Hash256& hash,
+                                                 std::uint32_t height) {
+    auto view = std::make_shared<BlockView>();
+    view->height = height;
+    view->hash = hash;
+    view->txids.reserve(block->transactions.size());
+    view->locators.reserve(block->transactions.size());
+    for (const auto& tx : block->transactions) {
+        view->txids.push_back(tx.txid());
+        view->locators.push_back(teos::locator(view->txids.back()));
+    }
+    view->block = std::move(block);
+    return view;
+}
+
+OpenedPayload open_payload(const store::AppointmentRecord& appointment, const Transaction& dispute) {
+    OpenedPayload opened;
+    if (appointment.trigger == store::TriggerKind::txid_locator &&
+        appointment.payload == store::PayloadKind::encrypted_penalty) {
+        // teos: the blob is the penalty, encrypted with SHA256(dispute txid).
+        auto plain = teos::decrypt_penalty(appointment.blob, dispute.txid());
+        if (!plain) return opened;
+        auto penalty = parse_transaction(*plain);
+        if (!penalty) return opened;
+        opened.kind = OpenedPayload::Kind::penalty;
+        opened.penalty = std::move(*penalty);
+        return opened;
+    }
+    // The LND and Electrum kinds get their openers with their front doors.
+    opened.kind = OpenedPayload::Kind::unsupported;
+    return opened;
+}
+
+WatchCore::WatchCore(CoreOptions options, store::ChainPosition tip, const std::vector<store::TrackerRecord>& trackers)
+    : options_(options), tip_(tip) {
+    for (const auto& t : trackers) trackers_[{t.locator, t.user_id}] = t;
+}
+
+std::vector<Action> WatchCore::handle(const Event& event) {
+    return std::visit(
+        [&](const auto& e) -> std::vector<Action> {
+            using E = std::decay_t<decltype(e)>;
+            if constexpr (std::is_same_v<E, BlockConnected>) return on_connected(e);
+            if constexpr (std::is_same_v<E, BlockDisconnected>) return on_disconnected(e);
+            if constexpr (std::is_same_v<E, AppointmentStored>) return on_stored(e);
+            if constexpr (std::is_same_v<E, BroadcastReport>) return on_broadcast(e);
+            if constexpr (std::is_same_v<E, MempoolReport>) return on_mempool(e);
+        },
+        event);
+}
+
+void WatchCore::respond(const store::AppointmentRecord& appointment, const Transaction& dispute, bool late,
+                        std::vector<Action>& out) {
+    Key key{appointment.locator, appointment.user_id};
+    // Already responding (a block seen again, or a late event for an
+    // appointment its block's scan already found): nothing new to do.
+    if (trackers_.count(key) || pending_.count(key)) return;
+    OpenedPayload opened = open_payload(appointment, dispute);
+    if (opened.kind == OpenedPayload::Kind::unsupported) return;
+    if (opened.kind == OpenedPayload::Kind::invalid) {
+        // rust-teos: a triggered appointment whose blob does not open is dropped.
+        ++counters_.invalid_appointments;
+        out.push_back(DropAppointment{appointment_key(key), DropReason::invalid_payload, "the payload does not open"});
+        return;
+    }
+    ++counters_.breaches;
+    if (late) ++counters_.late_breaches;
+    store::TrackerRecord t;
+    t.locator = appointment.locator;
+    t.user_id = appointment.user_id;
+    t.dispute_txid = dispute.txid();
+    t.dispute_tx = dispute.serialize();
+    t.penalty_txid = opened.penalty->txid();
+    t.penalty_tx = opened.penalty->serialize();
+    t.broadcast_height = tip_.height;
+    t.blob_size = static_cast<std::uint32_t>(appointment.blob.size());
+    pending_[key] = PendingBreach{t, late};
+    out.push_back(Broadcast{appointment_key(key), BroadcastPurpose::penalty, std::move(*opened.penalty)});
+}
+
+std::vector<Action> WatchCore::on_connected(const BlockConnected& e) {
+    ARGUS_CHECK(e.block && e.block->block);
+    const BlockView& view = *e.block;
+    std::vector<Action> out;
+    tip_ = {view.height, view.hash};
+    ++counters_.blocks_connected;
+
+    // Remember the block for appointments that arrive after its scan.
+    auto recent = std::make_shared<RecentBlock>();
+    recent->view = e.block;
+    recent->by_locator.reserve(view.locators.size());
+    for (std::size_t i = 0; i < view.locators.size(); ++i) recent->by_locator.emplace(view.locators[i], i);
+    recent_.push_back(std::move(recent));
+    // Twice the window is kept, so a reorg (of up to recent_blocks) does not
+    // shrink the window below recent_blocks of the new branch.
+    while (recent_.size() > 2 * options_.recent_blocks) recent_.pop_front();
+
+    // Confirmations, resolutions and rebroadcasts of what we already track.
+    std::set<Txid> in_block(view.txids.begin(), view.txids.end());
+    for (auto it = trackers_.begin(); it != trackers_.end();) {
+        store::TrackerRecord& t = it->second;
+        bool changed = false;
+        if (!t.confirmed_height && in_block.count(t.penalty_txid)) {
+            t.confirmed_height = view.height;
+            ++counters_.penalties_confirmed;
+            changed = true;
+        }
+        if (t.confirmed_height && view.height + 1 - *t.confirmed_height >= options_.resolve_depth) {
+            ++counters_.penalties_resolved;
+            out.push_back(ResolveTracker{t, teos::appointment_slots(t.blob_size)});
+            it = trackers_.erase(it);
+            continue;
+        }
+        if (!t.confirmed_height && view.height >= t.broadcast_height + options_.rebroadcast_after) {
+            out.push_back(QueryMempool{appointment_key(it->first), t.penalty_txid});
+        }
+        if (changed) out.push_back(PersistTracker{t, false});
+        ++it;
+    }
+
+    // New breaches: every candidate whose trigger is this block's transaction.
+    for (const auto& c : e.candidates) {
+        ARGUS_CHECK(c.transaction_index < view.block->transactions.size());
+        if (c.appointment.locator != view.locators[c.transaction_index]) continue;  // index prefix collision
+        respond(c.appointment, view.block->transactions[c.transaction_index], false, out);
+    }
+    out.push_back(SetTip{tip_});
+    return out;
+}
+
+std::vector<Action> WatchCore::on_disconnected(const BlockDisconnected& e) {
+    ARGUS_CHECK(e.block);
+    const BlockView& view = *e.block;
+    std::vector<Action> out;
+    ++counters_.blocks_disconnected;
+    std::erase_if(recent_, [&](const auto& r) { return r->view->hash == view.hash; });
+    std::set<Txid> in_block(view.txids.begin(), view.txids.end());
+    for (auto it = trackers_.begin(); it != trackers_.end();) {
+        store::TrackerRecord& t = it->second;
+        if (in_block.count(t.dispute_txid)) {
+            // The breach itself left the chain: watch for it again.
+            ++counters_.breaches_reorged_out;
+            out.push_back(UndoTracker{t});
+            it = trackers_.erase(it);
+            continue;
+        }
+        if (t.confirmed_height && *t.confirmed_height >= view.height) {
+            // Reorged out: unconfirmed again; put dispute and penalty back out.
+            t.confirmed_height.reset();
+            t.broadcast_height = e.new_tip.height;
+            ++counters_.penalties_rebroadcast;
+            for (auto& a : rebroadcast(t)) out.push_back(std::move(a));
+            out.push_back(PersistTracker{t, false});
+        }
+        ++it;
+    }
+    tip_ = e.new_tip;
+    out.push_back(SetTip{tip_});
+    return out;
+}
+
+std::vector<Action> WatchCore::on_stored(const AppointmentStored& e) {
+    std::vector<Action> out;
+    for (auto it = recent_.rbegin(); it != recent_.rend(); ++it) {
+        if (tip_.height + 1 - (*it)->view->height > options_.recent_blocks) break;  // deeper than the window
+        auto found = (*it)->by_locator.find(e.appointment.locator);
+        if (found == (*it)->by_locator.end()) continue;
+        respond(e.appointment, (*it)->view->block->transactions[found->second], true, out);
+        break;
+    }
+    return out;
+}
+
+std::vector<Action> WatchCore::on_broadcast(const BroadcastReport& e) {
+    using Kind = chain::BroadcastResult::Kind;
+    if (e.result.kind == Kind::unavailable) return {Abort{"bitcoind unavailable: " + e.result.message}};
+    if (e.purpose != BroadcastPurpose::penalty) return {};  // rebroadcasts: checked again next block
+    auto it = pending_.find(key_of(e.key));
+    if (it == pending_.end()) return {};  // not ours to decide (a stale report)
+    store::TrackerRecord t = std::move(it->second.tracker);
+    pending_.erase(it);
+    if (e.result.kind == Kind::rejected) {
+        // rust-teos: a penalty bitcoind refuses drops the appointment (no refund).
+        ++counters_.penalties_rejected;
+        return {DropAppointment{e.key, DropReason::penalty_rejected,
+                                "bitcoind rejected the penalty (" + std::to_string(e.result.code) +
+                                    "): " + e.result.message}};
+    }
+    // Already in chain: confirmed somewhere we cannot see without txindex; count from now.
+    if (e.result.kind == Kind::already_in_chain) t.confirmed_height = tip_.height;
+    ++counters_.penalties_broadcast;
+    trackers_[key_of(e.key)] = t;
+    return {PersistTracker{std::move(t), true}};
+}
+
+std::vector<Action> WatchCore::on_mempool(const MempoolReport& e) {
+    auto it = trackers_.find(key_of(e.key));
+    if (e.in_mempool || it == trackers_.end() || it->second.confirmed_height) return {};
+    store::TrackerRecord& t = it->second;
+    t.broadcast_height = tip_.height;
+    ++counters_.penalties_rebroadcast;
+    std::vector<Action> out = rebroadcast(t);
+    out.push_back(PersistTracker{t, false});
+    return out;
+}
+
+std::vector<Action> WatchCore::rebroadcast(const store::TrackerRecord& t) {
+    std::vector<Action> out;
+    store::AppointmentKey key{t.locator, t.user_id};
+    // The dispute may have been reorged out with its block: send it first.
+    if (auto dispute = parse_transaction(t.dispute_tx)) {
+        out.push_back(Broadcast{key, BroadcastPurpose::rebroadcast_dispute, std::move(*dispute)});
+    }
+    if (auto penalty = parse_transaction(t.penalty_tx)) {
+        out.push_back(Broadcast{key, BroadcastPurpose::rebroadcast_penalty, std::move(*penalty)});
+    }
+    return out;
+}
+
+}  // namespace argus::watch

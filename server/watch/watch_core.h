@@ -1,0 +1,196 @@
+// The watch/respond decision core: a pure state machine, events in, actions
+// out. It never touches the store, bitcoind, a clock or a log; the chain
+// follower (chain_follower.h) is its adapter: it feeds events, executes the
+// actions, and makes one round's durable actions one transaction before it
+// keeps the core's new state (a draft copy is discarded on any failure).
+//
+// Events: a block connected (with the stored appointments the locator index
+// could not rule out), a block disconnected, an appointment stored, the result
+// of a broadcast, a mempool report. Actions: broadcast, query the mempool,
+// persist a tracker, drop an appointment, resolve a tracker (with its slot
+// refund), undo a tracker (its dispute left the chain), set the tip, abort the
+// round (bitcoind unavailable: retry the whole round later).
+//
+// Responder rules (rust-teos): a penalty accepted or already in the mempool is
+// tracked from the breach height; -27 (already in chain) counts as confirmed at
+// the breach height; -25/-26/-22 rejections drop the appointment without
+// refund; an unconfirmed penalty not in the mempool `rebroadcast_after` blocks
+// after its broadcast is sent again with its dispute; a penalty
+// `resolve_depth` deep is resolved, its appointment deleted and the user's
+// slots refunded. A tracker lives beside its appointment, so a reorg that
+// removes the dispute undoes the tracker and the appointment is watched again.
+//
+// Completeness: the core keeps the blocks up to `recent_blocks` deep; an
+// appointment stored after a block's candidates were read is checked against
+// them when its AppointmentStored event arrives, so no breach in a recent
+// block is missed whatever the interleaving.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "common/block.h"
+#include "common/watchtower_crypto.h"
+#include "server/chain/chain_source.h"
+#include "server/store/store.h"
+
+namespace argus::watch {
+
+struct CoreOptions {
+    std::uint32_t resolve_depth = 100;  // rust-teos IRREVOCABLY_RESOLVED
+    std::uint32_t rebroadcast_after = 6;
+    std::uint32_t recent_blocks = 6;  // late appointments are checked against blocks this deep
+};
+
+// A block with what every trigger kind needs computed once.
+struct BlockView {
+    std::uint32_t height = 0;
+    Hash256 hash{};
+    std::shared_ptr<const Block> block;
+    std::vector<Txid> txids;
+    std::vector<Locator> locators;  // teos locator of each transaction
+};
+std::shared_ptr<const BlockView> make_block_view(std::shared_ptr<const Block> block, const Hash256& hash,
+                                                 std::uint32_t height);
+
+using Key = std::pair<Locator, store::UserId>;
+inline Key key_of(const store::AppointmentKey& k) { return {k.locator, k.user_id}; }
+inline store::AppointmentKey appointment_key(const Key& k) { return {k.first, k.second}; }
+
+// ---- events ----
+struct Candidate {
+    std::size_t transaction_index = 0;  // into the block's transactions
+    store::AppointmentRecord appointment;
+};
+struct BlockConnected {
+    std::shared_ptr<const BlockView> block;
+    std::vector<Candidate> candidates;  // every stored appointment whose trigger may be in the block
+};
+struct BlockDisconnected {
+    std::shared_ptr<const BlockView> block;  // the tip being removed
+    store::ChainPosition new_tip;            // its parent
+};
+struct AppointmentStored {
+    store::AppointmentRecord appointment;
+};
+enum class BroadcastPurpose { penalty, rebroadcast_dispute, rebroadcast_penalty };
+struct BroadcastReport {
+    store::AppointmentKey key;
+    BroadcastPurpose purpose = BroadcastPurpose::penalty;
+    chain::BroadcastResult result;
+};
+struct MempoolReport {
+    store::AppointmentKey key;
+    bool in_mempool = false;
+};
+using Event = std::variant<BlockConnected, BlockDisconnected, AppointmentStored, BroadcastReport, MempoolReport>;
+
+// ---- actions ----
+struct Broadcast {
+    store::AppointmentKey key;
+    BroadcastPurpose purpose = BroadcastPurpose::penalty;
+    Transaction transaction;
+};
+struct QueryMempool {
+    store::AppointmentKey key;
+    Txid txid;
+};
+struct PersistTracker {
+    store::TrackerRecord tracker;
+    bool is_new = false;  // a breach just responded to
+};
+enum class DropReason { invalid_payload, penalty_rejected };
+struct DropAppointment {
+    store::AppointmentKey key;
+    DropReason reason = DropReason::invalid_payload;
+    std::string detail;
+};
+struct ResolveTracker {  // delete tracker and appointment; refund the slots
+    store::TrackerRecord tracker;
+    std::uint32_t refund_slots = 0;
+};
+struct UndoTracker {  // its dispute left the chain: delete the tracker, watch again
+    store::TrackerRecord tracker;
+};
+struct SetTip {
+    store::ChainPosition position;
+};
+struct Abort {  // a dependency is unavailable: discard the round, retry later
+    std::string reason;
+};
+using Action =
+    std::variant<Broadcast, QueryMempool, PersistTracker, DropAppointment, ResolveTracker, UndoTracker, SetTip, Abort>;
+
+struct CoreCounters {
+    std::uint64_t blocks_connected = 0;
+    std::uint64_t blocks_disconnected = 0;
+    std::uint64_t breaches = 0;  // triggered appointments whose payload opened
+    std::uint64_t late_breaches = 0;  // of which found by an AppointmentStored event
+    std::uint64_t penalties_broadcast = 0;  // accepted (or already known) first broadcasts
+    std::uint64_t penalties_rejected = 0;
+    std::uint64_t penalties_rebroadcast = 0;
+    std::uint64_t penalties_confirmed = 0;
+    std::uint64_t penalties_resolved = 0;
+    std::uint64_t breaches_reorged_out = 0;
+    std::uint64_t invalid_appointments = 0;
+};
+
+// Opens a triggered appointment's payload with the dispute: the penalty to
+// broadcast, or nullopt if it does not open. Dispatches on the appointment's
+// trigger and payload kinds; a kind with no opener yet is `unsupported`.
+struct OpenedPayload {
+    enum class Kind { penalty, invalid, unsupported } kind = Kind::invalid;
+    std::optional<Transaction> penalty;
+};
+OpenedPayload open_payload(const store::AppointmentRecord& appointment, const Transaction& dispute);
+
+class WatchCore {
+public:
+    explicit WatchCore(CoreOptions options = {}, store::ChainPosition tip = {},
+                       const std::vector<store::TrackerRecord>& trackers = {});
+
+    // The pure transition: applies `event` to this state and returns what to do.
+    [[nodiscard]] std::vector<Action> handle(const Event& event);
+
+    const std::map<Key, store::TrackerRecord>& trackers() const { return trackers_; }
+    const store::ChainPosition& tip() const { return tip_; }
+    const CoreCounters& counters() const { return counters_; }
+    // Penalties broadcast whose result has not been reported yet.
+    std::size_t awaiting_reports() const { return pending_.size(); }
+
+private:
+    struct RecentBlock {
+        std::shared_ptr<const BlockView> view;
+        std::unordered_map<Locator, std::size_t, LocatorHash> by_locator;  // -> transaction index
+    };
+    struct PendingBreach {  // broadcast sent, result not yet reported
+        store::TrackerRecord tracker;
+        bool late = false;
+    };
+
+    std::vector<Action> on_connected(const BlockConnected& e);
+    std::vector<Action> on_disconnected(const BlockDisconnected& e);
+    std::vector<Action> on_stored(const AppointmentStored& e);
+    std::vector<Action> on_broadcast(const BroadcastReport& e);
+    std::vector<Action> on_mempool(const MempoolReport& e);
+    // A triggered appointment: broadcast its penalty, or drop it.
+    void respond(const store::AppointmentRecord& appointment, const Transaction& dispute, bool late,
+                 std::vector<Action>& out);
+    static std::vector<Action> rebroadcast(const store::TrackerRecord& tracker);
+
+    CoreOptions options_;
+    store::ChainPosition tip_;
+    std::map<Key, store::TrackerRecord> trackers_;
+    std::map<Key, PendingBreach> pending_;
+    std::deque<std::shared_ptr<const RecentBlock>> recent_;  // active chain, oldest first; shared between copies
+    CoreCounters counters_;
+};
+
+}  // namespace argus::watch
