@@ -192,6 +192,7 @@ int run(const config::TowerOptions& o) {
             s.zmq_gaps = zmq ? zmq->gaps() : 0;
             s.rpc_errors = stats.rpc_errors;
             s.breaches = stats.breaches;
+            s.breaches_reorged_out = stats.breaches_reorged_out;
             s.penalties_broadcast = stats.penalties_broadcast;
             s.penalties_rebroadcast = stats.penalties_rebroadcast;
             s.penalties_confirmed = stats.penalties_confirmed;

@@ -200,6 +200,7 @@ Status ChainFollower::disconnect_tip() {
     log_event(LogLevel::warn, "block_disconnected", {{"height", std::to_string(tip.height)}, {"hash", display(tip.hash)}});
     std::lock_guard lock(mutex_);
     ++stats_.blocks_disconnected;
+    stats_.breaches_reorged_out += changes->undone.size();
     return {};
 }
 

@@ -30,6 +30,7 @@ struct FollowerStats {
     std::uint64_t blocks_connected = 0;
     std::uint64_t blocks_disconnected = 0;
     std::uint64_t breaches = 0;
+    std::uint64_t breaches_reorged_out = 0;  // trackers dropped with their breach's block
     std::uint64_t penalties_broadcast = 0;
     std::uint64_t penalties_rebroadcast = 0;
     std::uint64_t penalties_confirmed = 0;
