@@ -9,6 +9,8 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
 #include <thread>
 
 #include "common/bech32.h"
@@ -164,6 +166,22 @@ public:
         std::string token = wait_for_file(dir_.path() + "/tower/admin_token");
         token.erase(token.find_last_not_of("\n") + 1);
         return json::parse(admin.get("/info", "Bearer " + token).body);
+    }
+    // An unlabelled sample of the tower's /metrics (Prometheus text format),
+    // or nullopt when the tower does not export it.
+    std::optional<double> metric(const std::string& name) {
+        HttpClient http(metrics_port_);
+        std::istringstream lines(http.get("/metrics").body);
+        for (std::string line; std::getline(lines, line);) {
+            if (line.size() > name.size() && line.compare(0, name.size(), name) == 0 && line[name.size()] == ' ') {
+                return std::stod(line.substr(name.size() + 1));
+            }
+        }
+        return std::nullopt;
+    }
+    // Waits for the 1 s metrics sampler to report `value`.
+    bool metric_reaches(const std::string& name, double value) {
+        return wait_until([&] { return metric(name) == value; });
     }
     bool tower_at_tip() { return admin_info()["chain_height"].get<std::uint32_t>() == chain_height(); }
 
