@@ -195,6 +195,9 @@ int run(const config::TowerOptions& o) {
             s.zmq_gaps = zmq ? zmq->gaps() : 0;
             s.rpc_errors = stats.rpc_errors;
             s.breaches = stats.core.breaches;
+            s.breaches_reorged_out = stats.core.breaches_reorged_out;
+            s.late_breaches = stats.core.late_breaches;
+            s.chain_halted = stats.halted;
             s.penalties_broadcast = stats.core.penalties_broadcast;
             s.penalties_rebroadcast = stats.core.penalties_rebroadcast;
             s.penalties_confirmed = stats.core.penalties_confirmed;

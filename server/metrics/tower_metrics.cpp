@@ -36,6 +36,9 @@ TowerMetrics::TowerMetrics(const std::string& version)
       zmq_gaps_(BuildCounter().Name("argus_zmq_gaps_total").Help("gaps in ZMQ sequence numbers").Register(*registry_).Add({})),
       rpc_errors_(BuildCounter().Name("argus_rpc_errors_total").Help("failed bitcoind syncs").Register(*registry_).Add({})),
       breaches_(BuildCounter().Name("argus_breaches_detected_total").Help("breaches found in blocks").Register(*registry_).Add({})),
+      breaches_reorged_out_(BuildCounter().Name("argus_breaches_reorged_out_total").Help("responses dropped because a reorg disconnected their breach").Register(*registry_).Add({})),
+      late_breaches_(BuildCounter().Name("argus_late_breaches_total").Help("breaches found when an appointment arrived after its block was scanned").Register(*registry_).Add({})),
+      chain_halted_(BuildGauge().Name("argus_chain_halted").Help("1 when a reorg deeper than max_reorg_depth stopped the watcher").Register(*registry_).Add({})),
       penalties_broadcast_(BuildCounter().Name("argus_penalties_broadcast_total").Help("penalties handed to bitcoind").Register(*registry_).Add({})),
       penalties_confirmed_(BuildCounter().Name("argus_penalties_confirmed_total").Help("penalties seen in a block").Register(*registry_).Add({})),
       penalties_rejected_(BuildCounter().Name("argus_penalties_rejected_total").Help("penalties bitcoind refused").Register(*registry_).Add({})),
@@ -93,6 +96,9 @@ void TowerMetrics::sample(const TowerSample& s) {
     add_delta(zmq_gaps_, last_.zmq_gaps, s.zmq_gaps);
     add_delta(rpc_errors_, last_.rpc_errors, s.rpc_errors);
     add_delta(breaches_, last_.breaches, s.breaches);
+    add_delta(breaches_reorged_out_, last_.breaches_reorged_out, s.breaches_reorged_out);
+    add_delta(late_breaches_, last_.late_breaches, s.late_breaches);
+    chain_halted_.Set(s.chain_halted ? 1 : 0);
     add_delta(penalties_broadcast_, last_.penalties_broadcast, s.penalties_broadcast);
     add_delta(penalties_confirmed_, last_.penalties_confirmed, s.penalties_confirmed);
     add_delta(penalties_rejected_, last_.penalties_rejected, s.penalties_rejected);

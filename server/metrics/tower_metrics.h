@@ -21,7 +21,8 @@ struct TowerSample {  // what the sampler reads from the components each second
     bool bitcoind_reachable = false, store_reachable = false, caught_up = false;
     std::uint64_t zmq_gaps = 0, rpc_errors = 0, breaches = 0, penalties_broadcast = 0, penalties_rejected = 0,
                   penalties_confirmed = 0, penalties_rebroadcast = 0, store_errors = 0, blocks_connected = 0,
-                  blocks_disconnected = 0, invalid_appointments = 0;
+                  blocks_disconnected = 0, invalid_appointments = 0, breaches_reorged_out = 0, late_breaches = 0;
+    bool chain_halted = false;
 };
 
 class TowerMetrics {
@@ -62,6 +63,9 @@ private:
     prometheus::Counter& zmq_gaps_;
     prometheus::Counter& rpc_errors_;
     prometheus::Counter& breaches_;
+    prometheus::Counter& breaches_reorged_out_;
+    prometheus::Counter& late_breaches_;
+    prometheus::Gauge& chain_halted_;
     prometheus::Counter& penalties_broadcast_;
     prometheus::Counter& penalties_confirmed_;
     prometheus::Counter& penalties_rejected_;

@@ -41,6 +41,11 @@ public:
         socket_.bind(endpoint);
     }
     std::string endpoint() { return socket_.get(zmq::sockopt::last_endpoint); }
+    // The bound port, from the endpoint "tcp://127.0.0.1:<port>".
+    std::uint16_t port() {
+        std::string e = endpoint();
+        return static_cast<std::uint16_t>(std::stoul(e.substr(e.rfind(':') + 1)));
+    }
     void set_drop(bool drop) { drop_ = drop; }
     void publish(const std::string& topic, const Bytes& body) {
         std::uint32_t seq = sequence_[topic]++;
@@ -290,20 +295,30 @@ private:
     sim::SimulatedChain chain_;
 };
 
+// Readers poll for the file: it appears complete or not at all.
+void write_file_atomically(const std::string& path, const std::string& text) {
+    std::ofstream(path + ".tmp") << text;
+    std::rename((path + ".tmp").c_str(), path.c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"argus-chain-sim: bitcoind stand-in for Argus tests (no script verification)"};
-    std::string bind = "127.0.0.1", user, password, port_file, zmq_file, state_file;
+    std::string bind = "127.0.0.1", user, password, port_file, ports_file, zmq_file, state_file;
     std::uint16_t port = 0, zmq_port = 0;
+    bool publish_zmq = false;
     app.add_option("--rpc-bind", bind, "RPC address");
-    app.add_option("--zmq-port", zmq_port, "ZMQ port with --zmq-file (0: any free port)");
-    app.add_option("--rpc-port", port, "RPC port (0: any free port)");
+    app.add_flag("--zmq", publish_zmq, "Publish ZMQ (sequence, hashblock) on 127.0.0.1");
+    app.add_option("--zmq-port", zmq_port, "ZMQ port (default 0: bind any free port and report it)");
+    app.add_option("--rpc-port", port, "RPC port (default 0: bind any free port and report it)");
     app.add_option("--rpc-user", user, "Require this RPC user");
     app.add_option("--rpc-password", password, "Require this RPC password");
+    app.add_option("--ports-file", ports_file,
+                   "Once every socket is bound, write {\"rpc_port\":N[,\"zmq_port\":M]} (JSON) here");
     app.add_option("--port-file", port_file, "Write the bound RPC port here once listening");
     app.add_option("--state-file", state_file, "Keep the chain's blocks in this file across restarts");
-    app.add_option("--zmq-file", zmq_file, "Publish ZMQ (sequence, hashblock) on a free port; write the endpoint here");
+    app.add_option("--zmq-file", zmq_file, "Publish ZMQ (implies --zmq); write the bound endpoint here");
     CLI11_PARSE(app, argc, argv);
 
     sigset_t signals;
@@ -320,10 +335,9 @@ int main(int argc, char** argv) {
         authorization = "Basic " + encoded;
     }
     std::unique_ptr<ZmqPublisher> zmq;
-    if (!zmq_file.empty()) {
+    if (publish_zmq || !zmq_file.empty()) {
         zmq = std::make_unique<ZmqPublisher>("tcp://127.0.0.1:" + (zmq_port ? std::to_string(zmq_port) : std::string("*")));
-        std::ofstream(zmq_file + ".tmp") << zmq->endpoint() << "\n";
-        std::rename((zmq_file + ".tmp").c_str(), zmq_file.c_str());
+        if (!zmq_file.empty()) write_file_atomically(zmq_file, zmq->endpoint() + "\n");
     }
     SimulatorRouter router(authorization, zmq.get(), state_file);
     api::HttpServerOptions options;
@@ -335,9 +349,12 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "argus-chain-sim: %s\n", ok.error().message.c_str());
         return 1;
     }
-    if (!port_file.empty()) {
-        std::ofstream(port_file + ".tmp") << server.port() << "\n";
-        std::rename((port_file + ".tmp").c_str(), port_file.c_str());
+    if (!port_file.empty()) write_file_atomically(port_file, std::to_string(server.port()) + "\n");
+    if (!ports_file.empty()) {
+        // The ports this process bound itself: the parent never picks one (no race).
+        nlohmann::json ports = {{"rpc_port", server.port()}};
+        if (zmq) ports["zmq_port"] = zmq->port();
+        write_file_atomically(ports_file, ports.dump() + "\n");
     }
     std::fprintf(stderr, "argus-chain-sim listening on %s:%u\n", bind.c_str(), server.port());
     int received = 0;

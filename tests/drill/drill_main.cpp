@@ -74,10 +74,12 @@ struct Chain {
 
 Chain start_chain(const std::string& dir, const std::string& bitcoind, const std::string& sim) {
     Chain c;
-    c.rpc_port = static_cast<std::uint16_t>(test::find_free_tcp_port());
-    c.zmq_port = static_cast<std::uint16_t>(test::find_free_tcp_port());
-    std::string zmq = "tcp://127.0.0.1:" + std::to_string(c.zmq_port);
     if (!bitcoind.empty()) {
+        // bitcoind cannot report a port it picked itself: probe free ones (a
+        // small race, on a machine running the drill by hand).
+        c.rpc_port = static_cast<std::uint16_t>(test::find_free_tcp_port());
+        c.zmq_port = static_cast<std::uint16_t>(test::find_free_tcp_port());
+        std::string zmq = "tcp://127.0.0.1:" + std::to_string(c.zmq_port);
         c.real = true;
         std::filesystem::create_directories(dir + "/bitcoind");
         c.process = std::make_unique<test::ChildProcess>(
@@ -88,11 +90,14 @@ Chain start_chain(const std::string& dir, const std::string& bitcoind, const std
                                      "-disablewallet"},
             dir + "/bitcoind.log");
     } else {
+        // The simulator binds port 0 for RPC and ZMQ and reports what it got.
         c.process = std::make_unique<test::ChildProcess>(
-            std::vector<std::string>{sim, "--rpc-port", std::to_string(c.rpc_port), "--rpc-user", "argus",
-                                     "--rpc-password", "drill", "--zmq-port", std::to_string(c.zmq_port), "--zmq-file",
-                                     dir + "/zmq", "--port-file", dir + "/sim.port"},
+            std::vector<std::string>{sim, "--rpc-user", "argus", "--rpc-password", "drill", "--zmq", "--ports-file",
+                                     dir + "/sim.ports"},
             dir + "/chain.log");
+        auto ports = json::parse(test::wait_for_file(dir + "/sim.ports", std::chrono::seconds(60)));
+        c.rpc_port = ports.at("rpc_port").get<std::uint16_t>();
+        c.zmq_port = ports.at("zmq_port").get<std::uint16_t>();
     }
     c.rpc = std::make_unique<chain::BitcoindRpc>(chain::RpcEndpoint{"127.0.0.1", c.rpc_port, "argus", "drill", "", std::chrono::seconds(30)});
     if (!wait_until([&] { return c.rpc->call("getblockcount").has_value(); }, std::chrono::seconds(60))) {

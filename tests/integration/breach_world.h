@@ -9,6 +9,8 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
 #include <thread>
 
 #include "common/bech32.h"
@@ -45,8 +47,6 @@ public:
     };
 
     explicit BreachWorld(Options options = {}) : options_(std::move(options)) {
-        rpc_port_ = static_cast<std::uint16_t>(find_free_tcp_port());
-        zmq_port_ = static_cast<std::uint16_t>(find_free_tcp_port());
         start_chain();
         rpc_ = std::make_unique<chain::BitcoindRpc>(chain::RpcEndpoint{"127.0.0.1", rpc_port_, "u", "p", "", std::chrono::seconds(10)});
         mine(3);  // funds: three coinbases to the funder
@@ -55,14 +55,20 @@ public:
     }
 
     // --- processes
+    // The first start passes port 0: the simulator binds its RPC and ZMQ ports
+    // itself and reports them in its ports file, so no port is picked here and
+    // raced for. A restart reuses the reported ports, as a restarted bitcoind
+    // keeps its configured ones (the running tower is pointed at them).
     void start_chain() {
+        std::string ports_file = dir_.path() + "/sim.ports." + std::to_string(++chain_starts_);
         chain_ = std::make_unique<ChildProcess>(
             std::vector<std::string>{ARGUS_SIM_BINARY, "--rpc-port", std::to_string(rpc_port_), "--rpc-user", "u",
-                                     "--rpc-password", "p", "--zmq-port", std::to_string(zmq_port_), "--zmq-file",
-                                     dir_.path() + "/zmq", "--state-file", dir_.path() + "/chain.dat", "--port-file",
-                                     dir_.path() + "/sim.port." + std::to_string(++chain_starts_)},
+                                     "--rpc-password", "p", "--zmq", "--zmq-port", std::to_string(zmq_port_),
+                                     "--state-file", dir_.path() + "/chain.dat", "--ports-file", ports_file},
             dir_.path() + "/sim.log");
-        wait_for_file(dir_.path() + "/sim.port." + std::to_string(chain_starts_));
+        auto ports = json::parse(wait_for_file(ports_file));
+        rpc_port_ = ports.at("rpc_port").get<std::uint16_t>();
+        zmq_port_ = ports.at("zmq_port").get<std::uint16_t>();
     }
     void kill_chain() {
         chain_->signal(SIGKILL);
@@ -160,6 +166,22 @@ public:
         std::string token = wait_for_file(dir_.path() + "/tower/admin_token");
         token.erase(token.find_last_not_of("\n") + 1);
         return json::parse(admin.get("/info", "Bearer " + token).body);
+    }
+    // An unlabelled sample of the tower's /metrics (Prometheus text format),
+    // or nullopt when the tower does not export it.
+    std::optional<double> metric(const std::string& name) {
+        HttpClient http(metrics_port_);
+        std::istringstream lines(http.get("/metrics").body);
+        for (std::string line; std::getline(lines, line);) {
+            if (line.size() > name.size() && line.compare(0, name.size(), name) == 0 && line[name.size()] == ' ') {
+                return std::stod(line.substr(name.size() + 1));
+            }
+        }
+        return std::nullopt;
+    }
+    // Waits for the 1 s metrics sampler to report `value`.
+    bool metric_reaches(const std::string& name, double value) {
+        return wait_until([&] { return metric(name) == value; });
     }
     bool tower_at_tip() { return admin_info()["chain_height"].get<std::uint32_t>() == chain_height(); }
 

@@ -246,7 +246,9 @@ TEST_CASE("client: two towers, one down then up; the queue survives kill -9 of t
     TemporaryDirectory dir;
     // Two real towers against one chain.
     BreachWorld world;  // chain + tower A
-    auto port_b = static_cast<std::uint16_t>(find_free_tcp_port());
+    // B's first start binds port 0 and reports it; it comes back on that port,
+    // the address the client was given.
+    std::uint16_t port_b = 0;
     std::string tower_b_dir = dir.path() + "/tower-b";
     auto start_b = [&] {
         auto p = std::make_unique<ChildProcess>(
@@ -255,7 +257,7 @@ TEST_CASE("client: two towers, one down then up; the queue survives kill -9 of t
                                      "--bitcoind-rpc-user", "u", "--bitcoind-rpc-password", "p", "--ready-file",
                                      tower_b_dir + ".ready"},
             dir.path() + "/tower-b.log");
-        wait_for_file(tower_b_dir + ".ready");
+        port_b = json::parse(wait_for_file(tower_b_dir + ".ready"))["api_port"].get<std::uint16_t>();
         return p;
     };
     auto tower_b = start_b();

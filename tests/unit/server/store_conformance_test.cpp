@@ -273,45 +273,4 @@ TEST_CASE("store: postgres restart is reported as unavailable, then recovers") {
     CHECK(store->get_user(user(1)).value().has_value());
 }
 
-// STYLE.md: upgrades from every released schema are tested. A database made by
-// schema 1 (the first release), holding data, opened by this build: migrated to
-// the latest version with its data intact.
-TEST_CASE("store: a schema-1 database is upgraded in place [sqlite]") {
-    test::TemporaryDirectory dir;
-    std::string path = dir.path() + "/v1.sqlite";
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-    std::string v1 = "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL);" +
-                     sqlite_migrations()[0].sql +
-                     "INSERT INTO schema_migrations VALUES (1, '0001_initial');"
-                     "INSERT INTO users (user_id, available_slots, subscription_start, subscription_expiry) "
-                     "VALUES (x'" + std::string(66, 'a') + "', 7, 1, 99);"
-                     "INSERT INTO appointments VALUES (1, x'" + std::string(32, 'b') + "', 0, 0, 144, 5, x'0102');";
-    REQUIRE(sqlite3_exec(db, v1.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
-    sqlite3_close(db);
-    auto store = open_sqlite_store(path);
-    REQUIRE(store);
-    CHECK((*store)->schema_version().value() == sqlite_migrations().back().version);
-    CHECK((*store)->counts()->appointments == 1);
-    CHECK((*store)->load_trackers().value().empty());
-}
-
-TEST_CASE("store: a schema-1 database is upgraded in place [postgres]") {
-    auto pg = test::TemporaryPostgres::start();
-    {
-        pqxx::connection c(pg->connection_string());
-        pqxx::work tx(c);
-        tx.exec0("CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL)");
-        tx.exec(postgres_migrations()[0].sql);
-        tx.exec0("INSERT INTO schema_migrations VALUES (1, '0001_initial')");
-        tx.exec0("INSERT INTO users (user_id, available_slots, subscription_start, subscription_expiry) VALUES ('\\x" +
-                 std::string(66, 'a') + "', 7, 1, 99)");
-        tx.exec0("INSERT INTO appointments VALUES (1, '\\x" + std::string(32, 'b') + "', 0, 0, 144, 5, '\\x0102')");
-        tx.commit();
-    }
-    auto store = open_postgres_store(pg->connection_string());
-    REQUIRE(store);
-    CHECK((*store)->schema_version().value() == postgres_migrations().back().version);
-    CHECK((*store)->counts()->appointments == 1);
-    CHECK((*store)->load_trackers().value().empty());
-}
+// Upgrades from the released schema-1 databases: store_schema1_upgrade_test.cpp.
