@@ -15,6 +15,7 @@
 
 #include "client/node/client_api.h"
 #include "client/node/cln_plugin.h"
+#include "common/context.h"
 #include "common/hex.h"
 #include "common/version.h"
 
@@ -23,9 +24,8 @@ using json = nlohmann::json;
 
 namespace {
 
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+// The real clock and RNG; everything below main() takes them from here.
+Context system_context() { return Context{system_clock(), system_rng()}; }
 
 int run_daemon(const std::string& data_dir, const std::string& bind, std::uint16_t port,
                const std::vector<std::string>& towers, const std::string& ready_file) {
@@ -35,7 +35,7 @@ int run_daemon(const std::string& data_dir, const std::string& bind, std::uint16
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     signal(SIGPIPE, SIG_IGN);
-    auto node = client::ClientNode::open(data_dir, now_ms);
+    auto node = client::ClientNode::open(data_dir, system_context());
     if (!node) {
         std::fprintf(stderr, "argus-client: %s\n", node.error().message.c_str());
         return 1;
@@ -112,7 +112,7 @@ int call_daemon(std::uint16_t port, boost::beast::http::verb verb, const std::st
 int main(int argc, char** argv) {
     if (argc == 1 && std::getenv("LIGHTNINGD_PLUGIN")) {
         return client::run_cln_plugin(std::cin, std::cout, [](const std::string& dir) {
-            return client::ClientNode::open(dir, now_ms);
+            return client::ClientNode::open(dir, system_context());
         });
     }
     CLI::App app{"argus-client: back up revoked Lightning states to teos-compatible watchtowers"};
@@ -159,7 +159,7 @@ int main(int argc, char** argv) {
     if (daemon->parsed()) return run_daemon(data_dir, bind, port, towers, ready_file);
     if (plugin->parsed()) {
         return client::run_cln_plugin(std::cin, std::cout, [](const std::string& dir) {
-            return client::ClientNode::open(dir, now_ms);
+            return client::ClientNode::open(dir, system_context());
         });
     }
     if (add_tower->parsed()) return call_daemon(port, http::verb::post, "/towers", json{{"tower", tower}}.dump());

@@ -2,58 +2,43 @@
 
 #include <openssl/rand.h>
 
-#include <cstdio>
-#include <cstdlib>
+#include <algorithm>
+#include <climits>
 
 namespace argus {
 
 namespace {
 class SystemClock final : public Clock {
 public:
-    SystemTime system_now() const override { return std::chrono::system_clock::now(); }
-    MonotonicTime monotonic_now() const override { return std::chrono::steady_clock::now(); }
+    std::chrono::system_clock::time_point system_now() override { return std::chrono::system_clock::now(); }
+    std::chrono::steady_clock::time_point monotonic_now() override { return std::chrono::steady_clock::now(); }
+    bool wait_for(std::unique_lock<std::mutex>& lock, std::condition_variable& wake, std::chrono::milliseconds timeout,
+                  const std::function<bool()>& done) override {
+        return wake.wait_for(lock, timeout, done);
+    }
 };
 
 class SystemRng final : public Rng {
 public:
-    void fill(std::span<std::uint8_t> out) override {
-        if (out.empty()) return;
-        if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1) {
-            std::fprintf(stderr, "argus: the system RNG failed\n");
-            std::abort();
+    bool fill(std::span<std::uint8_t> out) override {
+        while (!out.empty()) {
+            std::size_t chunk = std::min<std::size_t>(out.size(), INT_MAX);
+            if (RAND_bytes(out.data(), static_cast<int>(chunk)) != 1) return false;
+            out = out.subspan(chunk);
         }
+        return true;
     }
 };
 }  // namespace
 
-std::uint64_t Rng::next_u64() {
-    std::uint8_t bytes[8];
-    fill(bytes);
-    std::uint64_t v = 0;
-    for (std::uint8_t b : bytes) v = (v << 8) | b;
-    return v;
-}
-
-const Clock& system_clock() {
-    static const SystemClock clock;
+Clock& system_clock() {
+    static SystemClock clock;
     return clock;
 }
 
 Rng& system_rng() {
     static SystemRng rng;
     return rng;
-}
-
-Context system_context() { return Context{system_clock(), system_rng()}; }
-
-void SeededRng::fill(std::span<std::uint8_t> out) {
-    for (std::size_t i = 0; i < out.size(); i += 8) {
-        std::uint64_t x = (state_ += 0x9e3779b97f4a7c15ULL);
-        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-        x ^= x >> 31;
-        for (std::size_t j = 0; j < 8 && i + j < out.size(); ++j) out[i + j] = static_cast<std::uint8_t>(x >> (8 * j));
-    }
 }
 
 }  // namespace argus

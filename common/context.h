@@ -1,63 +1,47 @@
-// Time and randomness, injected: logic takes a Clock and an Rng (usually
-// through a Context) instead of calling std::chrono's clocks or the OS RNG, so
-// tests can run it on a simulated clock and a seeded RNG.
+// Time and randomness, injected (STYLE.md rule 3): logic takes a Context and
+// never calls std::chrono's now() or the OS's RNG itself. The binaries pass
+// system_clock() and system_rng(); tests pass a simulated clock and a seeded
+// RNG. Pure: std::chrono and OpenSSL's RAND_bytes only.
 #pragma once
 
-#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <span>
 
 namespace argus {
 
 class Clock {
 public:
-    using SystemTime = std::chrono::system_clock::time_point;
-    using MonotonicTime = std::chrono::steady_clock::time_point;
     virtual ~Clock() = default;
-    virtual SystemTime system_now() const = 0;        // wall-clock time (may jump)
-    virtual MonotonicTime monotonic_now() const = 0;  // for durations and deadlines
+    // Wall-clock time: may jump; for timestamps that outlive the process.
+    virtual std::chrono::system_clock::time_point system_now() = 0;
+    // Monotonic time: never goes back; for timeouts and intervals.
+    virtual std::chrono::steady_clock::time_point monotonic_now() = 0;
+    // With `lock` held on the mutex guarding `done`'s state: waits until
+    // `done()` holds (others notify `wake`) or `timeout` of this clock's
+    // monotonic time has passed. Returns done(). May release and retake `lock`.
+    virtual bool wait_for(std::unique_lock<std::mutex>& lock, std::condition_variable& wake,
+                          std::chrono::milliseconds timeout, const std::function<bool()>& done) = 0;
 };
 
 class Rng {
 public:
     virtual ~Rng() = default;
-    virtual void fill(std::span<std::uint8_t> out) = 0;
-    std::uint64_t next_u64();
+    // Fills `out` with cryptographically strong random bytes; false when none are available.
+    [[nodiscard]] virtual bool fill(std::span<std::uint8_t> out) = 0;
 };
 
 struct Context {
-    const Clock& clock;
+    Clock& clock;
     Rng& rng;
 };
 
-// The process's real clock and cryptographic RNG (OpenSSL RAND_bytes; a
-// failure of the OS RNG aborts rather than return predictable bytes).
-const Clock& system_clock();
+// The process's real clocks (std::chrono::system_clock and steady_clock).
+Clock& system_clock();
+// OpenSSL's RAND_bytes.
 Rng& system_rng();
-Context system_context();
-
-// A clock that moves only when told: tests.
-class ManualClock final : public Clock {
-public:
-    explicit ManualClock(std::chrono::nanoseconds start = std::chrono::hours(24 * 365 * 50)) : now_(start.count()) {}
-    SystemTime system_now() const override { return SystemTime(std::chrono::duration_cast<SystemTime::duration>(elapsed())); }
-    MonotonicTime monotonic_now() const override { return MonotonicTime(elapsed()); }
-    void advance(std::chrono::nanoseconds by) { now_ += by.count(); }
-
-private:
-    std::chrono::nanoseconds elapsed() const { return std::chrono::nanoseconds(now_.load()); }
-    std::atomic<std::int64_t> now_;
-};
-
-// A deterministic RNG (splitmix64 stream) for tests: never for keys.
-class SeededRng final : public Rng {
-public:
-    explicit SeededRng(std::uint64_t seed) : state_(seed) {}
-    void fill(std::span<std::uint8_t> out) override;
-
-private:
-    std::uint64_t state_;
-};
 
 }  // namespace argus

@@ -51,7 +51,7 @@ int run(const config::TowerOptions& o) {
     signal(SIGPIPE, SIG_IGN);
 
     if (auto ok = ensure_data_dir(o.data_dir); !ok) return fail("start_failed", ok.error().message);
-    Context context = system_context();
+    Context context{system_clock(), system_rng()};
     auto key = tower::load_or_create_tower_key(o.data_dir, context.rng);
     if (!key) return fail("tower_key_failed", key.error().message);
     auto token = tower::load_or_create_admin_token(o.data_dir, context.rng);

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "client/backup/private_database.h"
+#include "client/log/client_log.h"
 #include "common/hex.h"
 
 namespace argus::client {
@@ -43,6 +45,7 @@ Error db_error(sqlite3* db, const std::string& what) {
 
 struct Stmt {
     sqlite3_stmt* s = nullptr;
+    int rc = SQLITE_OK;  // of the last step (SQLITE_MISUSE after a failed prepare)
     Stmt(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &s, nullptr); }
     ~Stmt() { sqlite3_finalize(s); }
     Stmt& blob(int i, ByteSpan b) {
@@ -57,7 +60,9 @@ struct Stmt {
         sqlite3_bind_text(s, i, t.c_str(), static_cast<int>(t.size()), SQLITE_TRANSIENT);
         return *this;
     }
-    int step() { return sqlite3_step(s); }
+    int step() { return rc = sqlite3_step(s); }
+    // After stepping through rows: whether they all came (not cut short by an error).
+    bool finished() const { return rc == SQLITE_DONE; }
     Bytes col_blob(int c) const {
         auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(s, c));
         return p ? Bytes(p, p + sqlite3_column_bytes(s, c)) : Bytes{};
@@ -97,15 +102,17 @@ struct BackupQueue::Impl {
     Status transaction(F&& body) {
         if (auto ok = exec(db, "BEGIN IMMEDIATE"); !ok) return ok;
         Status result = body();
-        if (!result) {
-            (void)exec(db, "ROLLBACK");
-            return result;
+        if (result) result = exec(db, "COMMIT");
+        if (!result) rollback(result.error());
+        return result;
+    }
+
+    // A failed ROLLBACK is logged, not returned: the caller already reports `cause`.
+    void rollback(const Error& cause) {
+        if (auto ok = exec(db, "ROLLBACK"); !ok) {
+            log_client_event(ClientLogLevel::error, "backup_queue_rollback_failed",
+                             {{"cause", cause.message}, {"error", ok.error().message}});
         }
-        if (auto ok = exec(db, "COMMIT"); !ok) {
-            (void)exec(db, "ROLLBACK");
-            return ok;
-        }
-        return {};
     }
 };
 
@@ -113,12 +120,10 @@ BackupQueue::BackupQueue(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 BackupQueue::~BackupQueue() = default;
 
 Result<std::unique_ptr<BackupQueue>> BackupQueue::open(const std::string& path) {
+    auto opened = open_private_database(path);
+    if (!opened) return make_error(ErrorCode::storage, "backup queue: " + opened.error().message);
     auto impl = std::make_unique<Impl>();
-    if (sqlite3_open_v2(path.c_str(), &impl->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                        nullptr) != SQLITE_OK) {
-        return db_error(impl->db, "cannot open " + path);
-    }
-    sqlite3_busy_timeout(impl->db, 2'000);
+    impl->db = *opened;
     for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", schema}) {
         if (auto ok = exec(impl->db, sql); !ok) return ok.error();
     }
@@ -184,6 +189,7 @@ Result<std::vector<TowerRecord>> BackupQueue::towers() {
                       static_cast<std::uint32_t>(s.col_int(8))};
         out.push_back(std::move(t));
     }
+    if (!s.finished()) return db_error(impl_->db, "list towers");
     return out;
 }
 
@@ -206,6 +212,7 @@ Result<std::vector<Delivery>> BackupQueue::due(const PublicKey& tower, std::int6
         d.attempts = static_cast<std::uint32_t>(s.col_int(6));
         out.push_back(std::move(d));
     }
+    if (!s.finished()) return db_error(impl_->db, "due deliveries");
     return out;
 }
 
@@ -274,6 +281,7 @@ Result<std::vector<Locator>> BackupQueue::acked_locators(const PublicKey& tower)
     s.blob(1, tower.bytes());
     std::vector<Locator> out;
     while (s.step() == SQLITE_ROW) out.push_back(s.col_array<16>(0));
+    if (!s.finished()) return db_error(impl_->db, "acknowledged locators");
     return out;
 }
 
@@ -293,6 +301,7 @@ Result<std::vector<TowerStatus>> BackupQueue::tower_status() {
             if (status == "acked") st.acked = n;
             if (status == "failed") st.failed = n;
         }
+        if (!s.finished()) return db_error(impl_->db, "tower status");
         out.push_back(std::move(st));
     }
     return out;
@@ -313,8 +322,10 @@ Result<std::vector<BackupView>> BackupQueue::backups() {
         Stmt d(impl_->db, "SELECT tower_id, status FROM deliveries WHERE locator = ?");
         d.blob(1, v.backup.locator);
         while (d.step() == SQLITE_ROW) v.deliveries.emplace_back(to_hex(d.col_blob(0)), d.col_text(1));
+        if (!d.finished()) return db_error(impl_->db, "list deliveries");
         out.push_back(std::move(v));
     }
+    if (!s.finished()) return db_error(impl_->db, "list backups");
     return out;
 }
 

@@ -1,18 +1,60 @@
 #include "client/backup/backup_worker.h"
 
+#include "client/log/client_log.h"
 #include "common/hex.h"
 
 namespace argus::client {
 
-BackupWorker::BackupWorker(BackupQueue& queue, PrivateKey user_key, Clock now_ms, BackupWorkerOptions options)
-    : queue_(queue), user_key_(std::move(user_key)), now_ms_(std::move(now_ms)), options_(options) {}
+BackupWorker::BackupWorker(BackupQueue& queue, PrivateKey user_key, Clock& clock, BackupWorkerOptions options)
+    : queue_(queue), user_key_(std::move(user_key)), clock_(clock), options_(options) {}
 
 BackupWorker::~BackupWorker() { stop(); }
+
+std::int64_t BackupWorker::now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(clock_.system_now().time_since_epoch()).count();
+}
 
 std::int64_t BackupWorker::backoff(std::uint32_t attempts) const {
     std::int64_t delay = options_.min_backoff_ms;
     for (std::uint32_t i = 0; i < attempts && delay < options_.max_backoff_ms; ++i) delay *= 2;
     return std::min(delay, options_.max_backoff_ms);
+}
+
+void BackupWorker::note_queue_error(const char* operation, const Error& error, const PublicKey* tower,
+                                    const Locator* locator) {
+    pass_hit_queue_error_ = true;
+    {
+        std::lock_guard lock(errors_mutex_);
+        ++queue_errors_[operation];
+    }
+    log_client_event(ClientLogLevel::error, "backup_queue_write_failed",
+                     {{"operation", operation},
+                      {"tower", tower ? to_hex(tower->bytes()) : std::string("-")},
+                      {"locator", locator ? to_hex(*locator) : std::string("-")},
+                      {"error", error.message}});
+}
+
+std::map<std::string, std::uint64_t> BackupWorker::queue_errors() {
+    std::lock_guard lock(errors_mutex_);
+    return queue_errors_;
+}
+
+void BackupWorker::retry_later(const PublicKey& tower, const Delivery& d, const std::string& why) {
+    // If this write fails too the delivery keeps its old due time: still pending, sent on a later pass.
+    if (auto ok = queue_.mark_retry(tower, d.backup.locator, why, now_ms() + backoff(d.attempts)); !ok) {
+        note_queue_error("mark_retry", ok.error(), &tower, &d.backup.locator);
+    }
+}
+
+void BackupWorker::fail(const PublicKey& tower, const Delivery& d, const std::string& why) {
+    if (auto ok = queue_.mark_failed(tower, d.backup.locator, why); !ok) {
+        note_queue_error("mark_failed", ok.error(), &tower, &d.backup.locator);
+    }
+}
+
+void BackupWorker::mark_misbehaving(const PublicKey& tower, const std::string& why) {
+    // Not recorded: the tower stays active and the next pass or audit finds the misbehaviour again.
+    if (auto ok = queue_.mark_misbehaving(tower, why); !ok) note_queue_error("mark_misbehaving", ok.error(), &tower, nullptr);
 }
 
 TeosClient& BackupWorker::client_for(const TowerRecord& tower) {
@@ -29,12 +71,13 @@ bool BackupWorker::ensure_subscription(const TowerRecord& tower, TeosClient& cli
     if (tower.registered && !low && !expiring) return true;
     auto receipt = client.register_user();
     if (!receipt) {
-        if (receipt.error().kind == TowerError::Kind::misbehaving) {
-            (void)queue_.mark_misbehaving(tower.address.id, receipt.error().message);
-        }
+        if (receipt.error().kind == TowerError::Kind::misbehaving) mark_misbehaving(tower.address.id, receipt.error().message);
         return tower.registered && tower.available_slots >= needed;  // carry on with what is left
     }
-    (void)queue_.set_registration(tower.address.id, *receipt);
+    // Registered at the tower even if not recorded here; the next pass registers again (teos: it tops up).
+    if (auto ok = queue_.set_registration(tower.address.id, *receipt); !ok) {
+        note_queue_error("set_registration", ok.error(), &tower.address.id, nullptr);
+    }
     return true;
 }
 
@@ -49,19 +92,25 @@ std::map<std::string, bool> BackupWorker::reachability() {
 }
 
 std::size_t BackupWorker::run_once() {
+    pass_hit_queue_error_ = false;
     auto towers = queue_.towers();
-    if (!towers) return 0;
+    if (!towers) {
+        note_queue_error("towers", towers.error(), nullptr, nullptr);
+        return 0;
+    }
     std::size_t attempted = 0;
     for (const auto& tower : *towers) {
         if (tower.standing != "active") continue;
-        auto due = queue_.due(tower.address.id, now_ms_(), 256);
-        if (!due || due->empty()) continue;
+        const PublicKey& id = tower.address.id;
+        auto due = queue_.due(id, now_ms(), 256);
+        if (!due) {
+            note_queue_error("due", due.error(), &id, nullptr);
+            continue;
+        }
+        if (due->empty()) continue;
         TeosClient& client = client_for(tower);
         if (!ensure_subscription(tower, client, due->size())) {
-            for (const auto& d : *due) {
-                (void)queue_.mark_retry(tower.address.id, d.backup.locator, "cannot register with the tower",
-                                        now_ms_() + backoff(d.attempts));
-            }
+            for (const auto& d : *due) retry_later(id, d, "cannot register with the tower");
             continue;
         }
         for (const auto& d : *due) {
@@ -71,42 +120,47 @@ std::size_t BackupWorker::run_once() {
                 // Out of slots or expired: top up once and try again.
                 auto registration = client.register_user();
                 if (registration) {
-                    (void)queue_.set_registration(tower.address.id, *registration);
+                    if (auto ok = queue_.set_registration(id, *registration); !ok) {
+                        note_queue_error("set_registration", ok.error(), &id, nullptr);
+                    }
                     receipt = client.add_appointment(d.backup.locator, d.backup.encrypted_blob, d.backup.to_self_delay);
                 }
             }
             if (receipt) {
-                note_contact(tower.address.id, true);
-                (void)queue_.mark_acked(tower.address.id, d.backup.locator, *receipt);
+                note_contact(id, true);
+                if (auto ok = queue_.mark_acked(id, d.backup.locator, *receipt); !ok) {
+                    // The tower holds it, but without the receipt on disk it is not done: keep it
+                    // pending and send it again. teos: an update charges only the difference in
+                    // slots, so the same blob again costs nothing.
+                    note_queue_error("mark_acked", ok.error(), &id, &d.backup.locator);
+                    retry_later(id, d, "receipt not recorded: " + ok.error().message);
+                }
                 continue;
             }
             const TowerError& e = receipt.error();
-            note_contact(tower.address.id, e.kind != TowerError::Kind::unreachable);
+            note_contact(id, e.kind != TowerError::Kind::unreachable);
             switch (e.kind) {
                 case TowerError::Kind::misbehaving:
-                    (void)queue_.mark_misbehaving(tower.address.id, e.message);
-                    (void)queue_.mark_failed(tower.address.id, d.backup.locator, e.message);
+                    mark_misbehaving(id, e.message);
+                    fail(id, d, e.message);
                     break;
                 case TowerError::Kind::rejected:
                     if (e.code == 32 || e.code == 255) {  // tower temporarily unable
-                        (void)queue_.mark_retry(tower.address.id, d.backup.locator, e.message, now_ms_() + backoff(d.attempts));
+                        retry_later(id, d, e.message);
                     } else {
-                        (void)queue_.mark_failed(tower.address.id, d.backup.locator,
-                                                 "tower refused (" + std::to_string(e.code) + "): " + e.message);
+                        fail(id, d, "tower refused (" + std::to_string(e.code) + "): " + e.message);
                     }
                     break;
                 case TowerError::Kind::unreachable:
                 case TowerError::Kind::bad_response:
-                    (void)queue_.mark_retry(tower.address.id, d.backup.locator, e.message, now_ms_() + backoff(d.attempts));
+                    retry_later(id, d, e.message);
                     break;
             }
             if (e.kind == TowerError::Kind::misbehaving) break;
             if (e.kind == TowerError::Kind::unreachable) {
                 // Do not hammer a tower that is down: back the rest off too.
                 for (const auto& rest : *due) {
-                    if (rest.backup.locator == d.backup.locator) continue;
-                    (void)queue_.mark_retry(tower.address.id, rest.backup.locator, e.message,
-                                            now_ms_() + backoff(rest.attempts));
+                    if (rest.backup.locator != d.backup.locator) retry_later(id, rest, e.message);
                 }
                 break;
             }
@@ -126,8 +180,12 @@ Status BackupWorker::audit() {
         for (const auto& locator : *acked) {
             auto held = client.has_appointment(locator);
             if (held && !*held) {
-                (void)queue_.mark_misbehaving(tower.address.id,
-                                              "denies appointment " + to_hex(locator) + " it signed a receipt for");
+                auto marked = queue_.mark_misbehaving(tower.address.id,
+                                                      "denies appointment " + to_hex(locator) + " it signed a receipt for");
+                if (!marked) {
+                    note_queue_error("mark_misbehaving", marked.error(), &tower.address.id, &locator);
+                    return marked.error();
+                }
                 break;
             }
         }
@@ -139,9 +197,11 @@ void BackupWorker::start() {
     thread_ = std::thread([this] {
         for (;;) {
             std::size_t attempted = run_once();
+            // Idle, or the queue is failing: wait rather than spin (and re-send) at full speed.
+            bool pause = attempted == 0 || pass_hit_queue_error_;
             std::unique_lock lock(mutex_);
             if (stopping_) return;
-            if (attempted == 0) wake_.wait_for(lock, options_.idle_wait, [&] { return stopping_ || woken_; });
+            if (pause) clock_.wait_for(lock, wake_, options_.idle_wait, [&] { return stopping_ || woken_; });
             woken_ = false;
             if (stopping_) return;
         }

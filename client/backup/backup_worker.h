@@ -2,16 +2,24 @@
 // the subscription run out), uploads, verifies and stores receipts, retries an
 // unreachable tower with exponential backoff, and marks a tower misbehaving
 // when a receipt fails verification or it denies an appointment it signed for.
-// The clock is injected; the thread only waits on it.
+//
+// Time comes from an injected Clock: due times stored in the queue are wall
+// clock (they outlive the process), the thread's idle wait is monotonic.
+//
+// A queue write that fails is logged and counted (queue_errors(), exported as
+// argus_client_queue_errors_total) and never taken for done: a delivery whose
+// receipt could not be recorded stays pending and is sent again later, which
+// a teos tower treats as an update of the same size (no slot charged).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
-#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
 
 #include "client/backup/backup_queue.h"
+#include "common/context.h"
 
 namespace argus::client {
 
@@ -21,13 +29,12 @@ struct BackupWorkerOptions {
     std::int64_t max_backoff_ms = 60'000;
     std::uint32_t top_up_below_slots = 10;       // re-register when fewer slots remain
     std::uint32_t top_up_blocks_before_expiry = 144;
-    std::chrono::milliseconds idle_wait{1'000};
+    std::chrono::milliseconds idle_wait{1'000};  // also the pause after a pass that hit queue errors
 };
 
 class BackupWorker {
 public:
-    using Clock = std::function<std::int64_t()>;  // milliseconds
-    BackupWorker(BackupQueue& queue, PrivateKey user_key, Clock now_ms, BackupWorkerOptions options = {});
+    BackupWorker(BackupQueue& queue, PrivateKey user_key, Clock& clock, BackupWorkerOptions options = {});
     ~BackupWorker();
 
     // One pass over every tower's due deliveries. Returns how many were attempted.
@@ -39,20 +46,31 @@ public:
     void wake();
     // Whether each tower answered the last attempt to reach it (tower id hex -> reachable).
     std::map<std::string, bool> reachability();
+    // Failed queue operations since start, by operation name (mark_acked, mark_retry, ...).
+    std::map<std::string, std::uint64_t> queue_errors();
 
 private:
     TeosClient& client_for(const TowerRecord& tower);
     bool ensure_subscription(const TowerRecord& tower, TeosClient& client, std::size_t needed);
     std::int64_t backoff(std::uint32_t attempts) const;
+    std::int64_t now_ms();
+    // Logs and counts a failed queue operation (no secrets: ids and locators only).
+    void note_queue_error(const char* operation, const Error& error, const PublicKey* tower, const Locator* locator);
+    void retry_later(const PublicKey& tower, const Delivery& delivery, const std::string& why);
+    void fail(const PublicKey& tower, const Delivery& delivery, const std::string& why);
+    void mark_misbehaving(const PublicKey& tower, const std::string& why);
+    void note_contact(const PublicKey& tower, bool reached);
 
     BackupQueue& queue_;
     PrivateKey user_key_;
-    Clock now_ms_;
+    Clock& clock_;
     BackupWorkerOptions options_;
     std::map<ByteArray<33>, std::unique_ptr<TeosClient>> clients_;
-    void note_contact(const PublicKey& tower, bool reached);
     std::mutex reachability_mutex_;
     std::map<std::string, bool> reachable_;
+    std::mutex errors_mutex_;
+    std::map<std::string, std::uint64_t> queue_errors_;
+    std::atomic<bool> pass_hit_queue_error_{false};  // set by note_queue_error, read after a pass
     std::mutex mutex_;
     std::condition_variable wake_;
     bool woken_ = false;

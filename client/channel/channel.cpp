@@ -42,10 +42,18 @@ ChannelBasepoints ChannelBasepoints::of(const ChannelSecrets& s) {
 
 Bytes funding_script_pubkey(const PublicKey& a, const PublicKey& b) { return p2wsh_script(bolt3::funding_script(a, b)); }
 
-Channel::Channel(ChannelConfig config, ChannelSecrets local, ChannelBasepoints remote)
-    : config_(config), local_(std::move(local)), remote_(std::move(remote)), local_points_(ChannelBasepoints::of(local_)) {}
+JusticeMaterial JusticeMaterial::of(const ChannelSecrets& local, const ChannelBasepoints& remote) {
+    return {local.revocation_basepoint,       local.funding.public_key(), local.payment_basepoint.public_key(),
+            local.htlc_basepoint.public_key(), remote.funding,             remote.payment,
+            remote.delayed_payment,            remote.htlc};
+}
 
-bolt3::CommitmentParams Channel::remote_commitment_params() const {
+WatchedChannel::WatchedChannel(ChannelConfig config, JusticeMaterial material)
+    : config_(config),
+      material_(std::move(material)),
+      local_revocation_basepoint_(material_.revocation_basepoint_secret.public_key()) {}
+
+bolt3::CommitmentParams WatchedChannel::remote_commitment_params() const {
     bolt3::CommitmentParams p;
     p.funding_outpoint = config_.funding_outpoint;
     p.funding_satoshis = config_.funding_satoshis;
@@ -53,10 +61,35 @@ bolt3::CommitmentParams Channel::remote_commitment_params() const {
     p.dust_limit_satoshis = config_.dust_limit_satoshis;
     p.anchors = config_.anchors;
     p.local_is_opener = !config_.local_is_opener;  // "local" of the remote's commitment is the remote
-    const PublicKey& opener = config_.local_is_opener ? local_points_.payment : remote_.payment;
-    const PublicKey& accepter = config_.local_is_opener ? remote_.payment : local_points_.payment;
+    // BOLT #3: the obscuring factor is SHA256(opener payment_basepoint || accepter payment_basepoint).
+    const PublicKey& opener = config_.local_is_opener ? material_.local_payment_basepoint : material_.remote_payment_basepoint;
+    const PublicKey& accepter = config_.local_is_opener ? material_.remote_payment_basepoint : material_.local_payment_basepoint;
     p.obscuring_factor = bolt3::obscuring_factor(opener, accepter);
     return p;
+}
+
+bolt3::CommitmentKeys WatchedChannel::remote_commitment_keys(const PublicKey& point) const {
+    // The remote's commitment: its outputs are delayed and revocable by us.
+    return bolt3::CommitmentKeys{bolt3::derive_revocation_pubkey(local_revocation_basepoint_, point).value(),
+                                 bolt3::derive_pubkey(material_.remote_delayed_payment_basepoint, point).value(),
+                                 bolt3::derive_pubkey(material_.remote_htlc_basepoint, point).value(),
+                                 bolt3::derive_pubkey(material_.local_htlc_basepoint, point).value(),
+                                 material_.local_payment_basepoint,  // static_remotekey: we are paid to our basepoint
+                                 material_.remote_funding_pubkey,
+                                 material_.local_funding_pubkey};
+}
+
+Channel::Channel(ChannelConfig config, ChannelSecrets local, ChannelBasepoints remote)
+    : config_(config),
+      local_(std::move(local)),
+      remote_(std::move(remote)),
+      local_points_(ChannelBasepoints::of(local_)),
+      watched_(config_, JusticeMaterial::of(local_, remote_)) {}
+
+bolt3::CommitmentParams Channel::remote_commitment_params() const { return watched_.remote_commitment_params(); }
+
+bolt3::CommitmentKeys Channel::remote_commitment_keys(const PublicKey& point) const {
+    return watched_.remote_commitment_keys(point);
 }
 
 bolt3::CommitmentParams Channel::local_commitment_params() const {
@@ -64,17 +97,6 @@ bolt3::CommitmentParams Channel::local_commitment_params() const {
     p.to_self_delay = config_.local_to_self_delay;
     p.local_is_opener = config_.local_is_opener;
     return p;
-}
-
-bolt3::CommitmentKeys Channel::remote_commitment_keys(const PublicKey& point) const {
-    // The remote's commitment: its outputs are delayed and revocable by us.
-    return bolt3::CommitmentKeys{bolt3::derive_revocation_pubkey(local_points_.revocation, point).value(),
-                                 bolt3::derive_pubkey(remote_.delayed_payment, point).value(),
-                                 bolt3::derive_pubkey(remote_.htlc, point).value(),
-                                 bolt3::derive_pubkey(local_points_.htlc, point).value(),
-                                 local_points_.payment,  // static_remotekey: we are paid to our basepoint
-                                 remote_.funding,
-                                 local_points_.funding};
 }
 
 bolt3::CommitmentKeys Channel::local_commitment_keys(std::uint64_t n) const {
@@ -109,8 +131,12 @@ bolt3::CommitmentState own(const ChannelState& s) {
 }
 }  // namespace
 
-bolt3::Commitment Channel::remote_commitment(const ChannelState& state, const PublicKey& point) const {
+bolt3::Commitment WatchedChannel::remote_commitment(const ChannelState& state, const PublicKey& point) const {
     return bolt3::build_commitment(remote_commitment_params(), remote_commitment_keys(point), mirrored(state));
+}
+
+bolt3::Commitment Channel::remote_commitment(const ChannelState& state, const PublicKey& point) const {
+    return watched_.remote_commitment(state, point);
 }
 
 bolt3::Commitment Channel::local_commitment(const ChannelState& state) const {
@@ -128,21 +154,22 @@ bool Channel::verify_local_commitment_signature(const bolt3::Commitment& commitm
     return ecdsa_verify(remote_.funding, digest, signature);
 }
 
-Status Channel::receive_revocation(std::uint64_t n, const Hash256& secret, const PublicKey& expected_point) {
+Status WatchedChannel::receive_revocation(std::uint64_t n, const Hash256& secret, const PublicKey& expected_point) {
     auto key = PrivateKey::from_bytes(secret);
     if (!key || !(key->public_key() == expected_point)) {
         return make_error(ErrorCode::invalid_argument,
                           "revealed secret for commitment " + std::to_string(n) + " does not match its point");
     }
+    // BOLT #3: per-commitment secrets are stored by index 2^48 - 1 - n; each must derive the earlier ones.
     return revealed_.insert(bolt3::max_shachain_index - n, secret);
 }
 
-std::optional<Hash256> Channel::revealed_secret(std::uint64_t n) const {
+std::optional<Hash256> WatchedChannel::revealed_secret(std::uint64_t n) const {
     return revealed_.lookup(bolt3::max_shachain_index - n);
 }
 
-Result<Transaction> Channel::justice_transaction(const ChannelState& state, const Bytes& destination,
-                                                 std::uint32_t feerate_per_kw) const {
+Result<Transaction> WatchedChannel::justice_transaction(const ChannelState& state, const Bytes& destination,
+                                                        std::uint32_t feerate_per_kw) const {
     auto secret = revealed_secret(state.commitment_number);
     if (!secret) {
         return make_error(ErrorCode::not_found,
@@ -150,12 +177,23 @@ Result<Transaction> Channel::justice_transaction(const ChannelState& state, cons
     }
     auto per_commitment_secret = PrivateKey::from_bytes(*secret);
     if (!per_commitment_secret) return per_commitment_secret.error();
-    auto revocation = bolt3::derive_revocation_privkey(local_.revocation_basepoint, *per_commitment_secret);
+    auto revocation = bolt3::derive_revocation_privkey(material_.revocation_basepoint_secret, *per_commitment_secret);
     if (!revocation) return revocation.error();
     bolt3::Commitment revoked = remote_commitment(state, per_commitment_secret->public_key());
     bolt3::JusticeRequest request{bolt3::revocable_outputs(revoked), destination, feerate_per_kw};
     // build_justice_transaction verifies every input's signature against its BIP143 sighash.
     return bolt3::build_justice_transaction(request, *revocation);
+}
+
+Status Channel::receive_revocation(std::uint64_t n, const Hash256& secret, const PublicKey& expected_point) {
+    return watched_.receive_revocation(n, secret, expected_point);
+}
+
+std::optional<Hash256> Channel::revealed_secret(std::uint64_t n) const { return watched_.revealed_secret(n); }
+
+Result<Transaction> Channel::justice_transaction(const ChannelState& state, const Bytes& destination,
+                                                 std::uint32_t feerate_per_kw) const {
+    return watched_.justice_transaction(state, destination, feerate_per_kw);
 }
 
 }  // namespace argus::client

@@ -2,6 +2,11 @@
 // per-commitment secrets, the counterparty's basepoints and revealed secrets,
 // and for every revoked counterparty state the justice transaction. Pure logic
 // over common/: no I/O, no clock, no randomness (keys come from a seed).
+//
+// WatchedChannel is the part a watchtower client keeps: the counterparty's
+// commitments and their justice transactions, from the revocation basepoint
+// secret and public basepoints alone (JusticeMaterial). Channel builds its
+// counterparty side on it, so both paths produce the same transactions.
 #pragma once
 
 #include <map>
@@ -57,6 +62,60 @@ struct ChannelState {
     std::vector<bolt3::Htlc> htlcs;  // direction as seen by the local party
 };
 
+// Everything building the counterparty's commitment and its justice
+// transaction needs, and nothing more. The funding, payment, delayed-payment
+// and HTLC secrets are not in it: only the revocation key signs a justice
+// transaction, and the rest of the counterparty's commitment is public keys.
+struct JusticeMaterial {
+    // BOLT #3: revocationprivkey = revocation_basepoint_secret * SHA256(revocation_basepoint || per_commitment_point)
+    //                            + per_commitment_secret * SHA256(per_commitment_point || revocation_basepoint)
+    PrivateKey revocation_basepoint_secret;
+    PublicKey local_funding_pubkey;              // our anchor output on their commitment (option_anchors)
+    PublicKey local_payment_basepoint;           // to_remote (option_static_remotekey) and the obscuring factor
+    PublicKey local_htlc_basepoint;              // remote_htlcpubkey in the HTLC scripts
+    PublicKey remote_funding_pubkey;             // the counterparty's anchor output (option_anchors)
+    PublicKey remote_payment_basepoint;          // the obscuring factor
+    PublicKey remote_delayed_payment_basepoint;  // local_delayedpubkey of the revoked to_local output
+    PublicKey remote_htlc_basepoint;             // local_htlcpubkey in the HTLC scripts
+
+    static JusticeMaterial of(const ChannelSecrets& local, const ChannelBasepoints& remote);
+};
+
+// The counterparty's side of a channel, for a watchtower client: rebuilds the
+// counterparty's commitments, checks its revocations (shachain) and builds the
+// justice transaction for each revoked one. Holds one secret: the revocation
+// basepoint secret.
+class WatchedChannel {
+public:
+    WatchedChannel(ChannelConfig config, JusticeMaterial material);
+
+    const ChannelConfig& config() const { return config_; }
+    const JusticeMaterial& material() const { return material_; }
+
+    // The remote party's commitment for `state` (what the remote can broadcast),
+    // given the remote's per-commitment point for that number.
+    bolt3::Commitment remote_commitment(const ChannelState& state, const PublicKey& remote_point) const;
+    bolt3::CommitmentParams remote_commitment_params() const;
+    bolt3::CommitmentKeys remote_commitment_keys(const PublicKey& remote_point) const;
+
+    // The remote revokes its commitment `n` by revealing its secret. Rejects a
+    // secret that does not match the point we were given or the shachain.
+    Status receive_revocation(std::uint64_t commitment_number, const Hash256& secret, const PublicKey& expected_point);
+    std::optional<Hash256> revealed_secret(std::uint64_t commitment_number) const;
+
+    // The justice transaction for the remote's revoked commitment of `state`:
+    // every to_local and HTLC output swept through the revocation key to
+    // `destination`, each signature checked against its BIP143 sighash.
+    Result<Transaction> justice_transaction(const ChannelState& state, const Bytes& destination,
+                                            std::uint32_t feerate_per_kw) const;
+
+private:
+    ChannelConfig config_;
+    JusticeMaterial material_;
+    PublicKey local_revocation_basepoint_;
+    bolt3::ShachainStore revealed_;
+};
+
 class Channel {
 public:
     Channel(ChannelConfig config, ChannelSecrets local, ChannelBasepoints remote);
@@ -97,7 +156,7 @@ private:
     ChannelSecrets local_;
     ChannelBasepoints remote_;
     ChannelBasepoints local_points_;
-    bolt3::ShachainStore revealed_;
+    WatchedChannel watched_;  // the counterparty's commitments, revocations and justice
 };
 
 // The funding output's script and scriptPubKey (BOLT 3: 2-of-2 P2WSH).

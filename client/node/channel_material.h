@@ -1,9 +1,17 @@
 // The daemon's second way to receive revoked states: the wallet registers a
-// channel's material once (its own channel secrets, the counterparty's
-// basepoints, where to sweep), then sends each revocation with the state it
+// channel's material once, then sends each revocation with the state it
 // revoked; the BOLT 3 engine builds and checks the justice transaction.
-// Channels and revealed secrets are kept in the queue database (0600, in a
-// 0700 data dir) so the shachain consistency check survives restarts.
+//
+// The material is only what a justice transaction needs (JusticeMaterial): the
+// revocation basepoint secret, public basepoints, the funding outpoint and
+// where to sweep. A request carrying any other local secret (funding, payment,
+// delayed payment, HTLC) is refused with the field's name, so those secrets
+// never reach this process's memory beyond the parse, nor its disk.
+//
+// Channels and revealed per-commitment secrets are kept in an SQLite file
+// created 0600 (with its -wal and -shm) so the shachain consistency check
+// survives restarts. The stored material is re-encoded from the parsed values,
+// never the request as posted.
 #pragma once
 
 #include <map>
@@ -16,10 +24,10 @@
 
 namespace argus::client {
 
-struct ChannelRecord {
-    std::string channel_id;
-    nlohmann::json material;  // as posted, secrets included
-};
+// The channels.sqlite schema version this code writes (PRAGMA user_version).
+// 0: material as posted, every local secret included (earlier builds).
+// 1: material reduced to JusticeMaterial; migration 1 rewrites version 0 rows.
+inline constexpr int channel_book_schema_version = 1;
 
 class ChannelBook {
 public:
@@ -32,13 +40,20 @@ public:
     Result<std::string> revoke(const std::string& channel_id, const nlohmann::json& revocation);
     nlohmann::json list();
 
-private:
     struct Entry {
-        std::unique_ptr<Channel> channel;
+        std::unique_ptr<WatchedChannel> channel;
+        std::string sweep_address;
         Bytes sweep_script;
-        std::uint32_t feerate_per_kw = 253;
+        std::uint32_t feerate_per_kw = 2500;
     };
-    static Result<Entry> build(const nlohmann::json& material);
+    // Parses and checks channel material (the POST /channels shape).
+    static Result<Entry> parse(const nlohmann::json& material);
+    // The material as stored: what parse() needs to rebuild the entry, nothing else.
+    static nlohmann::json stored_material(const Entry& entry);
+
+private:
+    Status migrate();
+    Status load();
 
     ClientNode& node_;
     std::mutex mutex_;

@@ -1,7 +1,6 @@
 #include "client/node/client_node.h"
 
 #include <fcntl.h>
-#include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
@@ -22,7 +22,7 @@ using json = nlohmann::json;
 
 namespace {
 // The client's teos identity: a key made once in the data dir, mode 0600.
-Result<PrivateKey> load_or_create_key(const std::string& path) {
+Result<PrivateKey> load_or_create_key(const std::string& path, Rng& rng) {
     struct stat st {};
     if (stat(path.c_str(), &st) == 0) {
         if ((st.st_mode & 077) != 0) return make_error(ErrorCode::invalid_argument, path + " is readable by others; chmod 600 it");
@@ -35,9 +35,12 @@ Result<PrivateKey> load_or_create_key(const std::string& path) {
     }
     for (;;) {
         ByteArray<32> secret{};
-        if (RAND_bytes(secret.data(), 32) != 1) return make_error(ErrorCode::unavailable, "no randomness");
+        if (!rng.fill(secret)) return make_error(ErrorCode::unavailable, "no randomness for the client key");
         auto key = PrivateKey::from_bytes(secret);
-        if (!key) continue;
+        if (!key) {
+            secure_wipe(secret.data(), secret.size());
+            continue;
+        }
         int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
         if (fd < 0) return make_error(ErrorCode::storage, "cannot create " + path);
         std::string line = to_hex(secret) + "\n";
@@ -50,22 +53,24 @@ Result<PrivateKey> load_or_create_key(const std::string& path) {
 }
 }  // namespace
 
-Result<std::unique_ptr<ClientNode>> ClientNode::open(const std::string& data_dir, BackupWorker::Clock now_ms,
+Result<std::unique_ptr<ClientNode>> ClientNode::open(const std::string& data_dir, Context context,
                                                      BackupWorkerOptions options) {
     std::error_code ec;
     std::filesystem::create_directories(data_dir, ec);
     if (ec) return make_error(ErrorCode::storage, "cannot create " + data_dir + ": " + ec.message());
-    ::chmod(data_dir.c_str(), 0700);
-    auto key = load_or_create_key(data_dir + "/client_key");
+    if (::chmod(data_dir.c_str(), 0700) != 0) return make_error(ErrorCode::storage, "cannot chmod 700 " + data_dir);
+    auto key = load_or_create_key(data_dir + "/client_key", context.rng);
     if (!key) return key.error();
     auto queue = BackupQueue::open(data_dir + "/backups.sqlite");
     if (!queue) return queue.error();
-    std::unique_ptr<ClientNode> node(new ClientNode());
+    std::unique_ptr<ClientNode> node(new ClientNode(context, key->public_key()));
     node->queue_ = std::move(*queue);
-    node->now_ms_ = now_ms;
-    node->user_id_ = key->public_key();
-    node->worker_ = std::make_unique<BackupWorker>(*node->queue_, *key, now_ms, options);
+    node->worker_ = std::make_unique<BackupWorker>(*node->queue_, *key, context.clock, options);
     return node;
+}
+
+std::int64_t ClientNode::now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(context_.clock.system_now().time_since_epoch()).count();
 }
 
 ClientNode::~ClientNode() {
@@ -75,7 +80,7 @@ ClientNode::~ClientNode() {
 Result<std::string> ClientNode::add_tower(std::string_view text) {
     auto address = TowerAddress::parse(text);
     if (!address) return address.error();
-    if (auto ok = queue_->add_tower(*address, now_ms_()); !ok) return ok.error();
+    if (auto ok = queue_->add_tower(*address, now_ms()); !ok) return ok.error();
     worker_->wake();
     return address->to_string();
 }
@@ -107,14 +112,14 @@ Result<Locator> ClientNode::backup(const RevokedState& state) {
     record.to_self_delay = state.to_self_delay;
     record.channel_id = state.channel_id;
     record.commitment_number = state.commitment_number;
-    auto queued = queue_->enqueue(record, now_ms_());
+    auto queued = queue_->enqueue(record, now_ms());
     if (!queued) return queued.error();
     worker_->wake();
     return record.locator;
 }
 
 Status ClientNode::retry_now() {
-    if (auto ok = queue_->retry_now(now_ms_()); !ok) return ok;
+    if (auto ok = queue_->retry_now(now_ms()); !ok) return ok;
     worker_->wake();
     return {};
 }
@@ -155,12 +160,17 @@ json ClientNode::backups_json() {
 
 std::string ClientNode::metrics_text() {
     // The client's metrics, declared here in one place (argus_client_ prefix;
-    // the only label is the tower id, bounded by the configured towers).
+    // labels: the tower id, bounded by the configured towers, and the queue
+    // operation, bounded by BackupWorker's operations).
     auto registry = std::make_shared<prometheus::Registry>();
     auto& depth = prometheus::BuildGauge().Name("argus_client_queue_depth").Help("deliveries waiting to be sent").Register(*registry);
     auto& backups = prometheus::BuildGauge().Name("argus_client_backups").Help("backups per tower by status").Register(*registry);
     auto& reachable = prometheus::BuildGauge().Name("argus_client_tower_reachable").Help("1 when the tower answered the last attempt").Register(*registry);
     auto& misbehaving = prometheus::BuildGauge().Name("argus_client_tower_misbehaving").Help("1 when the tower broke its word").Register(*registry);
+    auto& queue_errors = prometheus::BuildCounter().Name("argus_client_queue_errors_total").Help("backup queue operations that failed, by operation").Register(*registry);
+    for (const auto& [operation, count] : worker_->queue_errors()) {
+        queue_errors.Add({{"operation", operation}}).Increment(static_cast<double>(count));
+    }
     auto pending = queue_->pending_count();
     depth.Add({}).Set(pending ? static_cast<double>(*pending) : 0);
     auto seen = worker_->reachability();

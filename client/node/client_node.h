@@ -8,6 +8,7 @@
 
 #include "client/backup/backup_queue.h"
 #include "client/backup/backup_worker.h"
+#include "common/context.h"
 
 namespace argus::client {
 
@@ -21,8 +22,9 @@ struct RevokedState {
 
 class ClientNode {
 public:
-    // Opens (creating) the data dir: client key (0600) and queue database.
-    static Result<std::unique_ptr<ClientNode>> open(const std::string& data_dir, BackupWorker::Clock now_ms,
+    // Opens (creating) the data dir (0700): client key and queue database (0600).
+    // The key is drawn from context.rng; due times and waits use context.clock.
+    static Result<std::unique_ptr<ClientNode>> open(const std::string& data_dir, Context context,
                                                     BackupWorkerOptions options = {});
     ~ClientNode();
 
@@ -42,13 +44,16 @@ public:
     std::string metrics_text();  // Prometheus text format
     const PublicKey& user_id() const { return user_id_; }
     BackupQueue& queue() { return *queue_; }
+    BackupWorker& worker() { return *worker_; }
 
 private:
-    ClientNode() = default;
+    ClientNode(Context context, PublicKey user_id) : context_(context), user_id_(user_id) {}
+    std::int64_t now_ms();
+
+    Context context_;
     std::unique_ptr<BackupQueue> queue_;
     std::unique_ptr<BackupWorker> worker_;
-    BackupWorker::Clock now_ms_;
-    PublicKey user_id_ = PrivateKey::from_bytes(Bytes(32, 1)).value().public_key();
+    PublicKey user_id_;
 };
 
 }  // namespace argus::client

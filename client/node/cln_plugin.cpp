@@ -98,11 +98,17 @@ int run_cln_plugin(std::istream& in, std::ostream& out,
                 send(out, id, {{"disable", "argus: " + opened.error().message}});
                 continue;
             }
-            node = std::move(*opened);
             if (params.contains("options") && params["options"].contains("argus-tower") &&
                 params["options"]["argus-tower"].is_string() && !params["options"]["argus-tower"].get<std::string>().empty()) {
-                (void)node->add_tower(params["options"]["argus-tower"].get<std::string>());
+                std::string tower = params["options"]["argus-tower"].get<std::string>();
+                // As the daemon refuses a bad --tower: a watchtower plugin that silently
+                // backs up to nothing would be worse than one lightningd reports disabled.
+                if (auto added = (*opened)->add_tower(tower); !added) {
+                    send(out, id, {{"disable", "argus: argus-tower " + tower + ": " + added.error().message}});
+                    continue;
+                }
             }
+            node = std::move(*opened);
             node->start();
             send(out, id, json::object());
         } else if (!node) {

@@ -6,7 +6,7 @@
 namespace argus::tower {
 
 GroupCommitter::GroupCommitter(store::Store& store, std::function<void(const Error&)> on_failure,
-                               std::function<void(const store::WriteEffects&)> on_committed, const Clock& clock,
+                               std::function<void(const store::WriteEffects&)> on_committed, Clock& clock,
                                std::size_t max_parts_per_batch)
     : store_(store),
       on_failure_(std::move(on_failure)),

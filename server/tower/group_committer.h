@@ -35,7 +35,7 @@ public:
     // transaction and before its parts' `done`, with what it changed.
     GroupCommitter(store::Store& store, std::function<void(const Error&)> on_failure,
                    std::function<void(const store::WriteEffects&)> on_committed = nullptr,
-                   const Clock& clock = system_clock(), std::size_t max_parts_per_batch = 512);
+                   Clock& clock = system_clock(), std::size_t max_parts_per_batch = 512);
     ~GroupCommitter();
     GroupCommitter(const GroupCommitter&) = delete;
     GroupCommitter& operator=(const GroupCommitter&) = delete;
@@ -61,7 +61,7 @@ private:
     store::Store& store_;
     std::function<void(const Error&)> on_failure_;
     std::function<void(const store::WriteEffects&)> on_committed_;
-    const Clock& clock_;
+    Clock& clock_;
     std::size_t max_parts_;
     mutable std::mutex mutex_;
     std::condition_variable wake_;

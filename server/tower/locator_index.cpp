@@ -3,6 +3,8 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 
 namespace argus::tower {
@@ -14,7 +16,11 @@ constexpr double max_load = 0.85;
 
 LocatorIndex::LocatorIndex(Rng& rng, std::size_t capacity) {
     static_assert(sizeof hash_key_ == crypto_shorthash_siphash24_KEYBYTES);
-    rng.fill(hash_key_);
+    if (!rng.fill(hash_key_)) {
+        // Without a secret key the index is open to hash flooding: refuse to run.
+        std::fprintf(stderr, "argus: no randomness for the locator index key\n");
+        std::abort();
+    }
     slots_.assign(capacity < 16 ? 16 : capacity, 0);
 }
 

@@ -61,7 +61,7 @@ Result<std::string> load_or_create(const std::string& path, Rng& rng,
     if (existing.error().code != ErrorCode::not_found) return existing.error();
     for (;;) {
         ByteArray<32> bytes{};
-        rng.fill(bytes);
+        if (!rng.fill(bytes)) return make_error(ErrorCode::unavailable, "no randomness to create " + path);
         std::string text = to_hex(bytes);
         secure_wipe(bytes.data(), bytes.size());
         if (!valid(text)) continue;  // a key out of range: astronomically rare, draw again

@@ -34,7 +34,7 @@ struct TowerService::UserState {
 };
 
 TowerService::TowerService(store::Store& store, LocatorIndex& index, PrivateKey tower_key, SubscriptionPolicy policy,
-                           std::function<ChainStatus()> chain, TowerHooks hooks, const Clock& clock)
+                           std::function<ChainStatus()> chain, TowerHooks hooks, Clock& clock)
     : clock_(clock),
       store_(store),
       index_(index),

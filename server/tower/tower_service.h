@@ -89,7 +89,7 @@ struct UserIdHash {
 class TowerService {
 public:
     TowerService(store::Store& store, LocatorIndex& index, PrivateKey tower_key, SubscriptionPolicy policy,
-                 std::function<ChainStatus()> chain, TowerHooks hooks = {}, const Clock& clock = system_clock());
+                 std::function<ChainStatus()> chain, TowerHooks hooks = {}, Clock& clock = system_clock());
     ~TowerService();
 
     // Loads users and the locator index from the store.
@@ -136,7 +136,7 @@ private:
     Status reload_users();  // exclusive map lock held by caller
     bool try_resync();
 
-    const Clock& clock_;
+    Clock& clock_;
     store::Store& store_;
     LocatorIndex& index_;
     PrivateKey tower_key_;

@@ -12,7 +12,7 @@ std::string display(const Hash256& h) { return to_hex(reversed(h)); }
 
 ChainFollower::ChainFollower(chain::ChainSource& source, chain::Broadcaster& broadcaster,
                              const tower::LocatorIndex& index, tower::TowerService& service, store::Store& store,
-                             FollowerOptions options, const Clock& clock)
+                             FollowerOptions options, Clock& clock)
     : source_(source),
       broadcaster_(broadcaster),
       index_(index),
@@ -342,9 +342,9 @@ void ChainFollower::run() {
         }
         std::unique_lock lock(mutex_);
         if (stopping_) return;
-        auto until = next_sync - clock_.monotonic_now();
-        wake_.wait_for(lock, std::max<std::chrono::nanoseconds>(until, std::chrono::nanoseconds(0)),
-                       [&] { return stopping_ || woken_ || (!stored_.empty() && !stored_blocked); });
+        auto until = std::chrono::ceil<std::chrono::milliseconds>(next_sync - clock_.monotonic_now());
+        clock_.wait_for(lock, wake_, std::max(until, std::chrono::milliseconds(0)),
+                        [&] { return stopping_ || woken_ || (!stored_.empty() && !stored_blocked); });
         if (stopping_) return;
         if (woken_) {
             woken_ = false;

@@ -76,7 +76,7 @@ class ChainFollower {
 public:
     ChainFollower(chain::ChainSource& source, chain::Broadcaster& broadcaster, const tower::LocatorIndex& index,
                   tower::TowerService& service, store::Store& store, FollowerOptions options = {},
-                  const Clock& clock = system_clock());
+                  Clock& clock = system_clock());
     ~ChainFollower();
 
     // Loads the persisted position and trackers (or starts at bitcoind's tip on first run).
@@ -122,7 +122,7 @@ private:
     tower::TowerService& service_;
     store::Store& store_;
     FollowerOptions options_;
-    const Clock& clock_;
+    Clock& clock_;
 
     WatchCore core_;          // follower thread only
     std::deque<Ref> recent_;  // our chain, oldest first; back() is the tip

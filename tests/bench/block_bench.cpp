@@ -14,7 +14,8 @@
 
 #include "common/hex.h"
 #include "common/watchtower_crypto.h"
-#include "server/chain/chain_source.h"
+#include "tests/support/simulated_context.h"
+#include "server//chain/chain_source.h"
 #include "server/store/store.h"
 #include "server/tower/locator_index.h"
 #include "server/watch/chain_follower.h"
@@ -72,7 +73,7 @@ int main(int argc, char** argv) {
     for (std::size_t appointments : {std::size_t{1'000'000}, std::size_t{10'000'000}}) {
         if (appointments > max_appointments) break;
         std::size_t rss_before = rss_bytes();
-        SeededRng seed(7);
+        test::SeededRng seed(7);
         tower::LocatorIndex index(seed);
         index.reserve(appointments);
         for (std::size_t i = 0; i < appointments; ++i) {

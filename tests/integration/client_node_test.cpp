@@ -15,6 +15,7 @@
 #include "common/net/http_server.h"
 #include "tests/integration/breach_world.h"
 #include "tests/support/run_command.h"
+#include "tests/support/simulated_context.h"
 
 using namespace argus;
 using namespace argus::test;
@@ -22,8 +23,10 @@ using namespace argus::client;
 
 namespace {
 
-std::int64_t fake_now = 1'000'000;
-std::int64_t clock_ms() { return fake_now; }
+// Simulated time and seeded randomness for every node and worker in this file.
+SimulatedClock sim_clock;
+SeededRng sim_rng{5};
+Context context() { return Context{sim_clock, sim_rng}; }
 
 RevokedState revoked_state(std::uint32_t n) {
     // A structurally valid penalty spending output 0 of a made-up commitment.
@@ -59,7 +62,12 @@ public:
     std::string address() const { return to_hex(key_.public_key().bytes()) + "@127.0.0.1:" + std::to_string(server_->port()); }
     std::size_t body_limit(api::Method, std::string_view) const override { return 100'000; }
     void handle(api::HttpRequest request, api::Reply reply) override {
-        ++requests;
+        {
+            std::lock_guard lock(seen_mutex_);
+            ++requests;
+            if (request.target == "/add_appointment") appointment_bodies.push_back(request.body);
+        }
+        seen_.notify_all();
         if (mode_ == Mode::hangs) {
             std::thread([reply] {
                 std::this_thread::sleep_for(std::chrono::seconds(3));
@@ -89,10 +97,22 @@ public:
         }
         reply({404, "{}"});
     }
+    // Waits (real time, bounded) until the tower has seen `count` requests.
+    bool await_requests(int count, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+        std::unique_lock lock(seen_mutex_);
+        return seen_.wait_for(lock, limit, [&] { return requests >= count; });
+    }
+    std::vector<std::string> appointments() {
+        std::lock_guard lock(seen_mutex_);
+        return appointment_bodies;
+    }
     std::atomic<int> requests{0};
     std::atomic<int> registrations{0};
 
 private:
+    std::mutex seen_mutex_;
+    std::condition_variable seen_;
+    std::vector<std::string> appointment_bodies;
     Mode mode_;
     PrivateKey key_, wrong_;
     std::unique_ptr<api::HttpServer> server_;
@@ -101,7 +121,7 @@ private:
 std::unique_ptr<ClientNode> open_node(const std::string& dir, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
     BackupWorkerOptions options;
     options.tower_timeout = timeout;
-    return std::move(ClientNode::open(dir, clock_ms, options).value());
+    return std::move(ClientNode::open(dir, context(), options).value());
 }
 
 }  // namespace
@@ -112,7 +132,7 @@ TEST_CASE("client: receipts that do not verify against the tower id mark the tow
     auto node = open_node(dir.path());
     REQUIRE(node->add_tower(liar.address()));
     REQUIRE(node->backup(revoked_state(1)));
-    BackupWorker worker(node->queue(), PrivateKey::from_bytes(Bytes(32, 9)).value(), clock_ms);
+    BackupWorker worker(node->queue(), PrivateKey::from_bytes(Bytes(32, 9)).value(), sim_clock);
     worker.run_once();
     auto towers = node->towers_json();
     CHECK(towers[0]["standing"] == "misbehaving");
@@ -126,7 +146,7 @@ TEST_CASE("client: a tower denying an appointment it signed for is caught by the
     auto node = open_node(dir.path());
     REQUIRE(node->add_tower(denier.address()));
     REQUIRE(node->backup(revoked_state(2)));
-    BackupWorker worker(node->queue(), PrivateKey::from_bytes(Bytes(32, 9)).value(), clock_ms);
+    BackupWorker worker(node->queue(), PrivateKey::from_bytes(Bytes(32, 9)).value(), sim_clock);
     worker.run_once();
     CHECK(node->towers_json()[0]["acknowledged"] == 1);
     REQUIRE(worker.audit());
@@ -134,7 +154,7 @@ TEST_CASE("client: a tower denying an appointment it signed for is caught by the
     CHECK(node->towers_json()[0]["misbehavior"].get<std::string>().find("denies appointment") != std::string::npos);
 }
 
-TEST_CASE("client: towers answering garbage or timing out are retried with backoff; nothing is lost") {
+TEST_CASE("client: towers answering garbage or timing out are retried with backoff, and nothing is lost") {
     FakeTower garbage(FakeTower::Mode::garbage), hangs(FakeTower::Mode::hangs);
     TemporaryDirectory dir;
     auto node = open_node(dir.path(), std::chrono::milliseconds(300));
@@ -143,7 +163,7 @@ TEST_CASE("client: towers answering garbage or timing out are retried with backo
     REQUIRE(node->backup(revoked_state(3)));
     BackupWorkerOptions options;
     options.tower_timeout = std::chrono::milliseconds(300);
-    BackupWorker worker(node->queue(), PrivateKey::from_bytes(Bytes(32, 9)).value(), clock_ms, options);
+    BackupWorker worker(node->queue(), PrivateKey::from_bytes(Bytes(32, 9)).value(), sim_clock, options);
     worker.run_once();
     CHECK(node->towers_json().size() == 2);
     for (const auto& t : node->towers_json()) {
@@ -153,7 +173,7 @@ TEST_CASE("client: towers answering garbage or timing out are retried with backo
     int before = garbage.requests;
     worker.run_once();  // backoff: not yet due
     CHECK(garbage.requests == before);
-    fake_now += 120'000;
+    sim_clock.advance(std::chrono::seconds(120));
     worker.run_once();
     CHECK(garbage.requests > before);
 }
@@ -163,7 +183,7 @@ TEST_CASE("client: tops up a subscription before its slots run out") {
     TemporaryDirectory dir;
     auto node = open_node(dir.path());
     REQUIRE(node->add_tower(tower.address()));
-    BackupWorker worker(node->queue(), PrivateKey::from_bytes(Bytes(32, 9)).value(), clock_ms);
+    BackupWorker worker(node->queue(), PrivateKey::from_bytes(Bytes(32, 9)).value(), sim_clock);
     REQUIRE(node->backup(revoked_state(20)));
     worker.run_once();
     CHECK(tower.registrations == 1);  // first contact registers
@@ -222,7 +242,7 @@ TEST_CASE("client: Core Lightning plugin protocol round trip") {
     in << json{{"jsonrpc", "2.0"}, {"id", 6}, {"method", "registertower"}, {"params", json::array({"nonsense"})}}.dump() << "\n\n";
     in << json{{"jsonrpc", "2.0"}, {"id", 7}, {"method", "nosuchmethod"}, {"params", json::object()}}.dump() << "\n\n";
     std::stringstream out;
-    REQUIRE(run_cln_plugin(in, out, [](const std::string& d) { return ClientNode::open(d, clock_ms); }) == 0);
+    REQUIRE(run_cln_plugin(in, out, [](const std::string& d) { return ClientNode::open(d, context()); }) == 0);
     std::vector<json> replies;
     std::string text = out.str();
     for (std::size_t start = 0, end; (end = text.find("\n\n", start)) != std::string::npos; start = end + 2) {
@@ -238,11 +258,105 @@ TEST_CASE("client: Core Lightning plugin protocol round trip") {
     CHECK(replies[5].contains("error"));
     CHECK(replies[6]["error"]["code"] == -32601);
     // The revoked state was queued durably in <lightning-dir>/argus.
-    auto reopened = ClientNode::open(dir.path() + "/argus", clock_ms).value();
+    auto reopened = ClientNode::open(dir.path() + "/argus", context()).value();
     CHECK(reopened->backups_json().size() == 1);
 }
 
-TEST_CASE("client: two towers, one down then up; the queue survives kill -9 of the client") {
+TEST_CASE("client: the plugin refuses a bad argus-tower option by disabling itself, naming it") {
+    TemporaryDirectory dir;
+    std::stringstream in, out;
+    in << json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "init"},
+               {"params", {{"options", {{"argus-data-dir", dir.path() + "/argus"}, {"argus-tower", "not-a-tower"}}},
+                           {"configuration", {{"lightning-dir", dir.path()}}}}}}.dump()
+       << "\n\n";
+    in << json{{"jsonrpc", "2.0"}, {"id", 2}, {"method", "listtowers"}, {"params", json::object()}}.dump() << "\n\n";
+    REQUIRE(run_cln_plugin(in, out, [](const std::string& d) { return ClientNode::open(d, context()); }) == 0);
+    std::string text = out.str();
+    auto first = json::parse(text.substr(0, text.find("\n\n")));
+    REQUIRE(first["result"].contains("disable"));
+    CHECK(first["result"]["disable"].get<std::string>().find("argus-tower not-a-tower") != std::string::npos);
+    CHECK(text.find("argus plugin not initialised") != std::string::npos);  // nothing runs half-configured
+}
+
+TEST_CASE("client: a receipt the queue cannot record is not taken for done, and the identical re-send is then recorded") {
+    FakeTower tower(FakeTower::Mode::honest);
+    TemporaryDirectory dir;
+    auto node = open_node(dir.path());
+    REQUIRE(node->add_tower(tower.address()));
+    REQUIRE(node->backup(revoked_state(30)));
+    // Another connection makes every write to deliveries fail, as a failing disk would.
+    sqlite3* other = nullptr;
+    REQUIRE(sqlite3_open((dir.path() + "/backups.sqlite").c_str(), &other) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(other, "CREATE TRIGGER broken BEFORE UPDATE ON deliveries BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END",
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    BackupWorker& worker = node->worker();
+    CHECK(worker.run_once() == 1);
+    CHECK(tower.appointments().size() == 1);  // the tower has it and sent a valid receipt...
+    auto towers = node->towers_json();
+    CHECK(towers[0]["acknowledged"] == 0);  // ...but no receipt is on disk: still pending
+    CHECK(towers[0]["pending"] == 1);
+    CHECK(towers[0]["standing"] == "active");
+    CHECK(worker.queue_errors()["mark_acked"] == 1);
+    CHECK(worker.queue_errors()["mark_retry"] == 1);  // backing off failed too: the old due time stands
+    std::string metrics = node->metrics_text();
+    CHECK(metrics.find("argus_client_queue_errors_total{operation=\"mark_acked\"} 1") != std::string::npos);
+    CHECK(metrics.find("argus_client_queue_errors_total{operation=\"mark_retry\"} 1") != std::string::npos);
+
+    REQUIRE(sqlite3_exec(other, "DROP TRIGGER broken", nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(other);
+    CHECK(worker.run_once() == 1);  // sent again
+    auto sent = tower.appointments();
+    REQUIRE(sent.size() == 2);
+    // Byte for byte the same request (locator, blob, signature): for a teos
+    // tower an update of the same size, which charges no slot.
+    CHECK(sent[0] == sent[1]);
+    towers = node->towers_json();
+    CHECK(towers[0]["acknowledged"] == 1);
+    CHECK(towers[0]["pending"] == 0);
+    CHECK(worker.run_once() == 0);  // done now, and never sent again
+    CHECK(tower.appointments().size() == 2);
+}
+
+TEST_CASE("client: a queue that cannot be read is counted and retried, not crashed on") {
+    FakeTower tower(FakeTower::Mode::honest);
+    TemporaryDirectory dir;
+    auto node = open_node(dir.path());
+    REQUIRE(node->add_tower(tower.address()));
+    REQUIRE(node->backup(revoked_state(31)));
+    sqlite3* other = nullptr;
+    REQUIRE(sqlite3_open((dir.path() + "/backups.sqlite").c_str(), &other) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(other, "ALTER TABLE backups RENAME TO backups_away", nullptr, nullptr, nullptr) == SQLITE_OK);
+    CHECK(node->worker().run_once() == 0);
+    CHECK(node->worker().queue_errors()["due"] == 1);
+    CHECK(tower.appointments().empty());
+    REQUIRE(sqlite3_exec(other, "ALTER TABLE backups_away RENAME TO backups", nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(other);
+    CHECK(node->worker().run_once() == 1);
+    CHECK(node->towers_json()[0]["acknowledged"] == 1);
+}
+
+TEST_CASE("client: the worker thread backs off on the injected clock, not on real time") {
+    FakeTower garbage(FakeTower::Mode::garbage);
+    TemporaryDirectory dir;
+    auto node = open_node(dir.path());
+    REQUIRE(node->add_tower(garbage.address()));
+    node->start();
+    REQUIRE(node->backup(revoked_state(32)));  // wakes the worker
+    REQUIRE(garbage.await_requests(1));
+    // Backed off in simulated time, which does not pass by itself: no retry.
+    CHECK_FALSE(garbage.await_requests(2, std::chrono::milliseconds(300)));
+    // Move time past the backoff (again if the worker had not yet recorded it).
+    bool retried = false;
+    for (int i = 0; i < 50 && !retried; ++i) {
+        sim_clock.advance(std::chrono::minutes(2));
+        retried = garbage.await_requests(2, std::chrono::milliseconds(200));
+    }
+    CHECK(retried);
+    node->stop();
+    CHECK(node->towers_json()[0]["pending"] == 1);  // garbage answers never lose the backup
+}
+
+TEST_CASE("client: two towers, one down then up, and the queue survives kill -9 of the client") {
     TemporaryDirectory dir;
     // Two real towers against one chain.
     BreachWorld world;  // chain + tower A
@@ -353,10 +467,9 @@ TEST_CASE("client: channel material mode builds, checks and backs up the justice
     json material = {{"channel_id", "chan-1"}, {"funding_txid", funding.to_display_hex()}, {"funding_output_index", 0},
                      {"funding_satoshis", 1'000'000}, {"local_is_opener", true}, {"anchors", true},
                      {"sweep_address", encode_address(p2wpkh_script(alice.payment_basepoint.public_key()), Network::regtest).value()},
-                     {"local_secrets", {{"funding", hex_secret(alice.funding)}, {"revocation_basepoint", hex_secret(alice.revocation_basepoint)},
-                                        {"payment_basepoint", hex_secret(alice.payment_basepoint)},
-                                        {"delayed_payment_basepoint", hex_secret(alice.delayed_payment_basepoint)},
-                                        {"htlc_basepoint", hex_secret(alice.htlc_basepoint)}}},
+                     {"local_secrets", {{"revocation_basepoint", hex_secret(alice.revocation_basepoint)}}},
+                     {"local_basepoints", {{"funding", hex_point(alice.funding)}, {"payment", hex_point(alice.payment_basepoint)},
+                                           {"htlc", hex_point(alice.htlc_basepoint)}}},
                      {"remote_basepoints", {{"funding", hex_point(bob.funding)}, {"revocation", hex_point(bob.revocation_basepoint)},
                                             {"payment", hex_point(bob.payment_basepoint)},
                                             {"delayed_payment", hex_point(bob.delayed_payment_basepoint)},
@@ -385,7 +498,7 @@ TEST_CASE("client: channel material mode builds, checks and backs up the justice
     Transaction commitment = bob_channel.local_commitment(bobs).tx;
     CHECK(*locator == to_hex(teos::locator(commitment.txid())));
     // The queued blob opens with that txid into a justice transaction spending it.
-    auto due = node->queue().due(tower_id, fake_now + 1, 10).value();
+    auto due = node->queue().due(tower_id, sim_clock.system_ms() + 1, 10).value();
     REQUIRE(due.size() == 1);
     auto plain = teos::decrypt_penalty(due[0].backup.encrypted_blob, commitment.txid());
     REQUIRE(plain);

@@ -7,7 +7,8 @@
 #include <memory>
 
 #include "common/net/http_server.h"
-#include "server/api/teos_router.h"
+#include "tests/support/simulated_context.h"
+#include "server//api/teos_router.h"
 #include "common/context.h"
 #include "server/store/store.h"
 #include "server/tower/tower_service.h"
@@ -55,7 +56,7 @@ public:
     TemporaryDirectory directory;
     std::unique_ptr<TemporaryPostgres> postgres;
     std::unique_ptr<store::Store> store;
-    SeededRng seed{42};
+    test::SeededRng seed{42};
     tower::LocatorIndex index{seed};
     std::atomic<std::uint32_t> height{100};
     std::atomic<bool> reachable{true};

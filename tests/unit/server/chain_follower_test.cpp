@@ -15,7 +15,8 @@
 
 #include "common/message_signing.h"
 #include "common/teos_protocol.h"
-#include "server/tower/tower_service.h"
+#include "tests/support/simulated_context.h"
+#include "server//tower/tower_service.h"
 #include "server/watch/chain_follower.h"
 #include "tests/support/teos_user.h"
 #include "tests/support/temporary_directory.h"
@@ -185,7 +186,7 @@ struct World {
     std::mt19937_64 rng{9};
     test::TemporaryDirectory dir;
     GatedStore store{store::open_sqlite_store(dir.path() + "/tower.sqlite").value()};
-    SeededRng seed{3};
+    test::SeededRng seed{3};
     tower::LocatorIndex index{seed};
     MemoryChain chain{rng};
     PrivateKey tower_key = PrivateKey::from_bytes(Bytes(32, 0x44)).value();

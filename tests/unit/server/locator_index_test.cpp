@@ -4,7 +4,8 @@
 #include <random>
 
 #include "common/context.h"
-#include "server/tower/locator_index.h"
+#include "tests/support/simulated_context.h"
+#include "server//tower/locator_index.h"
 
 using namespace argus;
 using argus::tower::LocatorIndex;
@@ -24,7 +25,7 @@ TEST_CASE("locator index: agrees with a multiset model under random inserts and 
     // keep every other entry findable (backward-shift correctness).
     for (std::uint64_t space : {50ULL, 5000ULL, ~0ULL}) {
         std::mt19937_64 rng(space);
-        SeededRng seed(12345);
+        test::SeededRng seed(12345);
         LocatorIndex index(seed, 16);
         std::multimap<std::uint64_t, Locator> model;
         auto prefix = [](const Locator& l) {
@@ -57,7 +58,7 @@ TEST_CASE("locator index: agrees with a multiset model under random inserts and 
 }
 
 TEST_CASE("locator index: memory stays under 16 bytes per entry as it grows") {
-    SeededRng seed(7);
+    test::SeededRng seed(7);
     LocatorIndex index(seed);
     std::mt19937_64 rng(7);
     for (int i = 1; i <= 200'000; ++i) {
@@ -109,7 +110,7 @@ TEST_CASE("locator index: locators crafted against a known slot hash do not clus
         for (int i = 0; i < 8; ++i) l[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(prefix >> (8 * (7 - i)));
         locators.push_back(l);
     }
-    SeededRng seed(2026);
+    test::SeededRng seed(2026);
     LocatorIndex index(seed, capacity);
     for (const auto& l : locators) index.insert(l);
     REQUIRE(index.size() == crafted);
@@ -120,7 +121,7 @@ TEST_CASE("locator index: locators crafted against a known slot hash do not clus
     for (const auto& l : locators) CHECK(index.maybe_contains(l));
 
     // Two indexes seeded differently place the same locators differently.
-    SeededRng other_seed(2027);
+    test::SeededRng other_seed(2027);
     LocatorIndex other(other_seed, capacity);
     for (const auto& l : locators) other.insert(l);
     CHECK(other.longest_run() < 100);
