@@ -6,7 +6,7 @@
 #include <atomic>
 #include <memory>
 
-#include "common/net/http_server.h"
+#include "net/http_server.h"
 #include "server/api/teos_router.h"
 #include "server/store/store.h"
 #include "server/tower/tower_service.h"

@@ -1,4 +1,4 @@
-#include "common/net/bitcoind_rpc.h"
+#include "net/bitcoind_rpc.h"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>

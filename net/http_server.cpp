@@ -1,4 +1,4 @@
-#include "common/net/http_server.h"
+#include "net/http_server.h"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
