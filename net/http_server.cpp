@@ -21,6 +21,7 @@ struct HttpServer::Impl {
     HttpServerOptions options;
     Router& router;
     std::atomic<std::size_t> connections{0};
+    std::atomic<std::size_t> accepted{0};
     std::atomic<bool> stopped{false};
     std::optional<ssl::context> tls;
     net::io_context io;
@@ -181,6 +182,7 @@ void HttpServer::Impl::accept() {
             if (!stopped) accept();
             return;
         }
+        ++accepted;
         if (connections.load() >= options.max_connections) {
             // Over the cap: a clean close, no work done for this peer.
             beast::error_code ignored;
@@ -250,5 +252,6 @@ void HttpServer::stop() {
 }
 
 std::size_t HttpServer::open_connections() const { return impl_->connections.load(); }
+std::size_t HttpServer::accepted_connections() const { return impl_->accepted.load(); }
 
 }  // namespace argus::api
