@@ -7,6 +7,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "common/teos_protocol.h"
+
 namespace argus::api {
 
 namespace beast = boost::beast;
@@ -43,12 +45,11 @@ Method method_of(http::verb v) {
     }
 }
 
-const char* reason_json(unsigned status) {
-    switch (status) {
-        case 413: return R"({"error":"Payload too large","error_code":6})";
-        case 408: return R"({"error":"Request timeout","error_code":6})";
-        default: return R"({"error":"Invalid request format","error_code":6})";
-    }
+// Transport-level refusals, shaped as teos errors (INVALID_REQUEST_FORMAT).
+std::string reason_json(unsigned status) {
+    const char* reason = status == 413 ? "Payload too large" : status == 408 ? "Request timeout" : "Invalid request format";
+    return std::string(R"({"error":")") + reason +
+           R"(","error_code":)" + std::to_string(teos::error::invalid_request_format) + "}";
 }
 
 template <class Stream>
