@@ -4,9 +4,6 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +15,7 @@
 #include "common/context.h"
 #include "common/hex.h"
 #include "common/version.h"
+#include "net/http_client.h"
 
 using namespace argus;
 using json = nlohmann::json;
@@ -77,34 +75,29 @@ int run_daemon(const std::string& data_dir, const std::string& bind, std::uint16
     return 0;
 }
 
-int call_daemon(std::uint16_t port, boost::beast::http::verb verb, const std::string& target, const std::string& body) {
-    namespace beast = boost::beast;
-    namespace http = beast::http;
-    try {
-        boost::asio::io_context io;
-        beast::tcp_stream stream(io);
-        stream.expires_after(std::chrono::seconds(30));
-        stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
-        http::request<http::string_body> req(verb, target, 11);
-        req.set(http::field::host, "127.0.0.1");
-        req.body() = body;
-        req.prepare_payload();
-        http::write(stream, req);
-        beast::flat_buffer buffer;
-        http::response<http::string_body> res;
-        http::read(stream, buffer, res);
-        auto j = json::parse(res.body(), nullptr, false);
-        std::string text = j.is_discarded() ? res.body() : j.dump(2);
-        if (res.result_int() != 200) {
-            std::fprintf(stderr, "argus-client: %s\n", text.c_str());
-            return 1;
-        }
-        std::printf("%s\n", text.c_str());
-        return 0;
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "argus-client: cannot reach the daemon on 127.0.0.1:%u: %s\n", port, e.what());
+int call_daemon(std::uint16_t port, net::HttpMethod method, const std::string& target, const std::string& body) {
+    net::HttpClientOptions options;
+    options.host = "127.0.0.1";
+    options.port = port;
+    options.connect_timeout = std::chrono::seconds(10);
+    options.write_timeout = options.read_timeout = std::chrono::seconds(30);
+    options.max_response_body = 256 * 1024 * 1024;  // every backup of a long-lived node
+    options.keep_alive = false;
+    net::HttpClient client(options);
+    auto res = client.request({method, target, body, body.empty() ? "" : "application/json", ""});
+    if (!res) {
+        std::fprintf(stderr, "argus-client: cannot reach the daemon on 127.0.0.1:%u: %s\n", port,
+                     res.error().message.c_str());
         return 1;
     }
+    auto j = json::parse(res->body, nullptr, false);
+    std::string text = j.is_discarded() ? res->body : j.dump(2);
+    if (res->status != 200) {
+        std::fprintf(stderr, "argus-client: %s\n", text.c_str());
+        return 1;
+    }
+    std::printf("%s\n", text.c_str());
+    return 0;
 }
 
 }  // namespace
@@ -151,7 +144,7 @@ int main(int argc, char** argv) {
     backup->add_option("--commitnum", commitnum, "Commitment number");
     CLI11_PARSE(app, argc, argv);
 
-    namespace http = boost::beast::http;
+    using net::HttpMethod;
     if (version) {
         std::printf("argus-client %s\n", version_string);
         return 0;
@@ -162,15 +155,15 @@ int main(int argc, char** argv) {
             return client::ClientNode::open(dir, system_context());
         });
     }
-    if (add_tower->parsed()) return call_daemon(port, http::verb::post, "/towers", json{{"tower", tower}}.dump());
-    if (remove_tower->parsed()) return call_daemon(port, http::verb::delete_, "/towers/" + tower_id, "");
-    if (list_towers->parsed()) return call_daemon(port, http::verb::get, "/towers", "");
-    if (list_backups->parsed()) return call_daemon(port, http::verb::get, "/backups", "");
-    if (status->parsed()) return call_daemon(port, http::verb::get, "/status", "");
-    if (retry->parsed()) return call_daemon(port, http::verb::post, "/retry", "");
-    if (audit->parsed()) return call_daemon(port, http::verb::post, "/audit", "");
+    if (add_tower->parsed()) return call_daemon(port, HttpMethod::post, "/towers", json{{"tower", tower}}.dump());
+    if (remove_tower->parsed()) return call_daemon(port, HttpMethod::del, "/towers/" + tower_id, "");
+    if (list_towers->parsed()) return call_daemon(port, HttpMethod::get, "/towers", "");
+    if (list_backups->parsed()) return call_daemon(port, HttpMethod::get, "/backups", "");
+    if (status->parsed()) return call_daemon(port, HttpMethod::get, "/status", "");
+    if (retry->parsed()) return call_daemon(port, HttpMethod::post, "/retry", "");
+    if (audit->parsed()) return call_daemon(port, HttpMethod::post, "/audit", "");
     if (backup->parsed()) {
-        return call_daemon(port, http::verb::post, "/backups",
+        return call_daemon(port, HttpMethod::post, "/backups",
                            json{{"commitment_txid", commitment_txid}, {"penalty_tx", penalty_tx},
                                 {"channel_id", channel_id}, {"commitnum", commitnum}}.dump());
     }

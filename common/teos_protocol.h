@@ -1,7 +1,9 @@
 // What teos (rust-teos / BOLT 13 draft) signs: request messages users sign and
-// the receipts the tower signs. Pure; shared by the tower and the client.
+// the receipts the tower signs; the API's error codes. Pure; shared by the
+// tower and the client.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -35,5 +37,40 @@ Bytes appointment_receipt_message(std::string_view user_signature, std::uint32_t
 
 // teos: uuid = RIPEMD160(locator || user_id)
 ByteArray<20> appointment_uuid(const Locator& locator, const UserId& user);
+
+// The `error_code` of an API error reply, defined once for the tower and the
+// client. teos-common/src/errors.rs.
+namespace error {
+// teos: /// General errors [1, 32]
+inline constexpr std::uint8_t missing_field = 1;                      // teos: MISSING_FIELD: u8 = 1
+inline constexpr std::uint8_t empty_field = 2;                        // teos: EMPTY_FIELD: u8 = 2
+inline constexpr std::uint8_t wrong_field_type = 3;                   // teos: WRONG_FIELD_TYPE: u8 = 3
+inline constexpr std::uint8_t wrong_field_size = 4;                   // teos: WRONG_FIELD_SIZE: u8 = 4
+inline constexpr std::uint8_t wrong_field_format = 5;                 // teos: WRONG_FIELD_FORMAT: u8 = 5
+inline constexpr std::uint8_t invalid_request_format = 6;             // teos: INVALID_REQUEST_FORMAT: u8 = 6
+inline constexpr std::uint8_t invalid_signature_or_subscription = 7;  // teos: INVALID_SIGNATURE_OR_SUBSCRIPTION_ERROR: u8 = 7
+inline constexpr std::uint8_t service_unavailable = 32;               // teos: SERVICE_UNAVAILABLE: u8 = 32
+// teos: /// Appointment errors [33, 64]
+inline constexpr std::uint8_t appointment_field_too_small = 33;       // teos: APPOINTMENT_FIELD_TOO_SMALL: u8 = 33
+inline constexpr std::uint8_t appointment_field_too_big = 34;         // teos: APPOINTMENT_FIELD_TOO_BIG: u8 = 34
+inline constexpr std::uint8_t appointment_already_triggered = 35;     // teos: APPOINTMENT_ALREADY_TRIGGERED: u8 = 35
+inline constexpr std::uint8_t appointment_not_found = 36;             // teos: APPOINTMENT_NOT_FOUND: u8 = 36
+// teos: /// Registration errors [65, 96]
+inline constexpr std::uint8_t registration_resource_exhausted = 65;   // teos: REGISTRATION_RESOURCE_EXHAUSTED: u8 = 65
+// teos: /// UNHANDLED
+inline constexpr std::uint8_t unexpected = 255;                       // teos: UNEXPECTED_ERROR: u8 = 255
+
+// The HTTP status rust-teos answers an error with (teos/src/api/http.rs):
+// teos: 401 for INVALID_SIGNATURE_OR_SUBSCRIPTION_ERROR, 404 for
+// APPOINTMENT_NOT_FOUND, 503 for SERVICE_UNAVAILABLE, 400 for the rest.
+constexpr unsigned http_status(std::uint8_t code) {
+    switch (code) {
+        case invalid_signature_or_subscription: return 401;
+        case appointment_not_found: return 404;
+        case service_unavailable: return 503;
+        default: return 400;
+    }
+}
+}  // namespace error
 
 }  // namespace argus::teos

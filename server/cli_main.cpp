@@ -1,49 +1,41 @@
 // argus-cli: the operator's command line. Talks to the tower's admin endpoint
 // (loopback), authenticated with the token from the tower's data dir.
 #include <CLI/CLI.hpp>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "common/version.h"
+#include "net/http_client.h"
 #include "server/tower/secret_file.h"
-
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = boost::asio::ip::tcp;
 
 namespace {
 
-int request(const std::string& host, std::uint16_t port, const std::string& token, http::verb verb,
+using argus::net::HttpMethod;
+
+int request(const std::string& host, std::uint16_t port, const std::string& token, HttpMethod method,
             const std::string& target) {
-    try {
-        boost::asio::io_context io;
-        beast::tcp_stream stream(io);
-        stream.expires_after(std::chrono::seconds(30));
-        stream.connect(tcp::resolver(io).resolve(host, std::to_string(port)));
-        http::request<http::string_body> req(verb, target, 11);
-        req.set(http::field::host, host);
-        req.set(http::field::authorization, "Bearer " + token);
-        http::write(stream, req);
-        beast::flat_buffer buffer;
-        http::response<http::string_body> res;
-        http::read(stream, buffer, res);
-        auto body = nlohmann::json::parse(res.body(), nullptr, false);
-        std::string text = body.is_discarded() ? res.body() : body.dump(2);
-        if (res.result_int() != 200) {
-            std::fprintf(stderr, "argus-cli: tower answered %u: %s\n", res.result_int(), text.c_str());
-            return 1;
-        }
-        std::printf("%s\n", text.c_str());
-        return 0;
-    } catch (const std::exception& e) {
+    argus::net::HttpClientOptions options;
+    options.host = host;
+    options.port = port;
+    options.connect_timeout = std::chrono::seconds(10);
+    options.write_timeout = options.read_timeout = std::chrono::seconds(30);
+    options.max_response_body = 256 * 1024 * 1024;  // every user of a large tower
+    options.keep_alive = false;
+    argus::net::HttpClient client(options);
+    auto res = client.request({method, target, "", "", "Bearer " + token});
+    if (!res) {
         std::fprintf(stderr, "argus-cli: cannot reach the tower's admin endpoint at %s:%u: %s\n", host.c_str(), port,
-                     e.what());
+                     res.error().message.c_str());
         return 1;
     }
+    auto body = nlohmann::json::parse(res->body, nullptr, false);
+    std::string text = body.is_discarded() ? res->body : body.dump(2);
+    if (res->status != 200) {
+        std::fprintf(stderr, "argus-cli: tower answered %u: %s\n", res->status, text.c_str());
+        return 1;
+    }
+    std::printf("%s\n", text.c_str());
+    return 0;
 }
 
 }  // namespace
@@ -86,10 +78,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "argus-cli: %s\n", token.error().message.c_str());
         return 1;
     }
-    if (info->parsed()) return request(host, port, *token, http::verb::get, "/info");
-    if (users->parsed()) return request(host, port, *token, http::verb::get, "/users");
-    if (user->parsed()) return request(host, port, *token, http::verb::get, "/users/" + user_id);
-    if (remove->parsed()) return request(host, port, *token, http::verb::delete_, "/users/" + user_id);
-    if (appointments->parsed()) return request(host, port, *token, http::verb::get, "/appointments/" + locator);
+    if (info->parsed()) return request(host, port, *token, HttpMethod::get, "/info");
+    if (users->parsed()) return request(host, port, *token, HttpMethod::get, "/users");
+    if (user->parsed()) return request(host, port, *token, HttpMethod::get, "/users/" + user_id);
+    if (remove->parsed()) return request(host, port, *token, HttpMethod::del, "/users/" + user_id);
+    if (appointments->parsed()) return request(host, port, *token, HttpMethod::get, "/appointments/" + locator);
     return 0;
 }

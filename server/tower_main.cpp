@@ -10,19 +10,19 @@
 
 #include "common/hex.h"
 #include "common/version.h"
+#include "net/bitcoind_rpc.h"
+#include "net/http_server.h"
 #include "server/api/admin_router.h"
 #include "server/api/ops_router.h"
-#include "server/metrics/tower_metrics.h"
-#include "common/net/http_server.h"
 #include "server/api/teos_router.h"
-#include "common/net/bitcoind_rpc.h"
 #include "server/chain/rpc_chain_source.h"
 #include "server/chain/zmq_subscriber.h"
-#include "server/watch/chain_follower.h"
 #include "server/config/tower_options.h"
 #include "server/log.h"
+#include "server/metrics/tower_metrics.h"
 #include "server/tower/secret_file.h"
 #include "server/tower/tower_service.h"
+#include "server/watch/chain_follower.h"
 
 using namespace argus;
 

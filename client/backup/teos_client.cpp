@@ -1,9 +1,5 @@
 #include "client/backup/teos_client.h"
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <charconv>
 #include <nlohmann/json.hpp>
 
@@ -12,10 +8,6 @@
 
 namespace argus::client {
 
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace net = boost::asio;
-using tcp = net::ip::tcp;
 using json = nlohmann::json;
 
 Result<TowerAddress> TowerAddress::parse(std::string_view text) {
@@ -50,62 +42,36 @@ std::string TowerAddress::to_string() const {
     return to_hex(id.bytes()) + "@" + host + ":" + std::to_string(port);
 }
 
-struct TeosClient::Connection {
-    net::io_context io;
-    beast::tcp_stream stream{io};
-    beast::flat_buffer buffer;
-};
+namespace {
+net::HttpClientOptions http_options(const TowerAddress& tower, std::chrono::milliseconds timeout,
+                                    std::optional<net::TlsClientOptions> tls) {
+    net::HttpClientOptions o;
+    o.host = tower.host;
+    o.port = tower.port;
+    o.tls = std::move(tls);
+    o.connect_timeout = o.write_timeout = o.read_timeout = timeout;
+    o.max_response_body = 1024 * 1024;
+    return o;
+}
+}  // namespace
 
-TeosClient::TeosClient(TowerAddress tower, PrivateKey user_key, std::chrono::milliseconds timeout)
-    : tower_(std::move(tower)), user_key_(std::move(user_key)), timeout_(timeout) {}
+TeosClient::TeosClient(TowerAddress tower, PrivateKey user_key, std::chrono::milliseconds timeout,
+                       std::optional<net::TlsClientOptions> tls)
+    : tower_(std::move(tower)), user_key_(std::move(user_key)), http_(http_options(tower_, timeout, std::move(tls))) {}
 
 TeosClient::~TeosClient() = default;
 
 Result<TeosClient::Response, TowerError> TeosClient::post(const std::string& path, const std::string& body) {
-    for (int attempt = 0; attempt < 2; ++attempt) {
-        bool fresh = false;
-        beast::error_code ec;
-        if (!connection_) {
-            auto c = std::make_unique<Connection>();
-            tcp::resolver resolver(c->io);
-            auto endpoints = resolver.resolve(tower_.host, std::to_string(tower_.port), ec);
-            if (ec) return TowerError{TowerError::Kind::unreachable, 0, "resolve " + tower_.host + ": " + ec.message()};
-            c->stream.expires_after(timeout_);
-            c->stream.async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
-            c->io.run();
-            if (ec) return TowerError{TowerError::Kind::unreachable, 0, "connect: " + ec.message()};
-            connection_ = std::move(c);
-            fresh = true;
-        }
-        auto& c = *connection_;
-        http::request<http::string_body> req(http::verb::post, path, 11);
-        req.set(http::field::host, tower_.host);
-        req.set(http::field::content_type, "application/json");
-        req.keep_alive(true);
-        req.body() = body;
-        req.prepare_payload();
-        c.stream.expires_after(timeout_);
-        http::async_write(c.stream, req, [&](beast::error_code e, std::size_t) { ec = e; });
-        c.io.restart();
-        c.io.run();
-        http::response_parser<http::string_body> parser;
-        parser.body_limit(1024 * 1024);
-        if (!ec) {
-            c.stream.expires_after(timeout_);
-            http::async_read(c.stream, c.buffer, parser, [&](beast::error_code e, std::size_t) { ec = e; });
-            c.io.restart();
-            c.io.run();
-        }
-        if (ec) {
-            connection_.reset();
-            if (!fresh && ec != beast::error::timeout) continue;  // a stale keep-alive connection
-            return TowerError{TowerError::Kind::unreachable, 0, path + ": " + ec.message()};
-        }
-        auto res = parser.release();
-        if (!res.keep_alive()) connection_.reset();
-        return Response{res.result_int(), res.body()};
+    auto response = http_.post(path, body, "application/json");
+    if (!response) {
+        using Kind = net::HttpClientError::Kind;
+        const auto& e = response.error();
+        // Garbage or an oversized answer is the tower's doing; the rest
+        // (resolve, connect, TLS, timeout, closed) is "try again later".
+        bool bad = e.kind == Kind::malformed || e.kind == Kind::too_large;
+        return TowerError{bad ? TowerError::Kind::bad_response : TowerError::Kind::unreachable, 0, path + ": " + e.message};
     }
-    return TowerError{TowerError::Kind::unreachable, 0, "tower closed the connection"};
+    return Response{response->status, std::move(response->body)};
 }
 
 namespace {
@@ -194,7 +160,7 @@ Result<bool, TowerError> TeosClient::has_appointment(const Locator& locator) {
     if (!r) return r.error();
     auto j = parse_reply(r->status, r->body);
     if (!j) {
-        if (j.error().kind == TowerError::Kind::rejected && j.error().code == 36) return false;
+        if (j.error().kind == TowerError::Kind::rejected && j.error().code == teos::error::appointment_not_found) return false;
         return j.error();
     }
     return j->contains("status") && ((*j)["status"] == "being_watched" || (*j)["status"] == "dispute_responded");

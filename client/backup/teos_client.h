@@ -1,16 +1,18 @@
 // A client of one teos-compatible tower (Argus or rust-teos): requests built
 // and signed as the teos protocol defines, receipts verified against the
-// tower id. Blocking; one keep-alive connection; timeouts.
+// tower id. Blocking, over net::HttpClient: one keep-alive connection,
+// timeouts, optional TLS.
 #pragma once
 
 #include <chrono>
-#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/keys.h"
 #include "common/result.h"
 #include "common/teos_protocol.h"
+#include "net/http_client.h"
 
 namespace argus::client {
 
@@ -57,14 +59,18 @@ struct TowerSubscription {
 
 class TeosClient {
 public:
-    TeosClient(TowerAddress tower, PrivateKey user_key, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    // `timeout` bounds each of connect, send and receive. With `tls` the
+    // tower is spoken to over HTTPS (a self-signed tower: pin its certificate).
+    TeosClient(TowerAddress tower, PrivateKey user_key, std::chrono::milliseconds timeout = std::chrono::seconds(10),
+               std::optional<net::TlsClientOptions> tls = std::nullopt);
     ~TeosClient();
     const TowerAddress& tower() const { return tower_; }
 
     Result<RegistrationReceipt, TowerError> register_user();
     Result<AppointmentReceipt, TowerError> add_appointment(const Locator& locator, const Bytes& encrypted_blob,
                                                            std::uint32_t to_self_delay);
-    // true when the tower holds it (watched or responded), false when it says 36 (not found).
+    // true when the tower holds it (watched or responded), false when it says
+    // teos::error::appointment_not_found.
     Result<bool, TowerError> has_appointment(const Locator& locator);
     Result<TowerSubscription, TowerError> get_subscription_info();
 
@@ -77,9 +83,7 @@ private:
 
     TowerAddress tower_;
     PrivateKey user_key_;
-    std::chrono::milliseconds timeout_;
-    struct Connection;
-    std::unique_ptr<Connection> connection_;
+    net::HttpClient http_;
 };
 
 }  // namespace argus::client

@@ -16,7 +16,7 @@
 
 #include "client/node/channel_material.h"
 #include "client/node/client_node.h"
-#include "common/net/http_server.h"
+#include "net/http_server.h"
 
 namespace argus::client {
 

@@ -10,7 +10,7 @@
 #include <functional>
 #include <optional>
 
-#include "common/net/http_server.h"
+#include "net/http_server.h"
 #include "server/tower/tower_service.h"
 
 namespace argus::api {

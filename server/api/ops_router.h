@@ -7,7 +7,7 @@
 
 #include <functional>
 
-#include "common/net/http_server.h"
+#include "net/http_server.h"
 
 namespace argus::api {
 

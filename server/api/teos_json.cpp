@@ -8,7 +8,7 @@ namespace argus::api {
 
 namespace {
 using json = nlohmann::json;
-namespace err = tower::teos_error;
+namespace err = teos::error;
 
 ApiError error(std::uint8_t code, std::string message) { return ApiError{code, std::move(message)}; }
 

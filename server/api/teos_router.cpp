@@ -10,6 +10,12 @@ namespace argus::api {
 namespace {
 HttpResponse error_response(const ApiError& e) { return HttpResponse{e.http_status(), to_json(e)}; }
 
+// Routing failures have no teos code of their own; they carry
+// INVALID_REQUEST_FORMAT.
+HttpResponse routing_error(unsigned status, const char* message) {
+    return HttpResponse{status, to_json(ApiError{teos::error::invalid_request_format, message})};
+}
+
 std::string_view path_of(std::string_view target) {
     auto q = target.find('?');
     return q == std::string_view::npos ? target : target.substr(0, q);
@@ -47,15 +53,15 @@ void TeosRouter::handle(HttpRequest request, Reply plain_reply) {
     }
     bool known = path == "/register" || path == "/add_appointment" || path == "/get_appointment" ||
                  path == "/get_subscription_info" || path == "/ping";
-    if (!known) return reply(HttpResponse{404, R"({"error":"Not found","error_code":6})"});
+    if (!known) return reply(routing_error(404, "Not found"));
     if (path == "/ping") {
         if (request.method != Method::get) {
-            return reply(HttpResponse{405, R"({"error":"Method not allowed","error_code":6})"});
+            return reply(routing_error(405, "Method not allowed"));
         }
         return reply(HttpResponse{200, "", "text/plain"});
     }
     if (request.method != Method::post) {
-        return reply(HttpResponse{405, R"({"error":"Method not allowed","error_code":6})"});
+        return reply(routing_error(405, "Method not allowed"));
     }
 
     if (path == "/register") {

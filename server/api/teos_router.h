@@ -1,7 +1,7 @@
 // The public teos API: routes, body limits and JSON, over TowerService.
 #pragma once
 
-#include "common/net/http_server.h"
+#include "net/http_server.h"
 #include "server/tower/tower_service.h"
 
 #include <functional>

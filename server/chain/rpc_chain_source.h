@@ -2,7 +2,7 @@
 // blocks are read by hash (getblock verbosity 0), never transactions by id.
 #pragma once
 
-#include "common/net/bitcoind_rpc.h"
+#include "net/bitcoind_rpc.h"
 #include "server/chain/chain_source.h"
 
 namespace argus::chain {

@@ -17,7 +17,7 @@
 
 #include "common/bech32.h"
 #include "common/hex.h"
-#include "common/net/http_server.h"
+#include "net/http_server.h"
 #include "tests/chain_simulator/simulated_chain.h"
 
 #include <zmq.hpp>

@@ -18,7 +18,7 @@
 #include "common/script.h"
 #include "common/sighash.h"
 #include "common/watchtower_crypto.h"
-#include "common/net/bitcoind_rpc.h"
+#include "net/bitcoind_rpc.h"
 #include "tests/support/child_process.h"
 #include "tests/support/http_client.h"
 #include "tests/support/p2wpkh_wallet.h"

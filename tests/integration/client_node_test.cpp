@@ -12,7 +12,7 @@
 #include "client/node/cln_plugin.h"
 #include "client/node/client_node.h"
 #include "common/message_signing.h"
-#include "common/net/http_server.h"
+#include "net/http_server.h"
 #include "tests/integration/breach_world.h"
 #include "tests/support/run_command.h"
 #include "tests/support/simulated_context.h"

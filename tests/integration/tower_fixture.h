@@ -6,10 +6,9 @@
 #include <atomic>
 #include <memory>
 
-#include "common/net/http_server.h"
+#include "net/http_server.h"
+#include "server/api/teos_router.h"
 #include "tests/support/simulated_context.h"
-#include "server//api/teos_router.h"
-#include "common/context.h"
 #include "server/store/store.h"
 #include "server/tower/tower_service.h"
 #include "tests/support/temporary_directory.h"

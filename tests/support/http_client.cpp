@@ -1,67 +1,50 @@
 #include "tests/support/http_client.h"
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include <optional>
+
+#include "net/http_client.h"
 
 namespace argus::test {
 
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace net = boost::asio;
-using tcp = net::ip::tcp;
-
 struct HttpClient::Impl {
-    std::string host;
-    std::uint16_t port;
-    net::io_context io;
-    std::unique_ptr<tcp::socket> socket;
-    beast::flat_buffer buffer;
+    net::HttpClient client;
+    explicit Impl(net::HttpClientOptions options) : client(std::move(options)) {}
 };
 
-HttpClient::HttpClient(std::uint16_t port, std::string host) : impl_(std::make_unique<Impl>()) {
-    impl_->host = std::move(host);
-    impl_->port = port;
+namespace {
+net::HttpClientOptions test_options(std::uint16_t port, std::string host) {
+    net::HttpClientOptions o;
+    o.host = std::move(host);
+    o.port = port;
+    o.connect_timeout = std::chrono::seconds(10);
+    o.write_timeout = o.read_timeout = std::chrono::seconds(60);
+    o.max_response_body = 64 * 1024 * 1024;
+    return o;
 }
+
+std::optional<net::HttpMethod> method_of(const std::string& method) {
+    if (method == "GET") return net::HttpMethod::get;
+    if (method == "HEAD") return net::HttpMethod::head;
+    if (method == "POST") return net::HttpMethod::post;
+    if (method == "PUT") return net::HttpMethod::put;
+    if (method == "DELETE") return net::HttpMethod::del;
+    return std::nullopt;
+}
+}  // namespace
+
+HttpClient::HttpClient(std::uint16_t port, std::string host)
+    : impl_(std::make_unique<Impl>(test_options(port, std::move(host)))) {}
 
 HttpClient::~HttpClient() = default;
 
 HttpResult HttpClient::request(const std::string& method, const std::string& target, const std::string& body,
                                const std::string& authorization) {
-    for (int attempt = 0; attempt < 2; ++attempt) {
-        beast::error_code ec;
-        bool fresh = false;
-        if (!impl_->socket) {
-            impl_->socket = std::make_unique<tcp::socket>(impl_->io);
-            impl_->socket->connect(tcp::endpoint(net::ip::make_address(impl_->host), impl_->port), ec);
-            if (ec) {
-                impl_->socket.reset();
-                return {};
-            }
-            impl_->buffer.clear();
-            fresh = true;
-        }
-        http::request<http::string_body> req(http::string_to_verb(method), target, 11);
-        req.set(http::field::host, impl_->host);
-        if (!authorization.empty()) req.set(http::field::authorization, authorization);
-        if (method != "GET") req.set(http::field::content_type, "application/json");
-        req.body() = body;
-        req.keep_alive(true);
-        req.prepare_payload();
-        http::write(*impl_->socket, req, ec);
-        http::response<http::string_body> res;
-        if (!ec) http::read(*impl_->socket, impl_->buffer, res, ec);
-        if (ec) {
-            impl_->socket.reset();
-            if (!fresh) continue;  // the server closed an idle keep-alive connection
-            return {};
-        }
-        HttpResult out{res.result_int(), res.body(), res.keep_alive()};
-        if (!res.keep_alive()) impl_->socket.reset();
-        return out;
-    }
-    return {};
+    auto verb = method_of(method);
+    if (!verb) return {};
+    std::string content_type = *verb == net::HttpMethod::get ? "" : "application/json";
+    auto response = impl_->client.request({*verb, target, body, content_type, authorization});
+    if (!response) return {};
+    return {response->status, std::move(response->body), response->keep_alive};
 }
 
 HttpResult HttpClient::post(const std::string& target, const std::string& body, const std::string& authorization) {

@@ -1,4 +1,5 @@
-// A minimal blocking HTTP/1.1 client for tests: one keep-alive connection.
+// A blocking HTTP/1.1 client for tests: net::HttpClient (one keep-alive
+// connection, generous timeouts) behind a small string-typed interface.
 #pragma once
 
 #include <cstdint>
@@ -8,7 +9,7 @@
 namespace argus::test {
 
 struct HttpResult {
-    unsigned status = 0;  // 0: the connection failed or was closed
+    unsigned status = 0;  // 0: the connection failed, timed out or was closed
     std::string body;
     bool keep_alive = false;
 };
@@ -20,6 +21,7 @@ public:
     HttpResult post(const std::string& target, const std::string& body, const std::string& authorization = "");
     HttpResult get(const std::string& target, const std::string& authorization = "");
     HttpResult del(const std::string& target, const std::string& authorization = "");
+    // `method` is GET, HEAD, POST, PUT or DELETE.
     HttpResult request(const std::string& method, const std::string& target, const std::string& body,
                        const std::string& authorization = "");
 

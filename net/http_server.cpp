@@ -1,4 +1,4 @@
-#include "common/net/http_server.h"
+#include "net/http_server.h"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -6,6 +6,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+
+#include "common/teos_protocol.h"
 
 namespace argus::api {
 
@@ -21,6 +23,7 @@ struct HttpServer::Impl {
     HttpServerOptions options;
     Router& router;
     std::atomic<std::size_t> connections{0};
+    std::atomic<std::size_t> accepted{0};
     std::atomic<bool> stopped{false};
     std::optional<ssl::context> tls;
     net::io_context io;
@@ -42,12 +45,11 @@ Method method_of(http::verb v) {
     }
 }
 
-const char* reason_json(unsigned status) {
-    switch (status) {
-        case 413: return R"({"error":"Payload too large","error_code":6})";
-        case 408: return R"({"error":"Request timeout","error_code":6})";
-        default: return R"({"error":"Invalid request format","error_code":6})";
-    }
+// Transport-level refusals, shaped as teos errors (INVALID_REQUEST_FORMAT).
+std::string reason_json(unsigned status) {
+    const char* reason = status == 413 ? "Payload too large" : status == 408 ? "Request timeout" : "Invalid request format";
+    return std::string(R"({"error":")") + reason +
+           R"(","error_code":)" + std::to_string(teos::error::invalid_request_format) + "}";
 }
 
 template <class Stream>
@@ -181,6 +183,7 @@ void HttpServer::Impl::accept() {
             if (!stopped) accept();
             return;
         }
+        ++accepted;
         if (connections.load() >= options.max_connections) {
             // Over the cap: a clean close, no work done for this peer.
             beast::error_code ignored;
@@ -250,5 +253,6 @@ void HttpServer::stop() {
 }
 
 std::size_t HttpServer::open_connections() const { return impl_->connections.load(); }
+std::size_t HttpServer::accepted_connections() const { return impl_->accepted.load(); }
 
 }  // namespace argus::api

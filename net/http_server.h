@@ -70,6 +70,7 @@ public:
     void stop();
     std::uint16_t port() const { return port_; }
     std::size_t open_connections() const;
+    std::size_t accepted_connections() const;  // since start, including those closed over the cap
 
     struct Impl;
 

@@ -1,15 +1,15 @@
-// JSON-RPC 1.0 client for bitcoind over HTTP (Boost.Beast): Basic auth from
-// user/password or the cookie file (re-read on every reconnect, since bitcoind
-// rewrites it at start), one keep-alive connection, timeouts, reconnect.
+// JSON-RPC 1.0 client for bitcoind over net::HttpClient: Basic auth from
+// user/password or the cookie file (read again after a failure, since
+// bitcoind rewrites it at start), one keep-alive connection, timeouts.
 #pragma once
 
 #include <chrono>
-#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "common/result.h"
+#include "net/http_client.h"
 
 namespace argus::chain {
 
@@ -19,7 +19,7 @@ struct RpcEndpoint {
     std::string user;
     std::string password;
     std::string cookie_file;  // used when user is empty
-    std::chrono::milliseconds timeout{5'000};
+    std::chrono::milliseconds timeout{5'000};  // for each of connect, send and receive
 };
 
 struct RpcError {
@@ -35,10 +35,10 @@ public:
     Result<nlohmann::json, RpcError> call(const std::string& method, const nlohmann::json& params = nlohmann::json::array());
 
 private:
-    struct Connection;
     RpcEndpoint endpoint_;
     std::mutex mutex_;
-    std::unique_ptr<Connection> connection_;
+    net::HttpClient http_;
+    std::string authorization_;  // "Basic ...", empty until read
     std::uint64_t next_id_ = 1;
 };
 
