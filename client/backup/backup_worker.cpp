@@ -116,7 +116,7 @@ std::size_t BackupWorker::run_once() {
         for (const auto& d : *due) {
             ++attempted;
             auto receipt = client.add_appointment(d.backup.locator, d.backup.encrypted_blob, d.backup.to_self_delay);
-            if (!receipt && receipt.error().kind == TowerError::Kind::rejected && receipt.error().code == 7) {
+            if (!receipt && receipt.error().kind == TowerError::Kind::rejected && receipt.error().code == teos::error::invalid_signature_or_subscription) {
                 // Out of slots or expired: top up once and try again.
                 auto registration = client.register_user();
                 if (registration) {
@@ -145,7 +145,7 @@ std::size_t BackupWorker::run_once() {
                     fail(id, d, e.message);
                     break;
                 case TowerError::Kind::rejected:
-                    if (e.code == 32 || e.code == 255) {  // tower temporarily unable
+                    if (e.code == teos::error::service_unavailable || e.code == teos::error::unexpected) {  // tower temporarily unable
                         retry_later(id, d, e.message);
                     } else {
                         fail(id, d, "tower refused (" + std::to_string(e.code) + "): " + e.message);

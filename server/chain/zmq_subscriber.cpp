@@ -4,7 +4,7 @@
 #include <map>
 #include <zmq.hpp>
 
-#include "server/log.h"
+#include "server/log/log.h"
 
 namespace argus::chain {
 
