@@ -14,13 +14,14 @@
 
 #include "common/hex.h"
 #include "common/watchtower_crypto.h"
-#include "tests/support/simulated_context.h"
-#include "server//chain/chain_source.h"
+#include "server/chain/chain_source.h"
 #include "server/store/store.h"
 #include "server/tower/locator_index.h"
 #include "server/watch/chain_follower.h"
 #include "server/watch/watch_core.h"
+#include "tests/support/simulated_context.h"
 #include "tests/support/temporary_directory.h"
+#include "tests/support/watch_chain.h"
 
 using namespace argus;
 using BenchClock = std::chrono::steady_clock;
@@ -43,17 +44,6 @@ struct CountingBroadcaster final : chain::Broadcaster {
     Result<bool> in_mempool(const Txid&) override { return true; }
 };
 
-Transaction random_tx(std::mt19937_64& rng) {
-    Transaction tx;
-    TxIn in;
-    for (auto& b : in.prevout.txid.bytes) b = static_cast<std::uint8_t>(rng());
-    in.witness = {Bytes(71, 1), Bytes(33, 2)};
-    tx.inputs.push_back(in);
-    // One P2WPKH output keeps a 20,000-transaction block under the 4 MB limit.
-    tx.outputs.push_back({static_cast<std::int64_t>(rng() % 100'000'000), Bytes(22, 3)});
-    tx.lock_time = static_cast<std::uint32_t>(rng());
-    return tx;
-}
 
 }  // namespace
 
@@ -84,14 +74,14 @@ int main(int argc, char** argv) {
         std::size_t rss_after = rss_bytes();
         for (std::size_t txs : {std::size_t{5'000}, std::size_t{20'000}}) {
             Block block;
-            for (std::size_t i = 0; i < txs; ++i) block.transactions.push_back(random_tx(rng));
+            for (std::size_t i = 0; i < txs; ++i) block.transactions.push_back(test::random_transaction(rng));
             block.header.merkle_root = compute_merkle_root(block);
             // Ten breaches in the block, with real encrypted penalties in the store.
             store::WriteBatch batch;
             batch.put_user(user);
             for (std::size_t k = 0; k < 10; ++k) {
                 const Transaction& dispute = block.transactions[k * (txs / 10)];
-                Transaction penalty = random_tx(rng);
+                Transaction penalty = test::random_transaction(rng);
                 store::AppointmentRecord a;
                 a.user_id = user.user_id;
                 a.locator = teos::locator(dispute.txid());

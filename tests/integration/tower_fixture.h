@@ -8,9 +8,9 @@
 
 #include "net/http_server.h"
 #include "server/api/teos_router.h"
-#include "tests/support/simulated_context.h"
 #include "server/store/store.h"
 #include "server/tower/tower_service.h"
+#include "tests/support/simulated_context.h"
 #include "tests/support/temporary_directory.h"
 #include "tests/support/temporary_postgres.h"
 

@@ -15,12 +15,12 @@
 
 #include "common/message_signing.h"
 #include "common/teos_protocol.h"
-#include "tests/support/simulated_context.h"
-#include "server//tower/tower_service.h"
+#include "server/tower/tower_service.h"
 #include "server/watch/chain_follower.h"
+#include "tests/support/simulated_context.h"
 #include "tests/support/teos_user.h"
 #include "tests/support/temporary_directory.h"
-#include "tests/unit/server/watch_test_chain.h"
+#include "tests/support/watch_chain.h"
 
 using namespace argus;
 

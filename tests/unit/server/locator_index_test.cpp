@@ -4,8 +4,8 @@
 #include <random>
 
 #include "common/context.h"
+#include "server/tower/locator_index.h"
 #include "tests/support/simulated_context.h"
-#include "server//tower/locator_index.h"
 
 using namespace argus;
 using argus::tower::LocatorIndex;

@@ -11,7 +11,7 @@
 
 #include "common/teos_protocol.h"
 #include "server/watch/watch_core.h"
-#include "tests/unit/server/watch_test_chain.h"
+#include "tests/support/watch_chain.h"
 
 using namespace argus;
 using namespace argus::watch;

@@ -18,6 +18,7 @@ inline Transaction random_transaction(std::mt19937_64& rng) {
     for (auto& b : in.prevout.txid.bytes) b = static_cast<std::uint8_t>(rng());
     in.witness = {Bytes(71, 1), Bytes(33, 2)};
     tx.inputs.push_back(in);
+    // One P2WPKH output keeps a 20,000-transaction block under the 4 MB limit.
     tx.outputs.push_back({static_cast<std::int64_t>(rng() % 100'000'000), Bytes(22, 3)});
     tx.lock_time = static_cast<std::uint32_t>(rng() % 400'000'000);
     return tx;
