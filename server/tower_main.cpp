@@ -140,7 +140,8 @@ int run(const config::TowerOptions& o) {
             } else {
                 metrics.appointment_rejected(status == 413 ? "too_large" : "code_" + std::to_string(error_code));
             }
-        });
+        },
+        context.clock);
     api::HttpServerOptions api_options;
     api_options.address = o.api_bind;
     api_options.port = o.api_port;

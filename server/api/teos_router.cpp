@@ -35,18 +35,18 @@ void TeosRouter::handle(HttpRequest request, Reply plain_reply) {
     std::string_view path = path_of(request.target);
     Reply reply = plain_reply;
     if (observer_) {
-        auto started = std::chrono::steady_clock::now();
+        auto started = clock_.monotonic_now();
         std::string endpoint(path);
         bool known_path = endpoint == "/register" || endpoint == "/add_appointment" || endpoint == "/get_appointment" ||
                           endpoint == "/get_subscription_info" || endpoint == "/ping";
         if (!known_path) endpoint = "other";  // bounded label values
-        reply = [observer = observer_, plain_reply, started, endpoint](HttpResponse response) {
+        reply = [observer = observer_, plain_reply, started, endpoint, &clock = clock_](HttpResponse response) {
             int code = 0;
             if (response.status != 200) {
                 auto pos = response.body.find("\"error_code\":");
                 if (pos != std::string::npos) code = std::atoi(response.body.c_str() + pos + 13);
             }
-            observer(endpoint, response.status, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+            observer(endpoint, response.status, std::chrono::duration<double>(clock.monotonic_now() - started).count(),
                      code);
             plain_reply(std::move(response));
         };

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "net/http_server.h"
+#include "common/context.h"
 #include "server/tower/tower_service.h"
 
 #include <functional>
@@ -20,8 +21,9 @@ using RequestObserver = std::function<void(const std::string& endpoint, unsigned
 
 class TeosRouter final : public Router {
 public:
-    TeosRouter(tower::TowerService& service, TeosLimits limits = {}, RequestObserver observer = {})
-        : service_(service), limits_(limits), observer_(std::move(observer)) {}
+    TeosRouter(tower::TowerService& service, TeosLimits limits = {}, RequestObserver observer = {},
+               Clock& clock = system_clock())
+        : service_(service), limits_(limits), observer_(std::move(observer)), clock_(clock) {}
     std::size_t body_limit(Method method, std::string_view target) const override;
     void handle(HttpRequest request, Reply reply) override;
 
@@ -29,6 +31,7 @@ private:
     tower::TowerService& service_;
     TeosLimits limits_;
     RequestObserver observer_;
+    Clock& clock_;
 };
 
 }  // namespace argus::api

@@ -285,7 +285,10 @@ Status ChainFollower::check_stored_appointments() {
             if (stored_.empty()) return {};
             appointment = stored_.front();
         }
-        if (auto ok = round(AppointmentStored{std::move(appointment)}); !ok) return ok;
+        // Almost every appointment triggers nothing: no round, no draft copy.
+        if (core_.in_window(appointment.locator)) {
+            if (auto ok = round(AppointmentStored{std::move(appointment)}); !ok) return ok;
+        }
         // Popped only once its round committed: an outage retries it.
         std::lock_guard lock(mutex_);
         stored_.pop_front();

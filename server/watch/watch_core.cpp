@@ -105,7 +105,17 @@ std::vector<Action> WatchCore::on_connected(const BlockConnected& e) {
     while (recent_.size() > 2 * options_.recent_blocks) recent_.pop_front();
 
     // Confirmations, resolutions and rebroadcasts of what we already track.
-    std::set<Txid> in_block(view.txids.begin(), view.txids.end());
+    // Trackers are few and blocks large: look their penalties up in the block.
+    std::set<Txid> awaited;
+    for (const auto& [k, t] : trackers_) {
+        if (!t.confirmed_height) awaited.insert(t.penalty_txid);
+    }
+    std::set<Txid> in_block;
+    if (!awaited.empty()) {
+        for (const auto& txid : view.txids) {
+            if (awaited.count(txid)) in_block.insert(txid);
+        }
+    }
     for (auto it = trackers_.begin(); it != trackers_.end();) {
         store::TrackerRecord& t = it->second;
         bool changed = false;
@@ -143,7 +153,8 @@ std::vector<Action> WatchCore::on_disconnected(const BlockDisconnected& e) {
     std::vector<Action> out;
     ++counters_.blocks_disconnected;
     std::erase_if(recent_, [&](const auto& r) { return r->view->hash == view.hash; });
-    std::set<Txid> in_block(view.txids.begin(), view.txids.end());
+    std::set<Txid> in_block;
+    if (!trackers_.empty()) in_block.insert(view.txids.begin(), view.txids.end());
     for (auto it = trackers_.begin(); it != trackers_.end();) {
         store::TrackerRecord& t = it->second;
         if (in_block.count(t.dispute_txid)) {
@@ -168,14 +179,21 @@ std::vector<Action> WatchCore::on_disconnected(const BlockDisconnected& e) {
     return out;
 }
 
-std::vector<Action> WatchCore::on_stored(const AppointmentStored& e) {
-    std::vector<Action> out;
+std::optional<std::pair<const BlockView*, std::size_t>> WatchCore::find_in_window(const Locator& locator) const {
     for (auto it = recent_.rbegin(); it != recent_.rend(); ++it) {
         if (tip_.height + 1 - (*it)->view->height > options_.recent_blocks) break;  // deeper than the window
-        auto found = (*it)->by_locator.find(e.appointment.locator);
-        if (found == (*it)->by_locator.end()) continue;
-        respond(e.appointment, (*it)->view->block->transactions[found->second], true, out);
-        break;
+        auto found = (*it)->by_locator.find(locator);
+        if (found != (*it)->by_locator.end()) return std::make_pair((*it)->view.get(), found->second);
+    }
+    return std::nullopt;
+}
+
+bool WatchCore::in_window(const Locator& locator) const { return find_in_window(locator).has_value(); }
+
+std::vector<Action> WatchCore::on_stored(const AppointmentStored& e) {
+    std::vector<Action> out;
+    if (auto found = find_in_window(e.appointment.locator)) {
+        respond(e.appointment, found->first->block->transactions[found->second], true, out);
     }
     return out;
 }

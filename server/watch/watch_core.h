@@ -159,6 +159,11 @@ public:
     // The pure transition: applies `event` to this state and returns what to do.
     [[nodiscard]] std::vector<Action> handle(const Event& event);
 
+    // Whether an AppointmentStored event for `locator` could do anything: its
+    // txid is in a block of the window. (Lets the adapter skip the round for
+    // the vast majority of appointments, which trigger nothing.)
+    bool in_window(const Locator& locator) const;
+
     const std::map<Key, store::TrackerRecord>& trackers() const { return trackers_; }
     const store::ChainPosition& tip() const { return tip_; }
     const CoreCounters& counters() const { return counters_; }
@@ -184,6 +189,7 @@ private:
     void respond(const store::AppointmentRecord& appointment, const Transaction& dispute, bool late,
                  std::vector<Action>& out);
     static std::vector<Action> rebroadcast(const store::TrackerRecord& tracker);
+    std::optional<std::pair<const BlockView*, std::size_t>> find_in_window(const Locator& locator) const;
 
     CoreOptions options_;
     store::ChainPosition tip_;

@@ -480,12 +480,12 @@ TEST_CASE("watch core: property — no missed breach, no double or early resolut
             if (depth != sim.arrival_depth.end() && depth->second > SimulatedTower::recent_blocks) continue;
             ++expected;
             Key k{d.appointment.locator, d.appointment.user_id};
-            CAPTURE(*sim.height_of(txid));
-            CAPTURE(sim.tip());
-            CAPTURE((depth != sim.arrival_depth.end() ? int(depth->second) : -1));
-            CAPTURE(sim.core.trackers().count(k));
-            CAPTURE(sim.height_of(d.penalty.txid()).value_or(0));
-            CAPTURE(sim.mempool_txids.count(d.penalty.txid()));
+            std::uint32_t dispute_height = sim.height_of(txid).value_or(0);
+            std::uint32_t penalty_height = sim.height_of(d.penalty.txid()).value_or(0);
+            int arrival = depth != sim.arrival_depth.end() ? static_cast<int>(depth->second) : -1;
+            CAPTURE(dispute_height);
+            CAPTURE(penalty_height);
+            CAPTURE(arrival);
             CHECK(sim.resolutions[k] == 1);
             CHECK_FALSE(sim.stored.count(k));
         }
