@@ -134,8 +134,9 @@ TEST_CASE("channel book: refuses every local secret but the revocation basepoint
     auto opened = book.open(client.path("channels.sqlite"));
     INFO((opened ? std::string("ok") : opened.error().message));
     REQUIRE(opened);
-    for (const auto& [name, key] : unneeded_secrets(p)) {
-        CAPTURE(name);
+    for (const auto& secret : unneeded_secrets(p)) {
+        const auto& [name, key] = secret;
+        CAPTURE(secret.first);
         json material = channel_material(p);
         material["local_secrets"][name] = to_hex(key->bytes());
         auto refused = book.add_channel(material);
@@ -171,8 +172,9 @@ TEST_CASE("channel book: channels.sqlite holds no funding, payment, delayed or H
     std::string bytes = database_bytes(client.path("channels.sqlite"));
     // The search works: the one secret the client needs is there.
     CHECK(holds(bytes, p.alice.revocation_basepoint));
-    for (const auto& [name, key] : unneeded_secrets(p)) {
-        CAPTURE(name);
+    for (const auto& secret : unneeded_secrets(p)) {
+        const auto& [name, key] = secret;
+        CAPTURE(secret.first);
         CHECK_FALSE(holds(bytes, *key));
     }
     // The queue database never sees channel secrets either.
@@ -261,8 +263,9 @@ TEST_CASE("channel book: migration 1 strips the secrets a version-0 book stored"
     CHECK(book.revoke("chan-1", revocation_request(p, 1)));  // secret 0 was replayed: #1 must derive it
     std::string bytes = database_bytes(path);
     CHECK(holds(bytes, p.alice.revocation_basepoint));
-    for (const auto& [name, key] : unneeded_secrets(p)) {
-        CAPTURE(name);
+    for (const auto& secret : unneeded_secrets(p)) {
+        const auto& [name, key] = secret;
+        CAPTURE(secret.first);
         CHECK_FALSE(holds(bytes, *key));
     }
     sqlite3* db = nullptr;
