@@ -8,6 +8,9 @@
 #include <pqxx/pqxx>
 
 #include <algorithm>
+#include <array>
+#include <optional>
+#include <unordered_map>
 #include <atomic>
 #include <span>
 #include <type_traits>
@@ -78,47 +81,28 @@ public:
         });
     }
 
-    // Operations are applied in order; a run of consecutive operations of one
-    // kind becomes one multi-row statement (the last operation per key wins
-    // inside a run, which is what applying them one by one would leave).
+    // Operations take effect in order. For few round trips they are applied in
+    // phases: a phase gathers consecutive operations as long as none touches a
+    // key that an operation of another kind in the phase touched (and nothing
+    // touches a user being removed), so applying the phase kind by kind (users,
+    // appointments, removals, trackers, tracker removals, user removals,
+    // position), each kind as one multi-row statement with the last operation
+    // per key winning, leaves what applying them one by one would. Group commit
+    // of API writes (put user, put appointment, ...) is one phase.
     Result<WriteEffects> write(const WriteBatch& batch) override {
         if (batch.empty()) return WriteEffects{};
         return with(writer_, [&](pqxx::connection& c) -> Result<WriteEffects> {
             pqxx::work tx(c);
             EffectsTracker effects;
-                const auto& ops = batch.operations;
-            for (std::size_t begin = 0; begin < ops.size();) {
-                std::size_t end = begin + 1;
-                while (end < ops.size() && ops[end].index() == ops[begin].index()) ++end;
-                std::span<const WriteOperation> run(ops.data() + begin, end - begin);
-                Status ok = std::visit(
-                    [&](const auto& first) -> Status {
-                        using Op = std::decay_t<decltype(first)>;
-                        if constexpr (std::is_same_v<Op, PutUser>) {
-                            put_users(tx, run);
-                        } else if constexpr (std::is_same_v<Op, PutAppointment>) {
-                            return put_appointments(tx, run, effects);
-                        } else if constexpr (std::is_same_v<Op, RemoveAppointment>) {
-                            remove_keys(tx, run, "appointments", &effects);
-                        } else if constexpr (std::is_same_v<Op, PutTracker>) {
-                            return put_trackers(tx, run);
-                        } else if constexpr (std::is_same_v<Op, RemoveTracker>) {
-                            remove_keys(tx, run, "trackers", nullptr);
-                        } else if constexpr (std::is_same_v<Op, RemoveUser>) {
-                            for (const auto& op : run) remove_user(tx, std::get<RemoveUser>(op).user, effects);
-                        } else {
-                            const auto& position = std::get<SetChainPosition>(run.back()).position;
-                            tx.exec_params("INSERT INTO chain_position (singleton, height, block_hash) "
-                                           "VALUES (true, $1, $2::bytea) ON CONFLICT (singleton) DO UPDATE SET "
-                                           "height = excluded.height, block_hash = excluded.block_hash",
-                                           static_cast<long long>(position.height), param(position.block_hash));
-                        }
-                        return {};
-                    },
-                    ops[begin]);
-                if (!ok) return ok.error();
-                begin = end;
+            Phase phase;
+            for (const auto& op : batch.operations) {
+                if (!phase.admits(op)) {
+                    if (auto ok = apply(tx, phase, effects); !ok) return ok.error();
+                    phase = Phase{};
+                }
+                phase.add(op);
             }
+            if (auto ok = apply(tx, phase, effects); !ok) return ok.error();
             tx.commit();
             return effects.finish();
         });
@@ -265,6 +249,79 @@ public:
     }
 
 private:
+    using Run = std::vector<const WriteOperation*>;
+
+    struct Phase {
+        std::array<Run, std::variant_size_v<WriteOperation>> by_kind;
+        std::unordered_map<std::string, std::size_t> kind_of_key;  // appointment/tracker key -> kind
+        std::unordered_set<std::string> users_touched;
+        std::unordered_set<std::string> users_removed;
+
+        static std::string user_key(const UserId& u) { return std::string(u.begin(), u.end()); }
+        static std::optional<std::pair<std::string, UserId>> keyed(const WriteOperation& op) {
+            auto key = [](char table, const AppointmentKey& k) {
+                return std::make_pair(table + effects_key(k.user_id, k.locator), k.user_id);
+            };
+            if (auto* a = std::get_if<PutAppointment>(&op)) return key('a', {a->appointment.locator, a->appointment.user_id});
+            if (auto* r = std::get_if<RemoveAppointment>(&op)) return key('a', r->key);
+            if (auto* t = std::get_if<PutTracker>(&op)) return key('t', {t->tracker.locator, t->tracker.user_id});
+            if (auto* r = std::get_if<RemoveTracker>(&op)) return key('t', r->key);
+            return std::nullopt;
+        }
+        bool admits(const WriteOperation& op) const {
+            if (auto* u = std::get_if<PutUser>(&op)) return !users_removed.count(user_key(u->user.user_id));
+            if (auto* r = std::get_if<RemoveUser>(&op)) return !users_touched.count(user_key(r->user));
+            if (auto k = keyed(op)) {
+                if (users_removed.count(user_key(k->second))) return false;
+                auto it = kind_of_key.find(k->first);
+                return it == kind_of_key.end() || it->second == op.index();
+            }
+            return true;  // the chain position: the last one wins
+        }
+        void add(const WriteOperation& op) {
+            by_kind[op.index()].push_back(&op);
+            if (auto* u = std::get_if<PutUser>(&op)) users_touched.insert(user_key(u->user.user_id));
+            if (auto* r = std::get_if<RemoveUser>(&op)) users_removed.insert(user_key(r->user));
+            if (auto k = keyed(op)) {
+                kind_of_key.emplace(k->first, op.index());
+                users_touched.insert(user_key(k->second));
+            }
+        }
+    };
+
+    template <class Op>
+    static const Run& of(const Phase& phase) {
+        return phase.by_kind[variant_index<Op>()];
+    }
+    template <class Op, std::size_t I = 0>
+    static constexpr std::size_t variant_index() {
+        if constexpr (std::is_same_v<std::variant_alternative_t<I, WriteOperation>, Op>) {
+            return I;
+        } else {
+            return variant_index<Op, I + 1>();
+        }
+    }
+
+    static Status apply(pqxx::work& tx, const Phase& phase, EffectsTracker& effects) {
+        if (!of<PutUser>(phase).empty()) put_users(tx, of<PutUser>(phase));
+        if (!of<PutAppointment>(phase).empty()) {
+            if (auto ok = put_appointments(tx, of<PutAppointment>(phase), effects); !ok) return ok;
+        }
+        if (!of<RemoveAppointment>(phase).empty()) remove_keys(tx, of<RemoveAppointment>(phase), "appointments", &effects);
+        if (!of<PutTracker>(phase).empty()) {
+            if (auto ok = put_trackers(tx, of<PutTracker>(phase)); !ok) return ok;
+        }
+        if (!of<RemoveTracker>(phase).empty()) remove_keys(tx, of<RemoveTracker>(phase), "trackers", nullptr);
+        for (const auto* op : of<RemoveUser>(phase)) remove_user(tx, std::get<RemoveUser>(*op).user, effects);
+        if (!of<SetChainPosition>(phase).empty()) {
+            const auto& position = std::get<SetChainPosition>(*of<SetChainPosition>(phase).back()).position;
+            tx.exec_params("INSERT INTO chain_position (singleton, height, block_hash) VALUES (true, $1, $2::bytea) "
+                           "ON CONFLICT (singleton) DO UPDATE SET height = excluded.height, block_hash = excluded.block_hash",
+                           static_cast<long long>(position.height), param(position.block_hash));
+        }
+        return {};
+    }
+
     static std::string row_key(const pqxx::field& user_key, const Locator& locator) {
         auto k = user_key.as<std::int64_t>();
         return effects_key(ByteSpan(reinterpret_cast<const std::uint8_t*>(&k), sizeof k), locator);
@@ -272,18 +329,18 @@ private:
 
     // The last operation of a run per key, in run order.
     template <class Op, class KeyOf>
-    static std::vector<const Op*> last_per_key(std::span<const WriteOperation> run, KeyOf key_of) {
+    static std::vector<const Op*> last_per_key(const Run& run, KeyOf key_of) {
         std::unordered_set<std::string> seen;
         std::vector<const Op*> out;
         for (auto it = run.rbegin(); it != run.rend(); ++it) {
-            const Op& op = std::get<Op>(*it);
+            const Op& op = std::get<Op>(**it);
             if (seen.insert(key_of(op)).second) out.push_back(&op);
         }
         std::reverse(out.begin(), out.end());
         return out;
     }
 
-    static void put_users(pqxx::work& tx, std::span<const WriteOperation> run) {
+    static void put_users(pqxx::work& tx, const Run& run) {
         // ON CONFLICT cannot touch one row twice in a statement: keep the last state per user.
         auto unique = last_per_key<PutUser>(run, [](const PutUser& op) {
             return std::string(op.user.user_id.begin(), op.user.user_id.end());
@@ -302,7 +359,7 @@ private:
     }
 
     // `xmax = 0` in RETURNING tells a fresh insert from an update of an existing row.
-    static Status put_appointments(pqxx::work& tx, std::span<const WriteOperation> run, EffectsTracker& effects) {
+    static Status put_appointments(pqxx::work& tx, const Run& run, EffectsTracker& effects) {
         auto unique = last_per_key<PutAppointment>(run, [](const PutAppointment& op) {
             return effects_key(op.appointment.user_id, op.appointment.locator);
         });
@@ -332,7 +389,7 @@ private:
         return {};
     }
 
-    static Status put_trackers(pqxx::work& tx, std::span<const WriteOperation> run) {
+    static Status put_trackers(pqxx::work& tx, const Run& run) {
         auto unique = last_per_key<PutTracker>(run, [](const PutTracker& op) {
             return effects_key(op.tracker.user_id, op.tracker.locator);
         });
@@ -361,14 +418,14 @@ private:
     }
 
     // A run of RemoveAppointment or RemoveTracker operations (same layout).
-    static void remove_keys(pqxx::work& tx, std::span<const WriteOperation> run, const std::string& table,
+    static void remove_keys(pqxx::work& tx, const Run& run, const std::string& table,
                             EffectsTracker* effects) {
         std::ostringstream sql;
         sql << "DELETE FROM " << table << " a USING users u, (VALUES ";
         for (std::size_t i = 0; i < run.size(); ++i) {
-            const AppointmentKey& k = std::holds_alternative<RemoveAppointment>(run[i])
-                                          ? std::get<RemoveAppointment>(run[i]).key
-                                          : std::get<RemoveTracker>(run[i]).key;
+            const AppointmentKey& k = std::holds_alternative<RemoveAppointment>(*run[i])
+                                          ? std::get<RemoveAppointment>(*run[i]).key
+                                          : std::get<RemoveTracker>(*run[i]).key;
             sql << (i ? "," : "") << "(" << bytea(k.user_id) << "," << bytea(k.locator) << ")";
         }
         sql << ") AS v(user_id, locator) WHERE u.user_id = v.user_id AND a.user_key = u.user_key "
