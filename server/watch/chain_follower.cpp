@@ -199,9 +199,17 @@ Status run_round(WatchCore& draft, Event first, chain::Broadcaster& broadcaster,
 }
 
 Status ChainFollower::round(Event first) {
+    std::vector<Event> events;
+    events.push_back(std::move(first));
+    return round(std::move(events));
+}
+
+Status ChainFollower::round(std::vector<Event> events) {
     WatchCore draft = core_;
     Round r;
-    if (auto ok = run_round(draft, std::move(first), broadcaster_, r); !ok) return ok;
+    for (auto& event : events) {
+        if (auto ok = run_round(draft, std::move(event), broadcaster_, r); !ok) return ok;
+    }
     if (!r.batch.empty()) {
         if (auto ok = service_.commit_chain_effects(std::move(r.batch), r.refunds); !ok) return ok;
     }
@@ -278,22 +286,27 @@ void ChainFollower::appointment_stored(store::AppointmentRecord appointment) {
 }
 
 Status ChainFollower::check_stored_appointments() {
-    for (;;) {
-        store::AppointmentRecord appointment;
-        {
-            std::lock_guard lock(mutex_);
-            if (stored_.empty()) return {};
-            appointment = stored_.front();
-        }
-        // Almost every appointment triggers nothing: no round, no draft copy.
-        if (core_.in_window(appointment.locator)) {
-            if (auto ok = round(AppointmentStored{std::move(appointment)}); !ok) return ok;
-        }
-        // Popped only once its round committed: an outage retries it.
+    // Everything queued so far is one round and one commit, however many of
+    // them hit the window: a flood of appointments for recent txids costs the
+    // follower one transaction, not one per appointment.
+    std::size_t taken = 0;
+    std::vector<Event> events;
+    {
         std::lock_guard lock(mutex_);
-        stored_.pop_front();
-        ++stats_.appointments_checked_late;
+        taken = stored_.size();
+        for (const auto& appointment : stored_) {
+            // Almost every appointment triggers nothing: it needs no round.
+            if (core_.in_window(appointment.locator)) events.push_back(AppointmentStored{appointment});
+        }
     }
+    if (taken == 0) return {};
+    if (!events.empty()) {
+        if (auto ok = round(std::move(events)); !ok) return ok;  // kept queued: an outage retries them
+    }
+    std::lock_guard lock(mutex_);
+    stored_.erase(stored_.begin(), stored_.begin() + static_cast<std::ptrdiff_t>(taken));
+    stats_.appointments_checked_late += taken;
+    return {};
 }
 
 void ChainFollower::start() {

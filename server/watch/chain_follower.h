@@ -114,6 +114,7 @@ private:
     // Runs a round on a draft of the core and commits it; on success the
     // draft becomes the core's state.
     Status round(Event first);
+    Status round(std::vector<Event> events);  // several events, one draft, one commit
     void run();
 
     chain::ChainSource& source_;

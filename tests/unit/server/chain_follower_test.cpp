@@ -360,3 +360,29 @@ TEST_CASE("follower: a reorg deeper than max_reorg_depth halts with a clear reas
     CHECK_FALSE(w.follower->sync());
     CHECK(w.chain.rpc_calls == calls);  // halted: no more RPC, no endless retry
 }
+
+TEST_CASE("follower: a flood of appointments for recent txids costs one round and one commit") {
+    // Anyone can send appointments whose locators are recent txids (with junk
+    // blobs): each must be checked, but they must not cost the follower one
+    // transaction each, or they would delay the next block.
+    World w;
+    std::vector<Transaction> txs;
+    for (int i = 0; i < 50; ++i) txs.push_back(test::random_transaction(w.rng));
+    w.chain.mine(txs);
+    REQUIRE(w.follower->sync());
+    for (const auto& tx : txs) {
+        store::AppointmentRecord junk;
+        junk.locator = teos::locator(tx.txid());
+        junk.user_id = w.alice.id();
+        junk.blob = Bytes(120, 0x5a);  // does not open with the txid
+        REQUIRE(w.add(junk));
+    }
+    CHECK(w.index.size() == 50);
+    auto batches_before = w.service->committer_stats().batches;
+    REQUIRE(w.follower->check_stored_appointments());
+    CHECK(w.service->committer_stats().batches == batches_before + 1);
+    CHECK(w.follower->stats().core.invalid_appointments == 50);
+    CHECK(w.index.size() == 0);  // rust-teos: a triggered appointment that does not open is dropped
+    CHECK(w.store.counts().value().appointments == 0);
+    CHECK(w.follower->stats().appointments_checked_late == 50);
+}
