@@ -15,6 +15,7 @@
 #include "common/context.h"
 #include "common/hex.h"
 #include "common/version.h"
+#include "log/log.h"
 #include "net/http_client.h"
 
 using namespace argus;
@@ -103,6 +104,8 @@ int call_daemon(std::uint16_t port, net::HttpMethod method, const std::string& t
 }  // namespace
 
 int main(int argc, char** argv) {
+    // systemd and lightningd stamp each line themselves.
+    set_log_format({.timestamp = false, .program = "argus-client"});
     if (argc == 1 && std::getenv("LIGHTNINGD_PLUGIN")) {
         return client::run_cln_plugin(std::cin, std::cout, [](const std::string& dir) {
             return client::ClientNode::open(dir, system_context());

@@ -18,7 +18,7 @@
 #include "server/chain/rpc_chain_source.h"
 #include "server/chain/zmq_subscriber.h"
 #include "server/config/tower_options.h"
-#include "server/log/log.h"
+#include "log/log.h"
 #include "server/metrics/tower_metrics.h"
 #include "server/tower/secret_file.h"
 #include "server/tower/tower_service.h"

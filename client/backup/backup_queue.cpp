@@ -6,7 +6,7 @@
 #include <mutex>
 
 #include "client/backup/private_database.h"
-#include "client/log/client_log.h"
+#include "log/log.h"
 #include "common/hex.h"
 
 namespace argus::client {
@@ -110,7 +110,7 @@ struct BackupQueue::Impl {
     // A failed ROLLBACK is logged, not returned: the caller already reports `cause`.
     void rollback(const Error& cause) {
         if (auto ok = exec(db, "ROLLBACK"); !ok) {
-            log_client_event(ClientLogLevel::error, "backup_queue_rollback_failed",
+            log_event(LogLevel::error, "backup_queue_rollback_failed",
                              {{"cause", cause.message}, {"error", ok.error().message}});
         }
     }

@@ -1,6 +1,6 @@
 #include "client/backup/backup_worker.h"
 
-#include "client/log/client_log.h"
+#include "log/log.h"
 #include "common/hex.h"
 
 namespace argus::client {
@@ -27,7 +27,7 @@ void BackupWorker::note_queue_error(const char* operation, const Error& error, c
         std::lock_guard lock(errors_mutex_);
         ++queue_errors_[operation];
     }
-    log_client_event(ClientLogLevel::error, "backup_queue_write_failed",
+    log_event(LogLevel::error, "backup_queue_write_failed",
                      {{"operation", operation},
                       {"tower", tower ? to_hex(tower->bytes()) : std::string("-")},
                       {"locator", locator ? to_hex(*locator) : std::string("-")},

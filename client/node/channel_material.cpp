@@ -6,7 +6,7 @@
 #include <limits>
 
 #include "client/backup/private_database.h"
-#include "client/log/client_log.h"
+#include "log/log.h"
 #include "common/bech32.h"
 #include "common/hex.h"
 #include "common/watchtower_crypto.h"
@@ -231,7 +231,7 @@ Status ChannelBook::migrate() {
     if (migrated) migrated = exec(db, "COMMIT");
     if (!migrated) {
         if (auto rolled_back = exec(db, "ROLLBACK"); !rolled_back) {
-            log_client_event(ClientLogLevel::error, "channel_book_rollback_failed", {{"error", rolled_back.error().message}});
+            log_event(LogLevel::error, "channel_book_rollback_failed", {{"error", rolled_back.error().message}});
         }
         return migrated;
     }

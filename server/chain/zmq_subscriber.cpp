@@ -4,7 +4,7 @@
 #include <map>
 #include <zmq.hpp>
 
-#include "server/log/log.h"
+#include "log/log.h"
 
 namespace argus::chain {
 

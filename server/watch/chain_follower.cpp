@@ -2,7 +2,7 @@
 
 #include "common/check.h"
 #include "common/hex.h"
-#include "server/log/log.h"
+#include "log/log.h"
 
 namespace argus::watch {
 
