@@ -162,7 +162,7 @@ TEST_CASE("wtwire: truncated input fails with truncated") {
     }
 }
 
-TEST_CASE("wtwire: trailing bytes fail with trailing_data (lnd ignores them; see wtwire.h)") {
+TEST_CASE("wtwire: trailing bytes fail with trailing_data (lnd ignores them: see wtwire.h)") {
     for (const auto& c : cases()) {
         CAPTURE(c.name);
         auto decoded = decode(hex_bytes(c.wire + "00"));
