@@ -116,8 +116,8 @@ Status validate_policy(const SessionPolicy& policy);
 // input/size.go witness sizes (weight units) the justice estimate uses.
 namespace witness_size {
 inline constexpr std::uint64_t to_local_penalty = 157;  // ToLocalPenaltyWitnessSize
-inline constexpr std::uint64_t to_local_penalty_legacy =
-    156;                                                   // legacy types keep the old off-by-one
+// Legacy types keep the old one-byte underestimate (blob/commitments.go).
+inline constexpr std::uint64_t to_local_penalty_legacy = 156;
 inline constexpr std::uint64_t p2wkh = 109;                // P2WKHWitnessSize
 inline constexpr std::uint64_t to_remote_confirmed = 113;  // ToRemoteConfirmedWitnessSize
 inline constexpr std::uint64_t taproot_to_local_revoke = 202;  // TaprootToLocalRevokeWitnessSize
