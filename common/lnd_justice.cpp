@@ -63,10 +63,10 @@ Result<PublicKey> compressed_key(const ByteArray<33>& bytes, const char* what) {
 // witness carries s' = n - s for a kit signature with a high s.
 EcdsaSignature normalized_low_s(const EcdsaSignature& signature) {
     if (is_low_s(signature)) return signature;
-    static constexpr ByteArray<32> order = {
-        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0xff, 0xff, 0xff, 0xfe, 0xba, 0xae, 0xdc, 0xe6, 0xaf, 0x48,
-        0xa0, 0x3b, 0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36, 0x41, 0x41};
+    static constexpr ByteArray<32> order = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe,
+                                            0xba, 0xae, 0xdc, 0xe6, 0xaf, 0x48, 0xa0, 0x3b,
+                                            0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36, 0x41, 0x41};
     EcdsaSignature out = signature;
     int borrow = 0;
     for (int i = 31; i >= 0; --i) {
@@ -98,9 +98,9 @@ struct BreachedInput {
     // How its signature is checked.
     bool taproot = false;
     std::optional<PublicKey> signer;  // ECDSA key, or the even-y form of the x-only key
-    Bytes script_code;           // BIP143 scriptCode (v0)
-    Hash256 leaf_hash{};         // BIP341 script path (taproot)
-    ByteArray<64> signature{};   // compact ECDSA or BIP340
+    Bytes script_code;                // BIP143 scriptCode (v0)
+    Hash256 leaf_hash{};              // BIP341 script path (taproot)
+    ByteArray<64> signature{};        // compact ECDSA or BIP340
 };
 
 Result<BreachedInput> find_output(const Transaction& breach_tx, const Bytes& script_pubkey,
@@ -118,8 +118,8 @@ Result<BreachedInput> find_output(const Transaction& breach_tx, const Bytes& scr
         in.spent = out;
         return in;
     }
-    return make_error(ErrorCode::not_found,
-                      std::string("lnd lookout: ") + what + " output not found in the breach transaction");
+    return make_error(ErrorCode::not_found, std::string("lnd lookout: ") + what +
+                                                " output not found in the breach transaction");
 }
 
 Result<BreachedInput> to_local_input(const JusticeKit& kit, CommitmentType type,
@@ -127,8 +127,8 @@ Result<BreachedInput> to_local_input(const JusticeKit& kit, CommitmentType type,
     if (!is_taproot(type)) {
         // legacyJusticeKit.ToLocalOutputSpendInfo: P2WSH(CommitScriptToSelf),
         // witness <sig||SIGHASH_ALL> 1 <script>.
-        Bytes script = commit_to_local_script(kit.revocation_pubkey, kit.csv_delay,
-                                              kit.local_delay_pubkey);
+        Bytes script =
+            commit_to_local_script(kit.revocation_pubkey, kit.csv_delay, kit.local_delay_pubkey);
         auto in = find_output(breach_tx, p2wsh_script(script), "to_local");
         if (!in) return in;
         in->signer = kit.revocation_pubkey;
@@ -245,17 +245,18 @@ Result<JusticeKit> decode_justice_kit(std::uint16_t blob_type, ByteSpan plaintex
     const bool v1 = has_flag(blob_type, blob_flag::taproot_commitment);
     const std::size_t expected = kit_plaintext_size(blob_type);
     if (plaintext.size() != expected) {
-        return make_error(plaintext.size() < expected ? ErrorCode::truncated : ErrorCode::trailing_data,
-                          "lnd justice kit v" + std::string(v1 ? "1" : "0") + " must be " +
-                              std::to_string(expected) + " bytes, got " +
-                              std::to_string(plaintext.size()));
+        return make_error(
+            plaintext.size() < expected ? ErrorCode::truncated : ErrorCode::trailing_data,
+            "lnd justice kit v" + std::string(v1 ? "1" : "0") + " must be " +
+                std::to_string(expected) + " bytes, got " + std::to_string(plaintext.size()));
     }
     ByteReader reader(plaintext);
     // justice_kit_packet.go: sweep address length (1) | padded sweep address (42)
     std::uint8_t sweep_size = reader.read_u8();
     ByteArray<max_sweep_script_size> padded = reader.read_array<max_sweep_script_size>();
     if (sweep_size > max_sweep_script_size) {
-        return make_error(ErrorCode::malformed, "lnd: sweep address must be <= 42 bytes (ErrSweepAddressToLong)");
+        return make_error(ErrorCode::malformed,
+                          "lnd: sweep address must be <= 42 bytes (ErrSweepAddressToLong)");
     }
     if (!all_zero(ByteSpan(padded).subspan(sweep_size))) {
         return make_error(ErrorCode::malformed, "lnd justice kit: non-zero sweep address padding");
@@ -278,7 +279,8 @@ Result<JusticeKit> decode_justice_kit(std::uint16_t blob_type, ByteSpan plaintex
         csv_delay = reader.read_u32_be();
         to_local_signature = reader.read_array<64>();
     } else {
-        // v1: revocation x-only (32) | local delay x-only (32) | to_local sig (64) | delay leaf hash (32)
+        // v1: revocation x-only (32) | local delay x-only (32) | to_local sig (64) | delay leaf
+        // hash (32)
         auto rev = even_key_from_x_only(reader.read_array<32>());
         if (!rev) return rev.error();
         auto delay = even_key_from_x_only(reader.read_array<32>());
@@ -304,9 +306,8 @@ Result<JusticeKit> decode_justice_kit(std::uint16_t blob_type, ByteSpan plaintex
         if (!key) return key.error();
         to_remote = ToRemoteKit{*key, remote_signature};
     }
-    return JusticeKit{std::move(sweep_script), *revocation, *local_delay, csv_delay,
-                      delay_leaf_hash,         to_local_signature,
-                      std::move(to_remote)};
+    return JusticeKit{std::move(sweep_script), *revocation,        *local_delay,        csv_delay,
+                      delay_leaf_hash,         to_local_signature, std::move(to_remote)};
 }
 
 Bytes encode_justice_kit(std::uint16_t blob_type, const JusticeKit& kit) {
@@ -420,19 +421,33 @@ Result<std::uint64_t> justice_transaction_weight(std::uint16_t blob_type, bool h
         // blob/commitments.go ToLocalWitnessSize: legacy types keep the old
         // one-byte underestimate so historic signatures stay valid.
         switch (*type) {
-            case CommitmentType::legacy: add_input(witness_size::to_local_penalty_legacy); break;
-            case CommitmentType::anchor: add_input(witness_size::to_local_penalty); break;
+            case CommitmentType::legacy:
+                add_input(witness_size::to_local_penalty_legacy);
+                break;
+            case CommitmentType::anchor:
+                add_input(witness_size::to_local_penalty);
+                break;
             case CommitmentType::taproot:
-            case CommitmentType::taproot_final: add_input(witness_size::taproot_to_local_revoke); break;
+            case CommitmentType::taproot_final:
+                add_input(witness_size::taproot_to_local_revoke);
+                break;
         }
     }
     if (has_to_remote) {
         // ToRemoteWitnessSize.
         switch (*type) {
-            case CommitmentType::legacy: add_input(witness_size::p2wkh); break;
-            case CommitmentType::anchor: add_input(witness_size::to_remote_confirmed); break;
-            case CommitmentType::taproot: add_input(witness_size::taproot_to_remote); break;
-            case CommitmentType::taproot_final: add_input(witness_size::taproot_to_remote_final); break;
+            case CommitmentType::legacy:
+                add_input(witness_size::p2wkh);
+                break;
+            case CommitmentType::anchor:
+                add_input(witness_size::to_remote_confirmed);
+                break;
+            case CommitmentType::taproot:
+                add_input(witness_size::taproot_to_remote);
+                break;
+            case CommitmentType::taproot_final:
+                add_input(witness_size::taproot_to_remote_final);
+                break;
         }
     }
     add_output(sweep_script_size);
@@ -460,8 +475,7 @@ std::int64_t compute_reward_amount(std::int64_t total, std::uint32_t base, std::
     // amounts far beyond 21M BTC; compute in 128 bits to stay exact.
     __extension__ typedef unsigned __int128 Uint128;
     const Uint128 scaled = static_cast<Uint128>(after_base) * rate;
-    const auto proportional =
-        static_cast<std::int64_t>((scaled + reward_scale - 1) / reward_scale);
+    const auto proportional = static_cast<std::int64_t>((scaled + reward_scale - 1) / reward_scale);
     return reward_base + proportional;
 }
 
@@ -472,11 +486,16 @@ std::int64_t dust_limit_for_script_size(std::size_t script_size) {
         return 3 * static_cast<std::int64_t>(8 + 1 + size + 41 + (witness ? 26 : 107));
     };
     switch (script_size) {
-        case 22: return threshold(22, true);   // P2WPKH: 294
-        case 34: return threshold(34, true);   // P2WSH, P2TR: 330
-        case 23: return threshold(23, false);  // P2SH: 540
-        case 25: return threshold(25, false);  // P2PKH: 546
-        default: return threshold(42, true);   // GenerateUnknownWitness: 354
+        case 22:
+            return threshold(22, true);  // P2WPKH: 294
+        case 34:
+            return threshold(34, true);  // P2WSH, P2TR: 330
+        case 23:
+            return threshold(23, false);  // P2SH: 540
+        case 25:
+            return threshold(25, false);  // P2PKH: 546
+        default:
+            return threshold(42, true);  // GenerateUnknownWitness: 354
     }
 }
 
@@ -494,24 +513,28 @@ Result<JusticeAmounts> compute_justice_amounts(const SessionPolicy& policy,
     JusticeAmounts amounts;
     amounts.fee = static_cast<std::int64_t>(*fee);
     if (has_flag(policy.blob_type, blob_flag::reward)) {
-        amounts.reward = compute_reward_amount(total_amount, policy.reward_base, policy.reward_rate);
+        amounts.reward =
+            compute_reward_amount(total_amount, policy.reward_base, policy.reward_rate);
         if (amounts.reward + amounts.fee > total_amount) {
-            return make_error(ErrorCode::invalid_argument,
-                              "wtpolicy: reward amount exceeds input value (ErrRewardExceedsInputs)");
+            return make_error(
+                ErrorCode::invalid_argument,
+                "wtpolicy: reward amount exceeds input value (ErrRewardExceedsInputs)");
         }
         amounts.sweep = total_amount - amounts.reward - amounts.fee;
         // wtpolicy ComputeRewardOutputs checks the victim's output against the
         // dust limit of the reward script's size.
         if (amounts.sweep < dust_limit_for_script_size(policy.reward_script.size())) {
-            return make_error(ErrorCode::invalid_argument,
-                              "wtpolicy: justice transaction creates dust at fee rate (ErrCreatesDust)");
+            return make_error(
+                ErrorCode::invalid_argument,
+                "wtpolicy: justice transaction creates dust at fee rate (ErrCreatesDust)");
         }
         return amounts;
     }
     amounts.sweep = total_amount - amounts.fee;
     if (amounts.sweep < dust_limit_for_script_size(sweep_script_size)) {
-        return make_error(ErrorCode::invalid_argument,
-                          "wtpolicy: justice transaction creates dust at fee rate (ErrCreatesDust)");
+        return make_error(
+            ErrorCode::invalid_argument,
+            "wtpolicy: justice transaction creates dust at fee rate (ErrCreatesDust)");
     }
     return amounts;
 }
@@ -638,11 +661,11 @@ Result<Transaction> build_justice_transaction(const JusticeKit& kit, const Sessi
                                   which + ": not a valid compact ECDSA signature");
             }
             EcdsaSignature signature = normalized_low_s(*parsed);
-            Hash256 digest =
-                segwit_v0_sighash(tx, i, in.script_code, in.spent.value, SIGHASH_ALL);
+            Hash256 digest = segwit_v0_sighash(tx, i, in.script_code, in.spent.value, SIGHASH_ALL);
             if (!ecdsa_verify(*in.signer, digest, signature)) {
-                return make_error(ErrorCode::invalid_signature,
-                                  which + ": ECDSA signature does not verify (BIP143, SIGHASH_ALL)");
+                return make_error(
+                    ErrorCode::invalid_signature,
+                    which + ": ECDSA signature does not verify (BIP143, SIGHASH_ALL)");
             }
             in.witness[0] = bolt3::signature_with_hash_type(signature, SIGHASH_ALL);
         }

@@ -16,11 +16,11 @@ namespace argus::lnd {
 
 // lnd watchtower/blob/type.go: a blob type is a bit vector of flags.
 namespace blob_flag {
-inline constexpr std::uint16_t reward = 0x01;               // FlagReward
-inline constexpr std::uint16_t commit_outputs = 0x02;       // FlagCommitOutputs
-inline constexpr std::uint16_t anchor_commitment = 0x04;    // FlagAnchorChannel
-inline constexpr std::uint16_t taproot_commitment = 0x08;   // FlagTaprootChannel
-inline constexpr std::uint16_t taproot_final = 0x10;        // FlagTaprootFinalChannel
+inline constexpr std::uint16_t reward = 0x01;              // FlagReward
+inline constexpr std::uint16_t commit_outputs = 0x02;      // FlagCommitOutputs
+inline constexpr std::uint16_t anchor_commitment = 0x04;   // FlagAnchorChannel
+inline constexpr std::uint16_t taproot_commitment = 0x08;  // FlagTaprootChannel
+inline constexpr std::uint16_t taproot_final = 0x10;       // FlagTaprootFinalChannel
 }  // namespace blob_flag
 
 // type.go: TypeAltruistCommit, TypeRewardCommit, TypeAltruistAnchorCommit,
@@ -51,8 +51,8 @@ std::size_t blob_size(std::uint16_t blob_type);
 
 // The signature of the to_remote output, present when the kit sweeps it.
 struct ToRemoteKit {
-    PublicKey pubkey;              // 33-byte compressed key in both kit versions
-    ByteArray<64> signature{};     // v0: ECDSA r||s (SIGHASH_ALL); v1: BIP340 (SIGHASH_DEFAULT)
+    PublicKey pubkey;           // 33-byte compressed key in both kit versions
+    ByteArray<64> signature{};  // v0: ECDSA r||s (SIGHASH_ALL); v1: BIP340 (SIGHASH_DEFAULT)
     bool operator==(const ToRemoteKit&) const = default;
 };
 
@@ -62,11 +62,11 @@ struct ToRemoteKit {
 // even-y PublicKey of that x coordinate — and the TapLeaf hash of the to_local
 // delay script instead of the delay. Fields of the other version stay zero.
 struct JusticeKit {
-    Bytes sweep_script;            // the victim's output script, used as is (<= 42 bytes)
+    Bytes sweep_script;  // the victim's output script, used as is (<= 42 bytes)
     PublicKey revocation_pubkey;
     PublicKey local_delay_pubkey;
-    std::uint32_t csv_delay = 0;   // v0 only
-    Hash256 delay_leaf_hash{};     // v1 only
+    std::uint32_t csv_delay = 0;         // v0 only
+    Hash256 delay_leaf_hash{};           // v1 only
     ByteArray<64> to_local_signature{};  // v0: ECDSA r||s; v1: BIP340
     std::optional<ToRemoteKit> to_remote;
     bool operator==(const JusticeKit&) const = default;
@@ -95,17 +95,17 @@ Bytes encrypt_justice_kit(std::uint16_t blob_type, const JusticeKit& kit, const 
 struct SessionPolicy {
     std::uint16_t blob_type = 0;
     std::uint32_t reward_base = 0;
-    std::uint32_t reward_rate = 0;      // millionths of the swept amount
-    std::uint64_t sweep_fee_rate = 0;   // sat/kw
-    Bytes reward_script;                // the tower's reward output (reward sessions)
+    std::uint32_t reward_rate = 0;     // millionths of the swept amount
+    std::uint64_t sweep_fee_rate = 0;  // sat/kw
+    Bytes reward_script;               // the tower's reward output (reward sessions)
 };
 
 // wtpolicy/policy.go constants.
-inline constexpr std::uint64_t reward_scale = 1'000'000;          // RewardScale
-inline constexpr std::uint32_t default_reward_rate = 10'000;      // DefaultRewardRate
-inline constexpr std::uint64_t default_sweep_fee_rate = 2'500;    // DefaultSweepFeeRate, sat/kw
-inline constexpr std::uint64_t min_sweep_fee_rate = 1'000;        // MinSweepFeeRate, sat/kw
-inline constexpr std::uint16_t default_max_updates = 1'024;       // DefaultMaxUpdates
+inline constexpr std::uint64_t reward_scale = 1'000'000;        // RewardScale
+inline constexpr std::uint32_t default_reward_rate = 10'000;    // DefaultRewardRate
+inline constexpr std::uint64_t default_sweep_fee_rate = 2'500;  // DefaultSweepFeeRate, sat/kw
+inline constexpr std::uint64_t min_sweep_fee_rate = 1'000;      // MinSweepFeeRate, sat/kw
+inline constexpr std::uint16_t default_max_updates = 1'024;     // DefaultMaxUpdates
 
 // wtpolicy Policy.Validate (lnd's client runs it; lnd's tower itself checks
 // only IsSupportedType): a supported type, no reward parameters on an
@@ -115,13 +115,14 @@ Status validate_policy(const SessionPolicy& policy);
 
 // input/size.go witness sizes (weight units) the justice estimate uses.
 namespace witness_size {
-inline constexpr std::uint64_t to_local_penalty = 157;          // ToLocalPenaltyWitnessSize
-inline constexpr std::uint64_t to_local_penalty_legacy = 156;   // legacy types keep the old off-by-one
-inline constexpr std::uint64_t p2wkh = 109;                     // P2WKHWitnessSize
-inline constexpr std::uint64_t to_remote_confirmed = 113;       // ToRemoteConfirmedWitnessSize
-inline constexpr std::uint64_t taproot_to_local_revoke = 202;   // TaprootToLocalRevokeWitnessSize
-inline constexpr std::uint64_t taproot_to_remote = 139;         // TaprootToRemoteWitnessSize
-inline constexpr std::uint64_t taproot_to_remote_final = 138;   // TaprootToRemoteWitnessSizeFinal
+inline constexpr std::uint64_t to_local_penalty = 157;  // ToLocalPenaltyWitnessSize
+// Legacy types keep the old one-byte underestimate (blob/commitments.go).
+inline constexpr std::uint64_t to_local_penalty_legacy = 156;
+inline constexpr std::uint64_t p2wkh = 109;                // P2WKHWitnessSize
+inline constexpr std::uint64_t to_remote_confirmed = 113;  // ToRemoteConfirmedWitnessSize
+inline constexpr std::uint64_t taproot_to_local_revoke = 202;  // TaprootToLocalRevokeWitnessSize
+inline constexpr std::uint64_t taproot_to_remote = 139;        // TaprootToRemoteWitnessSize
+inline constexpr std::uint64_t taproot_to_remote_final = 138;  // TaprootToRemoteWitnessSizeFinal
 }  // namespace witness_size
 
 // The estimated weight lnd's client and tower both feed to the fee

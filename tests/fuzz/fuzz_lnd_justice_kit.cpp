@@ -13,9 +13,11 @@ constexpr std::uint16_t blob_types[] = {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size < 1) return 0;
-    // First byte: one of the five blob types, or (from 0xf0 up) any type given by the next two bytes.
+    // First byte: one of the five blob types, or (from 0xf0 up) any type given by the next two
+    // bytes.
     std::uint16_t blob_type = blob_types[data[0] % 5];
-    if (data[0] >= 0xf0 && size >= 3) blob_type = static_cast<std::uint16_t>(data[1] << 8 | data[2]);
+    if (data[0] >= 0xf0 && size >= 3)
+        blob_type = static_cast<std::uint16_t>(data[1] << 8 | data[2]);
     argus::ByteSpan rest(data + 1, size - 1);
 
     auto kit = argus::lnd::decode_justice_kit(blob_type, rest);

@@ -20,13 +20,18 @@ using test::hex_bytes;
 
 namespace {
 
-nlohmann::json vectors() { return test::load_vectors("lnd_justice.json"); }
+nlohmann::json vectors() {
+    return test::load_vectors("lnd_justice.json");
+}
 
-PrivateKey secret(const std::string& hex) { return PrivateKey::from_bytes(hex_bytes(hex)).value(); }
+PrivateKey secret(const std::string& hex) {
+    return PrivateKey::from_bytes(hex_bytes(hex)).value();
+}
 
 // backup_task_internal_test.go: revPrivBytes, toLocalPrivBytes, toRemotePrivBytes.
 struct Keys {
-    PrivateKey revocation = secret(vectors()["backup_task"]["revocation_secret"].get<std::string>());
+    PrivateKey revocation =
+        secret(vectors()["backup_task"]["revocation_secret"].get<std::string>());
     PrivateKey local_delay = secret(vectors()["backup_task"]["to_local_secret"].get<std::string>());
     PrivateKey remote = secret(vectors()["backup_task"]["to_remote_secret"].get<std::string>());
 };
@@ -34,8 +39,12 @@ struct Keys {
 Bytes address_script(const std::string& address) {
     return witness_script_pubkey(decode_segwit_address(address, "tb").value());
 }
-Bytes sweep_script() { return address_script(vectors()["backup_task"]["sweep_address"].get<std::string>()); }
-Bytes reward_script() { return address_script(vectors()["backup_task"]["reward_address"].get<std::string>()); }
+Bytes sweep_script() {
+    return address_script(vectors()["backup_task"]["sweep_address"].get<std::string>());
+}
+Bytes reward_script() {
+    return address_script(vectors()["backup_task"]["reward_address"].get<std::string>());
+}
 
 Bytes concat(std::initializer_list<ByteSpan> parts) {
     Bytes out;
@@ -62,7 +71,9 @@ Bytes hand_p2wpkh(const PublicKey& key) {
     Hash160 h = hash160(key.bytes());
     return concat({Bytes{0x00, 0x14}, span(h)});
 }
-Bytes hand_p2tr(const XOnlyPublicKey& key) { return concat({Bytes{0x51, 0x20}, span(key.bytes())}); }
+Bytes hand_p2tr(const XOnlyPublicKey& key) {
+    return concat({Bytes{0x51, 0x20}, span(key.bytes())});
+}
 
 XOnlyPublicKey nums_key() {
     // input/script_utils.go TaprootNUMSHex, without its 02 prefix.
@@ -74,8 +85,9 @@ XOnlyPublicKey nums_key() {
 // input/script_utils.go leaf scripts, byte by byte. 144 = 0x90 needs a
 // two-byte minimal push (0x90 0x00) because its top bit is set.
 Bytes hand_revoke_leaf(const Keys& k) {
-    return concat({Bytes{0x20}, span(k.local_delay.public_key().x_only().bytes()), Bytes{0x75, 0x20},
-                   span(k.revocation.public_key().x_only().bytes()), Bytes{0xac}});
+    return concat({Bytes{0x20}, span(k.local_delay.public_key().x_only().bytes()),
+                   Bytes{0x75, 0x20}, span(k.revocation.public_key().x_only().bytes()),
+                   Bytes{0xac}});
 }
 Bytes hand_delay_leaf(const Keys& k, bool production) {
     const XOnlyPublicKey x = k.local_delay.public_key().x_only();
@@ -158,10 +170,12 @@ HandBuilt hand_build(const Scenario& s) {
     } else {
         remote_spk = hand_p2wpkh(remote);
         Hash160 h = hash160(remote.bytes());
-        remote_script_code = concat({Bytes{0x76, 0xa9, 0x14}, span(h), Bytes{0x88, 0xac}});  // BIP143
+        remote_script_code =
+            concat({Bytes{0x76, 0xa9, 0x14}, span(h), Bytes{0x88, 0xac}});  // BIP143
     }
 
-    HandBuilt hb{Transaction{}, lnd::JusticeKit{sweep_script(), rev, delay, 0, {}, {}, std::nullopt},
+    HandBuilt hb{Transaction{},
+                 lnd::JusticeKit{sweep_script(), rev, delay, 0, {}, {}, std::nullopt},
                  lnd::SessionPolicy{}, Transaction{}};
     // Breach: an unrelated output first, then to_local and to_remote in the scenario's order.
     Transaction& breach = hb.breach;
@@ -208,7 +222,8 @@ HandBuilt hand_build(const Scenario& s) {
         ByteArray<64> compact{};
         if (taproot) {
             TaprootScriptPath path{local ? revoke_leaf : remote_leaf, 0xffffffff};
-            Hash256 digest = taproot_sighash(tx, i, spent, SIGHASH_DEFAULT, std::nullopt, path).value();
+            Hash256 digest =
+                taproot_sighash(tx, i, spent, SIGHASH_DEFAULT, std::nullopt, path).value();
             compact = schnorr_sign(key, digest, ByteArray<32>{});
             REQUIRE(schnorr_verify(key.public_key().x_only(), digest, compact));
             Bytes sig(compact.begin(), compact.end());
@@ -257,7 +272,8 @@ const nlohmann::json& backup_case(const std::string& channel_prefix, const std::
     return json;
 }
 
-Scenario scenario_from(const std::string& channel, const std::string& name, std::uint16_t blob_type) {
+Scenario scenario_from(const std::string& channel, const std::string& name,
+                       std::uint16_t blob_type) {
     const auto& c = backup_case(channel, name);
     Scenario s;
     s.blob_type = blob_type;
@@ -279,7 +295,9 @@ void check_builds_expected(const HandBuilt& hb) {
 
 // ---------------------------------------------------------------- blob types
 
-TEST_CASE("lnd_justice: blob types, flags and sizes (lnd watchtower/blob/type.go, justice_kit_packet.go)") {
+TEST_CASE(
+    "lnd_justice: blob types, flags and sizes (lnd watchtower/blob/type.go, "
+    "justice_kit_packet.go)") {
     auto json = vectors()["blob_types"];
     CHECK(lnd::blob_flag::reward == json["flags"]["FlagReward"].get<int>());
     CHECK(lnd::blob_flag::commit_outputs == json["flags"]["FlagCommitOutputs"].get<int>());
@@ -396,7 +414,8 @@ TEST_CASE("lnd_justice: kit v1 (taproot) decodes from lnd's byte layout and re-e
         CAPTURE(with_remote);
         Bytes plain = hand_v1_plaintext(with_remote);
         REQUIRE(plain.size() == 300);
-        for (std::uint16_t type : {lnd::blob_type_altruist_taproot, lnd::blob_type_altruist_taproot_final}) {
+        for (std::uint16_t type :
+             {lnd::blob_type_altruist_taproot, lnd::blob_type_altruist_taproot_final}) {
             auto kit = lnd::decode_justice_kit(type, plain);
             REQUIRE(kit);
             CHECK(kit->sweep_script == sweep_script());
@@ -497,14 +516,16 @@ TEST_CASE("lnd_justice: malformed kits fail cleanly") {
 
 // ---------------------------------------------------------------- encryption
 
-TEST_CASE("lnd_justice: blob = nonce || XChaCha20-Poly1305(kit) under SHA256(txid||txid) (lnd.json)") {
+TEST_CASE(
+    "lnd_justice: blob = nonce || XChaCha20-Poly1305(kit) under SHA256(txid||txid) (lnd.json)") {
     auto v = test::load_vectors("lnd.json")["hint_and_key"][0];
     auto txid = Txid::from_display_hex(v["txid_display"].get<std::string>()).value();
     Hash256 key = hex_array<32>(v["key"].get<std::string>());
     CHECK(lnd::breach_key(txid) == key);
     CHECK(to_hex(lnd::breach_hint(txid)) == v["hint"].get<std::string>());
 
-    for (std::uint16_t type : {lnd::blob_type_altruist_anchor, lnd::blob_type_altruist_taproot_final}) {
+    for (std::uint16_t type :
+         {lnd::blob_type_altruist_anchor, lnd::blob_type_altruist_taproot_final}) {
         CAPTURE(type);
         const bool v1 = type == lnd::blob_type_altruist_taproot_final;
         Bytes plain = v1 ? hand_v1_plaintext(true) : hand_v0_plaintext(true);
@@ -525,23 +546,30 @@ TEST_CASE("lnd_justice: blob = nonce || XChaCha20-Poly1305(kit) under SHA256(txi
 
         Txid other = txid;
         other.bytes[0] ^= 1;
-        CHECK(lnd::decrypt_justice_kit(type, blob, other).error().code == ErrorCode::decryption_failed);
+        CHECK(lnd::decrypt_justice_kit(type, blob, other).error().code ==
+              ErrorCode::decryption_failed);
         Bytes forged = blob;
         forged[100] ^= 1;
-        CHECK(lnd::decrypt_justice_kit(type, forged, txid).error().code == ErrorCode::decryption_failed);
+        CHECK(lnd::decrypt_justice_kit(type, forged, txid).error().code ==
+              ErrorCode::decryption_failed);
         forged = blob;
         forged[3] ^= 1;  // the nonce is authenticated through the key stream
-        CHECK(lnd::decrypt_justice_kit(type, forged, txid).error().code == ErrorCode::decryption_failed);
-        CHECK(lnd::decrypt_justice_kit(type, ByteSpan(blob).first(blob.size() - 1), txid).error().code ==
-              ErrorCode::malformed);
+        CHECK(lnd::decrypt_justice_kit(type, forged, txid).error().code ==
+              ErrorCode::decryption_failed);
+        CHECK(lnd::decrypt_justice_kit(type, ByteSpan(blob).first(blob.size() - 1), txid)
+                  .error()
+                  .code == ErrorCode::malformed);
         CHECK(lnd::decrypt_justice_kit(type, concat({blob, Bytes{0}}), txid).error().code ==
               ErrorCode::malformed);
         CHECK(lnd::decrypt_justice_kit(type, Bytes{}, txid).error().code == ErrorCode::malformed);
-        CHECK(lnd::decrypt_justice_kit(0x0007, blob, txid).error().code == ErrorCode::invalid_argument);
+        CHECK(lnd::decrypt_justice_kit(0x0007, blob, txid).error().code ==
+              ErrorCode::invalid_argument);
     }
     // A v0 blob opened as v1 fails on its size.
-    auto kit = lnd::decode_justice_kit(lnd::blob_type_altruist_legacy, hand_v0_plaintext(false)).value();
-    Bytes blob = lnd::encrypt_justice_kit(lnd::blob_type_altruist_legacy, kit, txid, ByteArray<24>{});
+    auto kit =
+        lnd::decode_justice_kit(lnd::blob_type_altruist_legacy, hand_v0_plaintext(false)).value();
+    Bytes blob =
+        lnd::encrypt_justice_kit(lnd::blob_type_altruist_legacy, kit, txid, ByteArray<24>{});
     CHECK_FALSE(lnd::decrypt_justice_kit(lnd::blob_type_altruist_taproot, blob, txid));
 }
 
@@ -568,7 +596,8 @@ TEST_CASE("lnd_justice: weights and amounts of lnd's backup_task_internal_test.g
         auto weight = lnd::justice_transaction_weight(policy.blob_type, to_local > 0, to_remote > 0,
                                                       sweep.size(), policy.reward_script.size());
         REQUIRE(weight);
-        auto amounts = lnd::compute_justice_amounts(policy, to_local + to_remote, *weight, sweep.size());
+        auto amounts =
+            lnd::compute_justice_amounts(policy, to_local + to_remote, *weight, sweep.size());
         if (c["expected_error"].is_null()) {
             REQUIRE(amounts);
             CHECK(amounts->sweep == c["expected_sweep"].get<std::int64_t>());
@@ -576,7 +605,8 @@ TEST_CASE("lnd_justice: weights and amounts of lnd's backup_task_internal_test.g
             CHECK(amounts->sweep + amounts->reward + amounts->fee == to_local + to_remote);
         } else {
             REQUIRE_FALSE(amounts);
-            CHECK(amounts.error().message.find(c["expected_error"].get<std::string>()) != std::string::npos);
+            CHECK(amounts.error().message.find(c["expected_error"].get<std::string>()) !=
+                  std::string::npos);
         }
         ++checked;
     }
@@ -593,11 +623,13 @@ TEST_CASE("lnd_justice: weight estimate by hand (input/size.go) and its refusals
     CHECK(lnd::justice_transaction_weight(0x0A, true, true, 22, 0).value() == 835);
     CHECK(lnd::justice_transaction_weight(0x1A, true, true, 22, 0).value() == 834);
     // A P2WSH/P2TR sweep output adds 12 bytes (48 wu); a P2WPKH reward output 31 bytes.
-    CHECK(lnd::justice_transaction_weight(0x02, true, false, 34, 0).value() == 4 * (8 + 1 + 41 + 1 + 43) + 2 + 156);
+    CHECK(lnd::justice_transaction_weight(0x02, true, false, 34, 0).value() ==
+          4 * (8 + 1 + 41 + 1 + 43) + 2 + 156);
     CHECK(lnd::justice_transaction_weight(0x03, true, false, 22, 22).value() ==
           4 * (8 + 1 + 41 + 1 + 31 + 31) + 2 + 156);
     // No inputs: no witness header.
-    CHECK(lnd::justice_transaction_weight(0x02, false, false, 22, 0).value() == 4 * (8 + 1 + 1 + 31));
+    CHECK(lnd::justice_transaction_weight(0x02, false, false, 22, 0).value() ==
+          4 * (8 + 1 + 1 + 31));
     // lookout: only 22- and 34-byte sweep scripts (ErrUnknownSweepAddrType).
     for (std::size_t size : {0, 20, 23, 25, 33, 35, 42}) {
         auto w = lnd::justice_transaction_weight(0x02, true, false, size, 0);
@@ -608,7 +640,9 @@ TEST_CASE("lnd_justice: weight estimate by hand (input/size.go) and its refusals
     CHECK_FALSE(lnd::justice_transaction_weight(0x01, true, false, 22, 0));
 }
 
-TEST_CASE("lnd_justice: reward amount, fee and dust rules (wtpolicy/policy.go, lnwallet DustLimitForSize)") {
+TEST_CASE(
+    "lnd_justice: reward amount, fee and dust rules (wtpolicy/policy.go, lnwallet "
+    "DustLimitForSize)") {
     // ComputeRewardAmount: base + ceil((total - base) * rate / 1e6).
     CHECK(lnd::compute_reward_amount(300000, 0, 10000) == 3000);
     CHECK(lnd::compute_reward_amount(108221, 0, 10000) == 1083);  // 1082.21 rounds up
@@ -649,17 +683,21 @@ TEST_CASE("lnd_justice: reward amount, fee and dust rules (wtpolicy/policy.go, l
 }
 
 TEST_CASE("lnd_justice: policy validation (wtpolicy/policy_test.go validationTests)") {
-    for (const auto& c : vectors()["policy_validate"]["cases"]) {
+    const auto json = vectors();
+    for (const auto& c : json["policy_validate"]["cases"]) {
         CAPTURE(c["name"].get<std::string>());
-        lnd::SessionPolicy p{c["blob_type"].get<std::uint16_t>(), c["reward_base"].get<std::uint32_t>(),
-                             c["reward_rate"].get<std::uint32_t>(), c["sweep_fee_rate"].get<std::uint64_t>(),
+        lnd::SessionPolicy p{c["blob_type"].get<std::uint16_t>(),
+                             c["reward_base"].get<std::uint32_t>(),
+                             c["reward_rate"].get<std::uint32_t>(),
+                             c["sweep_fee_rate"].get<std::uint64_t>(),
                              {}};
         auto status = lnd::validate_policy(p);
         if (c["expected_error"].is_null()) {
             CHECK(status);
         } else {
             REQUIRE_FALSE(status);
-            CHECK(status.error().message.find(c["expected_error"].get<std::string>()) != std::string::npos);
+            CHECK(status.error().message.find(c["expected_error"].get<std::string>()) !=
+                  std::string::npos);
         }
     }
     CHECK(lnd::validate_policy({lnd::blob_type_reward, 0, lnd::default_reward_rate,
@@ -675,9 +713,12 @@ TEST_CASE("lnd_justice: taproot scripts and NUMS key (lnd input/script_utils.go)
     Keys k;
     CHECK(lnd::taproot_nums_key() == nums_key());
     CHECK(lnd::taproot_to_local_revoke_script(k.local_delay.public_key().x_only(),
-                                              k.revocation.public_key().x_only()) == hand_revoke_leaf(k));
-    CHECK(lnd::taproot_to_remote_script(k.remote.public_key().x_only(), false) == hand_remote_leaf(k, false));
-    CHECK(lnd::taproot_to_remote_script(k.remote.public_key().x_only(), true) == hand_remote_leaf(k, true));
+                                              k.revocation.public_key().x_only()) ==
+          hand_revoke_leaf(k));
+    CHECK(lnd::taproot_to_remote_script(k.remote.public_key().x_only(), false) ==
+          hand_remote_leaf(k, false));
+    CHECK(lnd::taproot_to_remote_script(k.remote.public_key().x_only(), true) ==
+          hand_remote_leaf(k, true));
     CHECK(lnd::commit_to_local_script(k.revocation.public_key(), 144, k.local_delay.public_key()) ==
           bolt3::to_local_script(k.revocation.public_key(), 144, k.local_delay.public_key()));
 }
@@ -690,13 +731,17 @@ TEST_CASE("lnd_justice: rebuilds the hand-signed justice transaction for every b
     };
     std::vector<Named> cases = {
         {"legacy, both", scenario_from("legacy", "commit no-reward, both outputs", 0x02)},
-        {"legacy, to_local only", scenario_from("legacy", "commit no-reward, to-local output only", 0x02)},
+        {"legacy, to_local only",
+         scenario_from("legacy", "commit no-reward, to-local output only", 0x02)},
         {"reward, both", scenario_from("legacy", "commit reward, both outputs", 0x03)},
-        {"reward, to_local only", scenario_from("legacy", "commit reward, to-local output only", 0x03)},
+        {"reward, to_local only",
+         scenario_from("legacy", "commit reward, to-local output only", 0x03)},
         {"anchor, both", scenario_from("anchor", "commit no-reward, both outputs", 0x06)},
-        {"anchor, to_local only", scenario_from("anchor", "commit no-reward, to-local output only", 0x06)},
+        {"anchor, to_local only",
+         scenario_from("anchor", "commit no-reward, to-local output only", 0x06)},
         {"taproot, both", scenario_from("taproot", "commit no-reward, both outputs", 0x0A)},
-        {"taproot, to_local only", scenario_from("taproot", "commit no-reward, to-local output only", 0x0A)},
+        {"taproot, to_local only",
+         scenario_from("taproot", "commit no-reward, to-local output only", 0x0A)},
     };
     // taproot-final (no lnd number published): weight 834 (to_remote witness 138,
     // input/size.go TaprootToRemoteWitnessSizeFinal) -> 300000 - 834; to_local
@@ -717,14 +762,17 @@ TEST_CASE("lnd_justice: rebuilds the hand-signed justice transaction for every b
 
 TEST_CASE("lnd_justice: a high-S kit signature is written low-S, as btcec serializes it") {
     for (std::uint16_t type : {std::uint16_t{0x02}, std::uint16_t{0x06}}) {
-        Scenario s = scenario_from(type == 0x02 ? "legacy" : "anchor", "commit no-reward, both outputs", type);
+        Scenario s = scenario_from(type == 0x02 ? "legacy" : "anchor",
+                                   "commit no-reward, both outputs", type);
         HandBuilt hb = hand_build(s);
         // s' = n - s, by hand.
-        const Bytes order = hex_bytes("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141");
+        const Bytes order =
+            hex_bytes("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141");
         int borrow = 0;
         ByteArray<64>& sig = hb.kit.to_remote->signature;
         for (int i = 31; i >= 0; --i) {
-            int d = order[static_cast<std::size_t>(i)] - sig[32 + static_cast<std::size_t>(i)] - borrow;
+            int d =
+                order[static_cast<std::size_t>(i)] - sig[32 + static_cast<std::size_t>(i)] - borrow;
             borrow = d < 0;
             sig[32 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(d < 0 ? d + 256 : d);
         }
@@ -744,9 +792,11 @@ TEST_CASE("lnd_justice: refuses kits and breaches that do not give the signed tr
         s.expected_reward = 3000;
         const HandBuilt good = [&] {
             const char* channel = taproot ? "taproot" : (type == 0x06 ? "anchor" : "legacy");
-            const char* name = type == 0x03 ? "commit reward, both outputs" : "commit no-reward, both outputs";
-            Scenario real = type == 0x1A ? Scenario{0x1A, 200000, 100000, false, 1000, 300000 - 834, 0}
-                                         : scenario_from(channel, name, type);
+            const char* name =
+                type == 0x03 ? "commit reward, both outputs" : "commit no-reward, both outputs";
+            Scenario real = type == 0x1A
+                                ? Scenario{0x1A, 200000, 100000, false, 1000, 300000 - 834, 0}
+                                : scenario_from(channel, name, type);
             return hand_build(real);
         }();
         REQUIRE(lnd::build_justice_transaction(good.kit, good.policy, good.breach));
@@ -825,13 +875,16 @@ TEST_CASE("lnd_justice: refuses kits and breaches that do not give the signed tr
             CHECK(refused(good.kit, policy, good.breach) == ErrorCode::invalid_argument);
         }
     }
-    SUBCASE("the other commitment type's to_remote (staging vs production taproot, legacy vs anchor)") {
-        HandBuilt staging = hand_build(scenario_from("taproot", "commit no-reward, both outputs", 0x0A));
+    SUBCASE(
+        "the other commitment type's to_remote (staging vs production taproot, legacy vs anchor)") {
+        HandBuilt staging =
+            hand_build(scenario_from("taproot", "commit no-reward, both outputs", 0x0A));
         lnd::SessionPolicy policy = staging.policy;
         policy.blob_type = 0x1A;
         CHECK(lnd::build_justice_transaction(staging.kit, policy, staging.breach).error().code ==
               ErrorCode::not_found);
-        HandBuilt legacy = hand_build(scenario_from("legacy", "commit no-reward, both outputs", 0x02));
+        HandBuilt legacy =
+            hand_build(scenario_from("legacy", "commit no-reward, both outputs", 0x02));
         policy = legacy.policy;
         policy.blob_type = 0x06;
         CHECK(lnd::build_justice_transaction(legacy.kit, policy, legacy.breach).error().code ==
@@ -839,7 +892,8 @@ TEST_CASE("lnd_justice: refuses kits and breaches that do not give the signed tr
     }
 }
 
-TEST_CASE("lnd_justice: the kit survives the encrypted round trip into the same justice transaction") {
+TEST_CASE(
+    "lnd_justice: the kit survives the encrypted round trip into the same justice transaction") {
     HandBuilt hb = hand_build(scenario_from("anchor", "commit no-reward, both outputs", 0x06));
     Bytes blob = lnd::encrypt_justice_kit(0x06, hb.kit, hb.breach.txid(), ByteArray<24>{7});
     auto kit = lnd::decrypt_justice_kit(0x06, blob, hb.breach.txid());
