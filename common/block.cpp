@@ -96,4 +96,16 @@ Hash256 compute_merkle_root(const Block& block) {
     return compute_merkle_root(leaves);
 }
 
+Hash256 genesis_block_hash(Network network) {
+    // Bitcoin Core chainparams.cpp: consensus.hashGenesisBlock (display order).
+    const char* display = "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f";
+    switch (network) {
+        case Network::mainnet: break;
+        case Network::testnet: display = "000000000933ea01ad0ee984209779baaec3ced90fa3f408719526f8d77f4943"; break;
+        case Network::signet: display = "00000008819873e925422c1ff0f99f7cc9bbb232af63a077a480a3633bee1ef6"; break;
+        case Network::regtest: display = "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206"; break;
+    }
+    return Txid::from_display_hex(display).value().bytes;
+}
+
 }  // namespace argus

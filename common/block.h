@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "common/bech32.h"
 #include "common/transaction.h"
 
 namespace argus {
@@ -33,5 +34,9 @@ Result<Block> parse_block(ByteSpan data);
 // Bitcoin's merkle tree: SHA256d pairs, duplicating the last node of odd levels.
 Hash256 compute_merkle_root(const std::vector<Hash256>& leaves);
 Hash256 compute_merkle_root(const Block& block);
+
+// The genesis block hash of a network, internal order (the chain_hash of
+// BOLT #7 / lnd's wtwire Init).
+Hash256 genesis_block_hash(Network network);
 
 }  // namespace argus

@@ -15,6 +15,7 @@
 #include "server/api/admin_router.h"
 #include "server/api/ops_router.h"
 #include "server/api/teos_router.h"
+#include "server/api/wtwire_listener.h"
 #include "server/chain/rpc_chain_source.h"
 #include "server/chain/zmq_subscriber.h"
 #include "server/config/tower_options.h"
@@ -97,6 +98,9 @@ int run(const config::TowerOptions& o) {
     follower_options.poll_interval = std::chrono::milliseconds(o.chain_poll_ms);
     follower_options.core.resolve_depth = o.resolve_depth;
     follower_options.core.rebroadcast_after = o.rebroadcast_after;
+    // Hints are needed while sessions may exist: the front door is on, or
+    // sessions were stored before it was turned off.
+    follower_options.watch_hints = o.wtwire || service.session_count() > 0;
     watch::ChainFollower follower(chain_source, chain_source, index, service, *store, follower_options, context.clock);
 
     // Catch up with every block missed while down before serving anyone.
@@ -153,8 +157,39 @@ int run(const config::TowerOptions& o) {
     api::HttpServer api_server(api_options, teos_router);
     if (auto ok = api_server.start(); !ok) return fail("api_listen_failed", ok.error().message);
 
+    // The LND front door: same tower key, same service, same store.
+    tower::WtwirePolicy wtwire_policy;
+    wtwire_policy.max_updates = o.wtwire_max_updates;
+    wtwire_policy.max_sessions = o.wtwire_max_sessions;
+    wtwire_policy.min_sweep_fee_rate = o.wtwire_min_sweep_fee_rate;
+    wtwire_policy.max_sweep_fee_rate = o.wtwire_max_sweep_fee_rate;
+    wtwire_policy.min_reward_base = o.wtwire_min_reward_base;
+    wtwire_policy.min_reward_rate = o.wtwire_min_reward_rate;
+    wtwire_policy.reward_script = o.wtwire_reward_script;
+    service.set_wtwire_policy(wtwire_policy);
+    std::unique_ptr<api::WtwireListener> wtwire;
+    std::uint16_t wtwire_port = 0;
+    std::string wtwire_uri;
+    if (o.wtwire) {
+        api::WtwireListenerOptions w;
+        w.bind_address = o.wtwire_bind;
+        w.port = o.wtwire_port;
+        w.max_connections = o.wtwire_max_connections;
+        w.handshake_timeout = std::chrono::milliseconds(o.wtwire_handshake_timeout_ms);
+        w.read_timeout = std::chrono::milliseconds(o.wtwire_read_timeout_ms);
+        w.messages_per_second = o.wtwire_messages_per_second;
+        w.message_burst = std::max(4.0, o.wtwire_messages_per_second * 4);
+        wtwire = std::make_unique<api::WtwireListener>(service, *key, genesis_block_hash(o.network), w, context);
+        auto port = wtwire->start();
+        if (!port) return fail("wtwire_listen_failed", port.error().message);
+        wtwire_port = *port;
+        std::string address = o.wtwire_external_address.empty() ? o.wtwire_bind + ":" + std::to_string(wtwire_port)
+                                                                : o.wtwire_external_address;
+        wtwire_uri = to_hex(service.tower_id().bytes()) + "@" + address;
+    }
+
     api::AdminRouter admin_router({service, *store, index, [&] { return follower.status(); },
-                                   [&] { return follower.tracker_count(); }, hooks.tracker_for, *token});
+                                   [&] { return follower.tracker_count(); }, hooks.tracker_for, *token, wtwire_uri});
     api::HttpServerOptions admin_options;
     admin_options.address = o.admin_bind;
     admin_options.port = o.admin_port;
@@ -206,6 +241,14 @@ int run(const config::TowerOptions& o) {
             s.invalid_appointments = stats.core.invalid_appointments;
             s.blocks_connected = stats.core.blocks_connected;
             s.blocks_disconnected = stats.core.blocks_disconnected;
+            s.wtwire_sessions = service.session_count();
+            if (wtwire) {
+                api::WtwireStats w = wtwire->stats();
+                s.wtwire = metrics::WtwireSample{w.connections,     w.refused,          w.open,
+                                                 w.handshakes_failed, w.timeouts,        w.rate_limited,
+                                                 w.protocol_errors, w.duplicate_connections, w.sessions_created,
+                                                 w.updates_accepted, w.updates_rejected, w.sessions_deleted};
+            }
             metrics.sample(s);
             for (int i = 0; i < 10 && sampling; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
@@ -220,6 +263,7 @@ int run(const config::TowerOptions& o) {
                {"tls", o.tls_certificate.empty() ? "off" : "on"},
                {"admin", o.admin_bind + ":" + std::to_string(admin_server.port())},
                {"metrics", o.metrics_bind + ":" + std::to_string(ops_server.port())},
+               {"wtwire", wtwire ? wtwire_uri : std::string("off")},
                {"users", std::to_string(service.user_count())},
                {"appointments", std::to_string(counts ? counts->appointments : 0)},
                {"chain_height", std::to_string(follower.status().height)},
@@ -229,8 +273,11 @@ int run(const config::TowerOptions& o) {
     if (!o.ready_file.empty()) {
         std::string tmp = o.ready_file + ".tmp";
         if (std::FILE* f = std::fopen(tmp.c_str(), "w")) {
-            std::fprintf(f, "{\"api_port\":%u,\"admin_port\":%u,\"metrics_port\":%u,\"tower_id\":\"%s\"}\n",
-                         api_server.port(), admin_server.port(), ops_server.port(), to_hex(service.tower_id().bytes()).c_str());
+            std::fprintf(f,
+                         "{\"api_port\":%u,\"admin_port\":%u,\"metrics_port\":%u,\"wtwire_port\":%u,"
+                         "\"tower_id\":\"%s\"}\n",
+                         api_server.port(), admin_server.port(), ops_server.port(), wtwire_port,
+                         to_hex(service.tower_id().bytes()).c_str());
             std::fclose(f);
             std::rename(tmp.c_str(), o.ready_file.c_str());
         }
@@ -240,6 +287,9 @@ int run(const config::TowerOptions& o) {
     sigwait(&signals, &received);
     log_event(LogLevel::info, "tower_stopping", {{"signal", std::to_string(received)}});
     api_server.stop();
+    // Its connections may wait on commits: the listener's threads stop first,
+    // the committer drains in service.stop(), the listener object outlives it.
+    if (wtwire) wtwire->stop();
     admin_server.stop();
     sampling = false;
     sampler.join();

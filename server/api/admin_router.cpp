@@ -38,7 +38,9 @@ void AdminRouter::handle(HttpRequest request, Reply reply) {
         auto stats = context_.service.committer_stats();
         return reply(json_response(
             200, json{{"tower_id", to_hex(context_.service.tower_id().bytes())},
+                      {"wtwire_uri", context_.wtwire_uri.empty() ? json(nullptr) : json(context_.wtwire_uri)},
                       {"store", context_.store.backend_name()},
+                      {"wtwire_sessions", context_.service.session_count()},
                       {"users", counts ? counts->users : 0},
                       {"appointments", counts ? counts->appointments : 0},
                       {"trackers", context_.tracker_count ? context_.tracker_count() : 0},

@@ -1,6 +1,6 @@
 // The operator interface: JSON over HTTP on a loopback-only listener, every
 // request authenticated by the token in the data dir (constant-time compare).
-//   GET    /info                   tower id, counts, chain tip, bitcoind reachable
+//   GET    /info                   tower id, wtwire URI, counts, sessions, chain tip, bitcoind reachable
 //   GET    /users                  every user with its subscription
 //   GET    /users/<user_id>        one user and its locators
 //   DELETE /users/<user_id>        remove a user and all its appointments
@@ -23,6 +23,9 @@ struct AdminContext {
     std::function<std::size_t()> tracker_count;  // responder
     std::function<std::optional<tower::TrackerView>(const Locator&, const store::UserId&)> tracker_for;
     std::string token;
+    // What an LND operator pastes into `lncli wtclient add`: pubkey@host:port
+    // (empty when the wtwire front door is off).
+    std::string wtwire_uri;
 };
 
 class AdminRouter final : public Router {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/bech32.h"
+#include "common/bytes.h"
 #include "common/result.h"
 
 namespace argus::config {
@@ -28,6 +29,24 @@ struct TowerOptions {
     std::uint32_t idle_timeout_ms = 30'000;
     std::string tls_certificate;  // both set: the API speaks HTTPS
     std::string tls_private_key;
+
+    // LND front door: wtwire over BOLT 8 (lnd's watchtower protocol).
+    bool wtwire = true;
+    std::string wtwire_bind = "127.0.0.1";
+    std::uint16_t wtwire_port = 9911;
+    std::string wtwire_external_address;  // host[:port] printed for `lncli wtclient add`; default: bind:port
+    std::size_t wtwire_max_connections = 1024;
+    std::uint32_t wtwire_handshake_timeout_ms = 5'000;
+    std::uint32_t wtwire_read_timeout_ms = 15'000;   // lnd's tower default
+    double wtwire_messages_per_second = 50;          // per connection
+    std::uint64_t wtwire_max_sessions = 1'000'000;
+    std::uint16_t wtwire_max_updates = 65'535;       // per session
+    std::uint64_t wtwire_min_sweep_fee_rate = 1'000; // sat/kw (lnd wtpolicy.MinSweepFeeRate)
+    std::uint64_t wtwire_max_sweep_fee_rate = 1'000'000;
+    std::string wtwire_reward_address;               // segwit address of the network; empty: no reward sessions
+    std::uint32_t wtwire_min_reward_base = 0;        // satoshis
+    std::uint32_t wtwire_min_reward_rate = 0;        // parts per million
+    Bytes wtwire_reward_script;                      // derived from wtwire_reward_address
 
     // Metrics and health (/metrics, /health, /ready); port 0 picks a free port.
     std::string metrics_bind = "127.0.0.1";

@@ -19,7 +19,9 @@ TowerMetrics::TowerMetrics(const std::string& version)
     : registry_(std::make_shared<prometheus::Registry>()),
       http_requests_(BuildCounter().Name("argus_http_requests_total").Help("teos API requests by endpoint and status").Register(*registry_)),
       http_duration_(BuildHistogram().Name("argus_http_request_duration_seconds").Help("teos API request duration").Register(*registry_)),
-      appointments_accepted_(BuildCounter().Name("argus_appointments_accepted_total").Help("appointments durably stored and acknowledged").Register(*registry_).Add({})),
+      appointments_accepted_family_(BuildCounter().Name("argus_appointments_accepted_total").Help("appointments durably stored and acknowledged, by protocol (teos add_appointment, wtwire StateUpdate)").Register(*registry_)),
+      appointments_accepted_(appointments_accepted_family_.Add({{"protocol", "teos"}})),
+      wtwire_updates_accepted_(appointments_accepted_family_.Add({{"protocol", "wtwire"}})),
       appointments_rejected_(BuildCounter().Name("argus_appointments_rejected_total").Help("appointments refused, by reason").Register(*registry_)),
       appointments_stored_(BuildGauge().Name("argus_appointments_stored").Help("appointments in the store").Register(*registry_).Add({})),
       users_(BuildGauge().Name("argus_users").Help("registered users").Register(*registry_).Add({})),
@@ -46,7 +48,22 @@ TowerMetrics::TowerMetrics(const std::string& version)
       invalid_appointments_(BuildCounter().Name("argus_invalid_appointments_total").Help("matched appointments whose blob did not open (false positives)").Register(*registry_).Add({})),
       store_commit_duration_(BuildHistogram().Name("argus_store_commit_duration_seconds").Help("group commit transaction duration").Register(*registry_).Add({}, latency)),
       store_errors_(BuildCounter().Name("argus_store_errors_total").Help("failed store transactions").Register(*registry_).Add({})),
-      batch_size_(BuildHistogram().Name("argus_group_commit_batch_size").Help("requests sharing one transaction").Register(*registry_).Add({}, batch)) {
+      batch_size_(BuildHistogram().Name("argus_group_commit_batch_size").Help("requests sharing one transaction").Register(*registry_).Add({}, batch)),
+      wtwire_sessions_(BuildGauge().Name("argus_wtwire_sessions").Help("LND wtwire sessions held").Register(*registry_).Add({})),
+      wtwire_open_(BuildGauge().Name("argus_wtwire_connections_open").Help("open wtwire connections").Register(*registry_).Add({})),
+      wtwire_connections_(BuildCounter().Name("argus_wtwire_connections_total").Help("wtwire connections by outcome: accepted (handshake done), refused (connection cap), duplicate (session already connected)").Register(*registry_)),
+      wtwire_accepted_(wtwire_connections_.Add({{"outcome", "accepted"}})),
+      wtwire_refused_(wtwire_connections_.Add({{"outcome", "refused"}})),
+      wtwire_duplicate_(wtwire_connections_.Add({{"outcome", "duplicate"}})),
+      wtwire_closed_(BuildCounter().Name("argus_wtwire_connections_dropped_total").Help("wtwire connections the tower dropped, by reason").Register(*registry_)),
+      wtwire_handshakes_failed_(wtwire_closed_.Add({{"reason", "handshake_failed"}})),
+      wtwire_timeouts_(wtwire_closed_.Add({{"reason", "timeout"}})),
+      wtwire_rate_limited_(wtwire_closed_.Add({{"reason", "rate_limited"}})),
+      wtwire_protocol_errors_(wtwire_closed_.Add({{"reason", "protocol_error"}})),
+      wtwire_requests_(BuildCounter().Name("argus_wtwire_requests_total").Help("wtwire requests answered, by kind and result").Register(*registry_)),
+      wtwire_sessions_created_(wtwire_requests_.Add({{"request", "create_session"}, {"result", "ok"}})),
+      wtwire_updates_rejected_(wtwire_requests_.Add({{"request", "state_update"}, {"result", "rejected"}})),
+      wtwire_sessions_deleted_(wtwire_requests_.Add({{"request", "delete_session"}, {"result", "ok"}})) {
     BuildGauge().Name("argus_build_info").Help("build information").Register(*registry_).Add({{"version", version}}).Set(1);
     // The bounded set of rejection reasons, present (at 0) from the start so
     // dashboards and alerts see the series before the first rejection.
@@ -104,6 +121,20 @@ void TowerMetrics::sample(const TowerSample& s) {
     add_delta(penalties_rejected_, last_.penalties_rejected, s.penalties_rejected);
     add_delta(penalties_rebroadcast_, last_.penalties_rebroadcast, s.penalties_rebroadcast);
     add_delta(invalid_appointments_, last_.invalid_appointments, s.invalid_appointments);
+    wtwire_sessions_.Set(static_cast<double>(s.wtwire_sessions));
+    wtwire_open_.Set(static_cast<double>(s.wtwire.open));
+    WtwireSample& w = last_wtwire_;
+    add_delta(wtwire_updates_accepted_, w.updates_accepted, s.wtwire.updates_accepted);
+    add_delta(wtwire_accepted_, w.connections, s.wtwire.connections);
+    add_delta(wtwire_refused_, w.refused, s.wtwire.refused);
+    add_delta(wtwire_duplicate_, w.duplicate_connections, s.wtwire.duplicate_connections);
+    add_delta(wtwire_handshakes_failed_, w.handshakes_failed, s.wtwire.handshakes_failed);
+    add_delta(wtwire_timeouts_, w.timeouts, s.wtwire.timeouts);
+    add_delta(wtwire_rate_limited_, w.rate_limited, s.wtwire.rate_limited);
+    add_delta(wtwire_protocol_errors_, w.protocol_errors, s.wtwire.protocol_errors);
+    add_delta(wtwire_sessions_created_, w.sessions_created, s.wtwire.sessions_created);
+    add_delta(wtwire_updates_rejected_, w.updates_rejected, s.wtwire.updates_rejected);
+    add_delta(wtwire_sessions_deleted_, w.sessions_deleted, s.wtwire.sessions_deleted);
 }
 
 std::string TowerMetrics::serialize() const {

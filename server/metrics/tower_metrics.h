@@ -15,6 +15,12 @@
 
 namespace argus::metrics {
 
+struct WtwireSample {  // the LND front door's listener counters (monotonic totals, open a gauge)
+    std::uint64_t connections = 0, refused = 0, open = 0, handshakes_failed = 0, timeouts = 0, rate_limited = 0,
+                  protocol_errors = 0, duplicate_connections = 0, sessions_created = 0, updates_accepted = 0,
+                  updates_rejected = 0, sessions_deleted = 0;
+};
+
 struct TowerSample {  // what the sampler reads from the components each second
     std::uint64_t users = 0, appointments = 0, trackers = 0;
     std::uint32_t best_height = 0, processed_height = 0;
@@ -23,6 +29,8 @@ struct TowerSample {  // what the sampler reads from the components each second
                   penalties_confirmed = 0, penalties_rebroadcast = 0, store_errors = 0, blocks_connected = 0,
                   blocks_disconnected = 0, invalid_appointments = 0, breaches_reorged_out = 0, late_breaches = 0;
     bool chain_halted = false;
+    std::uint64_t wtwire_sessions = 0;
+    WtwireSample wtwire;
 };
 
 class TowerMetrics {
@@ -31,7 +39,7 @@ public:
 
     // Events, from the HTTP router, the group committer and the follower.
     void http_request(const std::string& endpoint, unsigned status, double seconds);
-    void appointment_accepted();
+    void appointment_accepted();  // teos; wtwire StateUpdates are counted from WtwireSample
     void appointment_rejected(const std::string& reason);
     void commit_batch(std::size_t parts, double seconds, bool ok);
     void block_processed(double seconds);
@@ -46,7 +54,9 @@ private:
     std::shared_ptr<prometheus::Registry> registry_;
     prometheus::Family<prometheus::Counter>& http_requests_;
     prometheus::Family<prometheus::Histogram>& http_duration_;
-    prometheus::Counter& appointments_accepted_;
+    prometheus::Family<prometheus::Counter>& appointments_accepted_family_;
+    prometheus::Counter& appointments_accepted_;  // protocol="teos"
+    prometheus::Counter& wtwire_updates_accepted_;  // argus_appointments_accepted_total{protocol="wtwire"}
     prometheus::Family<prometheus::Counter>& appointments_rejected_;
     prometheus::Gauge& appointments_stored_;
     prometheus::Gauge& users_;
@@ -74,6 +84,22 @@ private:
     prometheus::Histogram& store_commit_duration_;
     prometheus::Counter& store_errors_;
     prometheus::Histogram& batch_size_;
+    prometheus::Gauge& wtwire_sessions_;
+    prometheus::Gauge& wtwire_open_;
+    prometheus::Family<prometheus::Counter>& wtwire_connections_;
+    prometheus::Counter& wtwire_accepted_;
+    prometheus::Counter& wtwire_refused_;
+    prometheus::Counter& wtwire_duplicate_;
+    prometheus::Family<prometheus::Counter>& wtwire_closed_;
+    prometheus::Counter& wtwire_handshakes_failed_;
+    prometheus::Counter& wtwire_timeouts_;
+    prometheus::Counter& wtwire_rate_limited_;
+    prometheus::Counter& wtwire_protocol_errors_;
+    prometheus::Family<prometheus::Counter>& wtwire_requests_;
+    prometheus::Counter& wtwire_sessions_created_;
+    prometheus::Counter& wtwire_updates_rejected_;
+    prometheus::Counter& wtwire_sessions_deleted_;
+    WtwireSample last_wtwire_{};
 
     std::mutex mutex_;
     TowerSample last_{};

@@ -217,6 +217,28 @@ public:
         });
     }
 
+    Result<std::vector<SessionRecord>> load_sessions() override {
+        return read<std::vector<SessionRecord>>([&](pqxx::work& tx) {
+            std::vector<SessionRecord> out;
+            for (const auto& row : tx.exec("SELECT u.user_id, w.blob_type, w.max_updates, w.reward_base, w.reward_rate, "
+                                           "w.sweep_fee_rate, w.last_applied, w.client_last_applied, w.reward_script "
+                                           "FROM wtwire_sessions w JOIN users u USING (user_key)")) {
+                SessionRecord r;
+                r.account = array_from<33>(row[0]);
+                r.blob_type = row[1].as<std::uint16_t>();
+                r.max_updates = row[2].as<std::uint16_t>();
+                r.reward_base = row[3].as<std::uint32_t>();
+                r.reward_rate = row[4].as<std::uint32_t>();
+                r.sweep_fee_rate = row[5].as<std::uint64_t>();
+                r.last_applied = row[6].as<std::uint16_t>();
+                r.client_last_applied = row[7].as<std::uint16_t>();
+                r.reward_script = bytes_from(row[8]);
+                out.push_back(std::move(r));
+            }
+            return out;
+        });
+    }
+
     Result<std::optional<ChainPosition>> chain_position() override {
         return read<std::optional<ChainPosition>>([&](pqxx::work& tx) {
             auto r = tx.exec("SELECT height, block_hash FROM chain_position");
@@ -266,6 +288,7 @@ private:
             if (auto* r = std::get_if<RemoveAppointment>(&op)) return key('a', r->key);
             if (auto* t = std::get_if<PutTracker>(&op)) return key('t', {t->tracker.locator, t->tracker.user_id});
             if (auto* r = std::get_if<RemoveTracker>(&op)) return key('t', r->key);
+            if (auto* s = std::get_if<PutSession>(&op)) return key('s', {Locator{}, s->session.account});
             return std::nullopt;
         }
         bool admits(const WriteOperation& op) const {
@@ -304,6 +327,9 @@ private:
 
     static Status apply(pqxx::work& tx, const Phase& phase, EffectsTracker& effects) {
         if (!of<PutUser>(phase).empty()) put_users(tx, of<PutUser>(phase));
+        if (!of<PutSession>(phase).empty()) {
+            if (auto ok = put_sessions(tx, of<PutSession>(phase)); !ok) return ok;
+        }
         if (!of<PutAppointment>(phase).empty()) {
             if (auto ok = put_appointments(tx, of<PutAppointment>(phase), effects); !ok) return ok;
         }
@@ -389,6 +415,34 @@ private:
         return {};
     }
 
+    static Status put_sessions(pqxx::work& tx, const Run& run) {
+        auto unique = last_per_key<PutSession>(run, [](const PutSession& op) {
+            return std::string(op.session.account.begin(), op.session.account.end());
+        });
+        std::ostringstream sql;
+        sql << "INSERT INTO wtwire_sessions (user_key, blob_type, max_updates, reward_base, reward_rate, "
+               "sweep_fee_rate, last_applied, client_last_applied, reward_script) SELECT u.user_key, v.blob_type, "
+               "v.max_updates, v.reward_base, v.reward_rate, v.sweep_fee_rate, v.last_applied, "
+               "v.client_last_applied, v.reward_script FROM (VALUES ";
+        for (std::size_t i = 0; i < unique.size(); ++i) {
+            const auto& r = unique[i]->session;
+            sql << (i ? "," : "") << "(" << bytea(r.account) << "," << r.blob_type << "::integer," << r.max_updates
+                << "::integer," << r.reward_base << "::bigint," << r.reward_rate << "::bigint,"
+                << static_cast<std::int64_t>(r.sweep_fee_rate) << "::bigint," << r.last_applied << "::integer,"
+                << r.client_last_applied << "::integer," << bytea(r.reward_script) << ")";
+        }
+        sql << ") AS v(user_id, blob_type, max_updates, reward_base, reward_rate, sweep_fee_rate, last_applied, "
+               "client_last_applied, reward_script) JOIN users u ON u.user_id = v.user_id "
+               "ON CONFLICT (user_key) DO UPDATE SET blob_type = excluded.blob_type, "
+               "max_updates = excluded.max_updates, reward_base = excluded.reward_base, "
+               "reward_rate = excluded.reward_rate, sweep_fee_rate = excluded.sweep_fee_rate, "
+               "last_applied = excluded.last_applied, client_last_applied = excluded.client_last_applied, "
+               "reward_script = excluded.reward_script";
+        pqxx::result r = tx.exec(sql.str());
+        if (r.affected_rows() != unique.size()) return make_error(ErrorCode::storage, "session for unknown user");
+        return {};
+    }
+
     static Status put_trackers(pqxx::work& tx, const Run& run) {
         auto unique = last_per_key<PutTracker>(run, [](const PutTracker& op) {
             return effects_key(op.tracker.user_id, op.tracker.locator);
@@ -412,8 +466,9 @@ private:
                "dispute_tx = excluded.dispute_tx, penalty_txid = excluded.penalty_txid, "
                "penalty_tx = excluded.penalty_tx, broadcast_height = excluded.broadcast_height, "
                "confirmed_height = excluded.confirmed_height, blob_size = excluded.blob_size";
-        pqxx::result r = tx.exec(sql.str());
-        if (r.affected_rows() != unique.size()) return make_error(ErrorCode::storage, "tracker for unknown user");
+        // A tracker whose user was removed meanwhile (expired, deleted by the
+        // operator, or a wtwire DeleteSession) is not written: the JOIN drops it.
+        tx.exec0(sql.str());
         return {};
     }
 

@@ -309,6 +309,32 @@ public:
         });
     }
 
+    Result<std::vector<SessionRecord>> load_sessions() override {
+        return with_reader([&](sqlite3* db) -> Result<std::vector<SessionRecord>> {
+            Statement s(db, "SELECT u.user_id, w.blob_type, w.max_updates, w.reward_base, w.reward_rate, "
+                            "w.sweep_fee_rate, w.last_applied, w.client_last_applied, w.reward_script "
+                            "FROM wtwire_sessions w JOIN users u USING (user_key)");
+            if (!s.ok()) return sqlite_error(db, "load_sessions");
+            std::vector<SessionRecord> out;
+            int rc;
+            while ((rc = s.step()) == SQLITE_ROW) {
+                SessionRecord r;
+                r.account = s.array<33>(0);
+                r.blob_type = static_cast<std::uint16_t>(s.integer(1));
+                r.max_updates = static_cast<std::uint16_t>(s.integer(2));
+                r.reward_base = static_cast<std::uint32_t>(s.integer(3));
+                r.reward_rate = static_cast<std::uint32_t>(s.integer(4));
+                r.sweep_fee_rate = static_cast<std::uint64_t>(s.integer(5));
+                r.last_applied = static_cast<std::uint16_t>(s.integer(6));
+                r.client_last_applied = static_cast<std::uint16_t>(s.integer(7));
+                r.reward_script = s.blob(8);
+                out.push_back(std::move(r));
+            }
+            if (rc != SQLITE_DONE) return sqlite_error(db, "load_sessions");
+            return out;
+        });
+    }
+
     Result<std::optional<ChainPosition>> chain_position() override {
         return with_reader([&](sqlite3* db) -> Result<std::optional<ChainPosition>> {
             Statement s(db, "SELECT height, block_hash FROM chain_position");
@@ -372,7 +398,7 @@ private:
         }
         sqlite3* db;
         std::unique_ptr<Statement> put_user, insert_appointment, update_appointment, remove_appointment, put_tracker,
-            remove_tracker, user_appointments, remove_user, chain_position;
+            remove_tracker, put_session, user_appointments, remove_user, chain_position;
     };
 
     // Applies the operations in order. Each appointment operation reports
@@ -394,6 +420,8 @@ private:
                         return put_tracker(st, op.tracker);
                     } else if constexpr (std::is_same_v<Op, RemoveTracker>) {
                         return remove_tracker(st, op.key);
+                    } else if constexpr (std::is_same_v<Op, PutSession>) {
+                        return put_session(st, op.session);
                     } else if constexpr (std::is_same_v<Op, RemoveUser>) {
                         return remove_user(st, op.user, effects);
                     } else {
@@ -487,7 +515,8 @@ private:
         int rc = s.step();
         s.reset();
         if (rc != SQLITE_DONE) return sqlite_error(st.db, "write tracker");
-        if (sqlite3_changes(st.db) != 1) return make_error(ErrorCode::storage, "tracker for unknown user");
+        // A tracker whose user was removed meanwhile (expired, deleted by the
+        // operator, or a wtwire DeleteSession) is not written (0 rows).
         return {};
     }
 
@@ -524,6 +553,29 @@ private:
         rc = u.step();
         u.reset();
         if (rc != SQLITE_DONE) return sqlite_error(st.db, "remove user");
+        return {};
+    }
+
+    static Status put_session(Statements& st, const SessionRecord& r) {
+        Statement& s = st.get(st.put_session,
+                              "INSERT INTO wtwire_sessions (user_key, blob_type, max_updates, reward_base, reward_rate, "
+                              "sweep_fee_rate, last_applied, client_last_applied, reward_script) "
+                              "SELECT user_key, ?, ?, ?, ?, ?, ?, ?, ? FROM users WHERE user_id = ? "
+                              "ON CONFLICT (user_key) DO UPDATE SET blob_type = excluded.blob_type, "
+                              "max_updates = excluded.max_updates, reward_base = excluded.reward_base, "
+                              "reward_rate = excluded.reward_rate, sweep_fee_rate = excluded.sweep_fee_rate, "
+                              "last_applied = excluded.last_applied, "
+                              "client_last_applied = excluded.client_last_applied, "
+                              "reward_script = excluded.reward_script");
+        if (!s.ok()) return sqlite_error(st.db, "write sessions");
+        s.bind(1, std::int64_t{r.blob_type}).bind(2, std::int64_t{r.max_updates}).bind(3, std::int64_t{r.reward_base})
+            .bind(4, std::int64_t{r.reward_rate}).bind(5, static_cast<std::int64_t>(r.sweep_fee_rate))
+            .bind(6, std::int64_t{r.last_applied}).bind(7, std::int64_t{r.client_last_applied})
+            .bind(8, r.reward_script).bind(9, r.account);
+        int rc = s.step();
+        s.reset();
+        if (rc != SQLITE_DONE) return sqlite_error(st.db, "write session");
+        if (sqlite3_changes(st.db) != 1) return make_error(ErrorCode::storage, "session for unknown user");
         return {};
     }
 

@@ -28,8 +28,9 @@ struct UserRecord {
     bool operator==(const UserRecord&) const = default;
 };
 
-// How an appointment is triggered and what it carries. Only the teos kinds are
-// produced today; the others are reserved for the LND and Electrum front doors.
+// How an appointment is triggered and what it carries: teos (txid locator,
+// encrypted penalty) and LND wtwire (SHA256 hint, encrypted justice kit); the
+// spent-outpoint / plaintext-sweep kinds are reserved for the Electrum front door.
 enum class TriggerKind : std::uint8_t { txid_locator = 0, txid_hint = 1, spent_outpoint = 2 };
 enum class PayloadKind : std::uint8_t { encrypted_penalty = 0, encrypted_justice_kit = 1, plaintext_sweep = 2 };
 
@@ -47,6 +48,40 @@ struct AppointmentRecord {
 struct AppointmentKey {
     Locator locator{};
     UserId user_id{};
+};
+
+// Store user ids are namespaced by their first byte: 0x02/0x03 are teos users
+// (their compressed public key); 0x12/0x13 are LND wtwire sessions (the
+// session's public key with 0x10 added to its prefix), so a teos registration,
+// which is unsigned, can never touch a session's account.
+inline constexpr std::uint8_t session_account_tag = 0x10;
+inline UserId session_account(const ByteArray<33>& session_key) {
+    UserId account = session_key;
+    account[0] = static_cast<std::uint8_t>(account[0] | session_account_tag);
+    return account;
+}
+inline bool is_session_account(const UserId& account) { return account[0] == 0x12 || account[0] == 0x13; }
+inline ByteArray<33> session_key_of(const UserId& account) {
+    ByteArray<33> key = account;
+    key[0] = static_cast<std::uint8_t>(key[0] & ~session_account_tag);
+    return key;
+}
+// A session account never expires (lnd sessions end with DeleteSession).
+inline constexpr std::uint32_t never_expires = 0xffffffffu;
+
+// An LND watchtower (wtwire) session: what CreateSession negotiated and how
+// far its StateUpdates went (lnd wtdb.SessionInfo). Its account is a user.
+struct SessionRecord {
+    UserId account{};  // session_account(session key)
+    std::uint16_t blob_type = 0;
+    std::uint16_t max_updates = 0;
+    std::uint32_t reward_base = 0;
+    std::uint32_t reward_rate = 0;
+    std::uint64_t sweep_fee_rate = 0;  // sat/kw
+    std::uint16_t last_applied = 0;
+    std::uint16_t client_last_applied = 0;
+    Bytes reward_script;  // empty for altruist sessions
+    bool operator==(const SessionRecord&) const = default;
 };
 
 struct ChainPosition {
@@ -82,20 +117,24 @@ struct PutAppointment {  // insert or replace
 struct RemoveAppointment {
     AppointmentKey key;
 };
-struct PutTracker {  // insert or replace
+struct PutTracker {  // insert or replace; skipped when its user no longer exists
     TrackerRecord tracker;
 };
 struct RemoveTracker {
     AppointmentKey key;
 };
-struct RemoveUser {  // the user, its appointments and its trackers
+struct PutSession {  // insert or replace; its account user must exist
+    SessionRecord session;
+};
+struct RemoveUser {  // the user, its appointments, trackers and session
     UserId user{};
 };
 struct SetChainPosition {  // the block whose effects the batch carries
     ChainPosition position;
 };
 using WriteOperation =
-    std::variant<PutUser, PutAppointment, RemoveAppointment, PutTracker, RemoveTracker, RemoveUser, SetChainPosition>;
+    std::variant<PutUser, PutAppointment, RemoveAppointment, PutTracker, RemoveTracker, PutSession, RemoveUser,
+                 SetChainPosition>;
 
 struct WriteBatch {
     std::vector<WriteOperation> operations;
@@ -105,6 +144,7 @@ struct WriteBatch {
     WriteBatch& remove_appointment(AppointmentKey key) { return add(RemoveAppointment{key}); }
     WriteBatch& put_tracker(TrackerRecord t) { return add(PutTracker{std::move(t)}); }
     WriteBatch& remove_tracker(AppointmentKey key) { return add(RemoveTracker{key}); }
+    WriteBatch& put_session(SessionRecord s) { return add(PutSession{std::move(s)}); }
     WriteBatch& remove_user(const UserId& user) { return add(RemoveUser{user}); }
     WriteBatch& set_chain_position(ChainPosition position) { return add(SetChainPosition{position}); }
     WriteBatch& add(WriteOperation operation) {
@@ -152,6 +192,7 @@ public:
     virtual Result<StoreCounts> counts() = 0;
 
     virtual Result<std::vector<TrackerRecord>> load_trackers() = 0;
+    virtual Result<std::vector<SessionRecord>> load_sessions() = 0;
 
     virtual Result<std::optional<ChainPosition>> chain_position() = 0;
     virtual Status set_chain_position(const ChainPosition& position) = 0;

@@ -31,6 +31,7 @@ struct TowerService::UserState {
     // newest write wins when slots for an update are computed.
     std::unordered_map<Locator, std::pair<std::size_t, std::uint64_t>, LocatorHash> pending;
     std::uint64_t next_sequence = 0;
+    std::optional<store::SessionRecord> session;  // a wtwire session's account
 };
 
 TowerService::TowerService(store::Store& store, LocatorIndex& index, PrivateKey tower_key, SubscriptionPolicy policy,
@@ -69,13 +70,26 @@ Status TowerService::reload_users() {
         healthy_ = false;
         return users.error();
     }
+    auto sessions = store_.load_sessions();
+    if (!sessions) {
+        healthy_ = false;
+        return sessions.error();
+    }
     UserMap fresh;
     for (const auto& u : *users) {
         auto state = std::make_shared<UserState>();
         state->record = u;
         fresh.emplace(u.user_id, std::move(state));
     }
+    std::size_t count = 0;
+    for (auto& s : *sessions) {
+        auto it = fresh.find(s.account);
+        if (it == fresh.end()) continue;  // the foreign key makes this impossible
+        it->second->session = std::move(s);
+        ++count;
+    }
     users_.swap(fresh);
+    sessions_ = count;
     healthy_ = true;
     return {};
 }
@@ -374,7 +388,11 @@ Result<std::uint64_t> TowerService::remove_users(const std::vector<store::UserId
         if (!healthy_) return make_error(ErrorCode::unavailable, "store unavailable");
         store::WriteBatch batch;
         for (const auto& user : users) {
-            users_.erase(user);
+            if (auto it = users_.find(user); it != users_.end()) {
+                std::lock_guard user_lock(it->second->mutex);
+                if (it->second->session) --sessions_;
+                users_.erase(it);
+            }
             batch.remove_user(user);
         }
         bool queued = committer_->submit(std::move(batch), [&committed](const Status& s) { committed.set_value(s); });
@@ -391,6 +409,7 @@ Result<std::size_t> TowerService::remove_outdated_users(std::uint32_t height) {
         std::shared_lock lock(users_mutex_);
         for (const auto& [id, state] : users_) {
             std::lock_guard user_lock(state->mutex);
+            if (store::is_session_account(id)) continue;  // sessions end with DeleteSession
             if (state->record.subscription_expiry != 0 && is_outdated(policy_, state->record, height)) {
                 outdated.push_back(id);
             }
@@ -398,6 +417,143 @@ Result<std::size_t> TowerService::remove_outdated_users(std::uint32_t height) {
     }
     if (auto removed = remove_users(outdated); !removed) return removed.error();
     return outdated.size();
+}
+
+void TowerService::create_session(const PublicKey& session_key, const wtwire::CreateSession& request,
+                                  std::function<void(WtwireReply)> done) {
+    auto temporary = [&] { done(WtwireReply{wtwire::code::temporary_failure, 0, {}}); };
+    if (!healthy() && !try_resync()) return temporary();
+    store::UserId account = store::session_account(session_key.bytes());
+    std::uint32_t height = chain_().height;
+
+    // Decide before anything is allocated, so refused requests leave no trace.
+    {
+        std::shared_lock lock(users_mutex_);
+        std::optional<store::SessionRecord> existing;
+        if (auto found = find_user(account)) {
+            std::lock_guard user_lock(found->mutex);
+            existing = found->session;
+        }
+        CreateSessionDecision early = decide_create_session(wtwire_policy_, account, existing, request, sessions_);
+        if (!early.create) return done(WtwireReply{early.code, early.last_applied, std::move(early.data)});
+    }
+    std::shared_ptr<UserState> state;
+    {
+        std::unique_lock lock(users_mutex_);
+        state = find_user(account);
+        if (!state) {
+            // Not yet a user: an account whose record is filled in below.
+            state = std::make_shared<UserState>();
+            state->record.user_id = account;
+            users_.emplace(account, state);
+        }
+    }
+    std::shared_lock map_lock(users_mutex_);
+    if (!healthy_ || find_user(account) != state) return temporary();
+    std::unique_lock user_lock(state->mutex);
+    CreateSessionDecision decision =
+        decide_create_session(wtwire_policy_, account, state->session, request, sessions_);
+    if (!decision.create) return done(WtwireReply{decision.code, decision.last_applied, std::move(decision.data)});
+    if (!state->session) ++sessions_;  // counted while queued, so the cap holds under concurrency
+    state->session = *decision.create;
+    state->record = store::UserRecord{account, session_slots(*decision.create), height, store::never_expires};
+    store::WriteBatch batch;
+    batch.put_user(state->record).put_session(*decision.create);
+    WtwireReply reply{wtwire::code::ok, 0, std::move(decision.data)};
+    auto shared_done = std::make_shared<std::function<void(WtwireReply)>>(std::move(done));
+    bool queued = committer_->submit(std::move(batch), [reply = std::move(reply), shared_done](const Status& status) {
+        if (!status) return (*shared_done)(WtwireReply{wtwire::code::temporary_failure, 0, {}});
+        (*shared_done)(reply);
+    });
+    if (!queued) {
+        user_lock.unlock();
+        map_lock.unlock();
+        (*shared_done)(WtwireReply{wtwire::code::temporary_failure, 0, {}});
+    }
+}
+
+void TowerService::state_update(const PublicKey& session_key, wtwire::StateUpdate update,
+                                std::function<void(WtwireReply)> done) {
+    if (!healthy() && !try_resync()) return done(WtwireReply{wtwire::code::temporary_failure, 0, {}});
+    store::UserId account = store::session_account(session_key.bytes());
+    std::uint32_t height = chain_().height;
+    std::shared_lock map_lock(users_mutex_);
+    if (!healthy_) return done(WtwireReply{wtwire::code::temporary_failure, 0, {}});
+    std::shared_ptr<UserState> state = find_user(account);
+    if (!state) return done(WtwireReply{decide_state_update(std::nullopt, update).code, 0, {}});
+    std::unique_lock user_lock(state->mutex);
+    StateUpdateDecision decision = decide_state_update(state->session, update);
+    if (!decision.session) return done(WtwireReply{decision.code, decision.last_applied, {}});
+    state->session = *decision.session;
+    state->record.available_slots = session_slots(*decision.session);
+
+    store::AppointmentRecord record;
+    record.locator = update.hint;  // lnd: hint = SHA256(breach txid)[:16]
+    record.user_id = account;
+    record.trigger = store::TriggerKind::txid_hint;
+    record.payload = store::PayloadKind::encrypted_justice_kit;
+    record.start_block = height;
+    record.blob = std::move(update.encrypted_blob);
+    store::WriteBatch batch;
+    batch.put_user(state->record).put_session(*decision.session).put_appointment(record);
+    std::uint16_t last_applied = decision.last_applied;
+    auto shared_done = std::make_shared<std::function<void(WtwireReply)>>(std::move(done));
+    bool queued = committer_->submit(
+        std::move(batch), [this, last_applied, record = std::move(record), shared_done](const Status& status) mutable {
+            if (!status) return (*shared_done)(WtwireReply{wtwire::code::temporary_failure, 0, {}});
+            // Indexed already; blocks scanned before are the watcher's to re-check.
+            if (hooks_.on_appointment_stored) hooks_.on_appointment_stored(std::move(record));
+            (*shared_done)(WtwireReply{wtwire::code::ok, last_applied, {}});
+        });
+    if (!queued) {
+        user_lock.unlock();
+        map_lock.unlock();
+        (*shared_done)(WtwireReply{wtwire::code::temporary_failure, 0, {}});
+    }
+}
+
+void TowerService::delete_session(const PublicKey& session_key, std::function<void(WtwireReply)> done) {
+    auto temporary = [&] { done(WtwireReply{wtwire::code::temporary_failure, 0, {}}); };
+    if (!healthy() && !try_resync()) return temporary();
+    store::UserId account = store::session_account(session_key.bytes());
+    // As remove_users: out of memory first under the exclusive lock, so what
+    // was admitted before is queued ahead of the removal and removed with it.
+    std::unique_lock lock(users_mutex_);
+    if (!healthy_) return temporary();
+    auto it = users_.find(account);
+    bool exists = false;
+    if (it != users_.end()) {
+        std::lock_guard user_lock(it->second->mutex);
+        exists = it->second->session.has_value();
+    }
+    // lnd: DeleteSessionCodeNotFound.
+    if (!exists) return done(WtwireReply{wtwire::code::session_not_found, 0, {}});
+    users_.erase(it);
+    --sessions_;
+    store::WriteBatch batch;
+    batch.remove_user(account);
+    auto shared_done = std::make_shared<std::function<void(WtwireReply)>>(std::move(done));
+    bool queued = committer_->submit(std::move(batch), [shared_done](const Status& status) {
+        // A failure reloads users from the store: the session comes back.
+        (*shared_done)(WtwireReply{status ? wtwire::code::ok : wtwire::code::temporary_failure, 0, {}});
+    });
+    if (!queued) {
+        lock.unlock();
+        (*shared_done)(WtwireReply{wtwire::code::temporary_failure, 0, {}});
+    }
+}
+
+std::optional<store::SessionRecord> TowerService::session(const store::UserId& account) const {
+    std::shared_lock lock(users_mutex_);
+    auto state = find_user(account);
+    if (!state) return std::nullopt;
+    std::lock_guard user_lock(state->mutex);
+    return state->session;
+}
+
+std::size_t TowerService::session_count() const {
+    std::shared_lock lock(users_mutex_);
+    return sessions_;
 }
 
 CommitterStats TowerService::committer_stats() const {

@@ -9,6 +9,7 @@
 // the reload succeeds: memory never drifts from what is durable.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -24,6 +25,7 @@
 #include "server/tower/api_error.h"
 #include "server/tower/group_committer.h"
 #include "server/tower/locator_index.h"
+#include "server/tower/session_rules.h"
 #include "server/tower/subscription.h"
 
 namespace argus::tower {
@@ -74,6 +76,14 @@ struct SubscriptionInfo {
     std::vector<Locator> locators;
 };
 
+// A wtwire reply: code, last_applied and data (CreateSessionReply's reward
+// script), as the front door sends it.
+struct WtwireReply {
+    std::uint16_t code = wtwire::code::ok;
+    std::uint16_t last_applied = 0;
+    Bytes data;
+};
+
 struct TowerHooks {
     // Responder: is this appointment already being responded to? (teos code 35)
     std::function<std::optional<TrackerView>(const Locator&, const store::UserId&)> tracker_for;
@@ -102,6 +112,18 @@ public:
     void add_appointment(AddAppointmentRequest request, std::function<void(ApiResult<AddAppointmentReply>)> done);
     ApiResult<AppointmentView> get_appointment(const Locator& locator, std::string_view signature);
     ApiResult<SubscriptionInfo> get_subscription_info(std::string_view signature);
+
+    // LND wtwire sessions (lnd wtserver semantics, session_rules.h). The
+    // session key is the client's BOLT 8 static key. Each reply is sent only
+    // once its write is durable; store trouble answers temporary failure.
+    void set_wtwire_policy(WtwirePolicy policy) { wtwire_policy_ = std::move(policy); }
+    void create_session(const PublicKey& session_key, const wtwire::CreateSession& request,
+                        std::function<void(WtwireReply)> done);
+    void state_update(const PublicKey& session_key, wtwire::StateUpdate update, std::function<void(WtwireReply)> done);
+    void delete_session(const PublicKey& session_key, std::function<void(WtwireReply)> done);
+    // The watcher's view of a session (its policy builds the justice transaction).
+    std::optional<store::SessionRecord> session(const store::UserId& account) const;
+    std::size_t session_count() const;
 
     // Chain effects of one block (or one late breach), made durable through the
     // group committer in order with API writes. `refunds` adds slots back to
@@ -142,11 +164,13 @@ private:
     PrivateKey tower_key_;
     PublicKey tower_id_;
     SubscriptionPolicy policy_;
+    WtwirePolicy wtwire_policy_;
     std::function<ChainStatus()> chain_;
     TowerHooks hooks_;
 
     mutable std::shared_mutex users_mutex_;
     UserMap users_;
+    std::atomic<std::size_t> sessions_{0};  // users with a wtwire session
     bool healthy_ = false;
     std::string last_store_error_;  // why the last reload failed
     std::unique_ptr<GroupCommitter> committer_;

@@ -149,12 +149,22 @@ Result<std::size_t> ChainFollower::sync() {
 }
 
 Result<BlockConnected> read_block_candidates(std::shared_ptr<const BlockView> view, const tower::LocatorIndex& index,
-                                             store::Store& store) {
+                                             store::Store& store, const SessionLookup& session_of) {
     BlockConnected event;
-    for (std::size_t i : index.candidates(view->locators)) {
-        auto stored = store.find_by_locator(view->locators[i]);
-        if (!stored) return stored.error();
-        for (auto& appointment : *stored) event.candidates.push_back({i, std::move(appointment)});
+    // One index holds teos locators and lnd hints (both 16 uniform bytes);
+    // the core keeps only appointments whose own trigger kind matches.
+    for (const auto* keys : {&view->locators, &view->hints}) {
+        for (std::size_t i : index.candidates(*keys)) {
+            auto stored = store.find_by_locator((*keys)[i]);
+            if (!stored) return stored.error();
+            for (auto& appointment : *stored) {
+                Candidate c{i, std::move(appointment), std::nullopt};
+                if (c.appointment.trigger == store::TriggerKind::txid_hint && session_of) {
+                    c.session = session_of(c.appointment.user_id);
+                }
+                event.candidates.push_back(std::move(c));
+            }
+        }
     }
     event.block = std::move(view);
     return event;
@@ -240,9 +250,10 @@ Status ChainFollower::round(std::vector<Event> events) {
 
 Status ChainFollower::connect(std::shared_ptr<const Block> block, const Hash256& hash, std::uint32_t height) {
     auto started = clock_.monotonic_now();
-    auto view = make_block_view(std::move(block), hash, height);
+    auto view = make_block_view(std::move(block), hash, height, options_.watch_hints);
     std::size_t transactions = view->txids.size();
-    auto event = read_block_candidates(std::move(view), index_, store_);
+    auto event = read_block_candidates(std::move(view), index_, store_,
+                                       [this](const store::UserId& account) { return service_.session(account); });
     if (!event) return event.error();
     if (options_.after_candidates_read) options_.after_candidates_read(height);
     if (auto ok = round(std::move(*event)); !ok) return ok;
@@ -271,7 +282,8 @@ Status ChainFollower::disconnect_tip() {
     if (!block) return block.error();
     Ref previous = recent_[recent_.size() - 2];
     BlockDisconnected event;
-    event.block = make_block_view(std::make_shared<const Block>(std::move(*block)), tip.hash, tip.height);
+    event.block = make_block_view(std::make_shared<const Block>(std::move(*block)), tip.hash, tip.height,
+                                  options_.watch_hints);
     event.new_tip = store::ChainPosition{previous.height, previous.hash};
     if (auto ok = round(std::move(event)); !ok) return ok;
     recent_.pop_back();
@@ -296,7 +308,15 @@ Status ChainFollower::check_stored_appointments() {
         taken = stored_.size();
         for (const auto& appointment : stored_) {
             // Almost every appointment triggers nothing: it needs no round.
-            if (core_.in_window(appointment.locator)) events.push_back(AppointmentStored{appointment});
+            if (core_.in_window(appointment)) events.push_back(AppointmentStored{appointment, std::nullopt});
+        }
+    }
+    // Sessions are looked up outside the lock: the service's locks come first
+    // in the order API threads take them (user lock, then this one).
+    for (auto& e : events) {
+        auto& stored = std::get<AppointmentStored>(e);
+        if (stored.appointment.trigger == store::TriggerKind::txid_hint) {
+            stored.session = service_.session(stored.appointment.user_id);
         }
     }
     if (taken == 0) return {};

@@ -42,6 +42,9 @@ struct FollowerOptions {
     std::chrono::milliseconds poll_interval{30'000};  // fallback when ZMQ is silent or lossy
     std::chrono::milliseconds max_backoff{30'000};
     CoreOptions core;
+    // Compute lnd breach hints for every block transaction (one SHA256 each):
+    // needed whenever the tower can hold wtwire sessions.
+    bool watch_hints = true;
     std::function<void(double seconds)> on_block_processed;  // metrics
     // Tests: runs on the follower thread after a block's candidates were read
     // and before the core sees the block (where a concurrent store once raced).
@@ -55,10 +58,14 @@ struct Round {
     std::vector<Action> done;  // the durable actions, in order (for logs)
 };
 
+// A wtwire appointment's session, looked up when it triggers.
+using SessionLookup = std::function<std::optional<store::SessionRecord>(const store::UserId& account)>;
+
 // A connected block's event: every stored appointment the locator index could
-// not rule out, read from the store.
+// not rule out (by teos locator or lnd hint), read from the store, with the
+// session of each wtwire appointment.
 Result<BlockConnected> read_block_candidates(std::shared_ptr<const BlockView> view, const tower::LocatorIndex& index,
-                                             store::Store& store);
+                                             store::Store& store, const SessionLookup& session_of = {});
 // Feeds `first` to `draft`, executes the broadcasts and mempool queries it
 // asks for and feeds back their reports until it asks for nothing more;
 // durable actions go into `round`. An error means: discard the draft.

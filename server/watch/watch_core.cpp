@@ -3,39 +3,91 @@
 #include <set>
 
 #include "common/check.h"
+#include "common/lnd_justice.h"
 #include "common/teos_protocol.h"
 
 namespace argus::watch {
 
 std::shared_ptr<const BlockView> make_block_view(std::shared_ptr<const Block> block, const Hash256& hash,
-                                                 std::uint32_t height) {
+                                                 std::uint32_t height, bool with_hints) {
     auto view = std::make_shared<BlockView>();
     view->height = height;
     view->hash = hash;
-    view->txids.reserve(block->transactions.size());
-    view->locators.reserve(block->transactions.size());
+    std::size_t n = block->transactions.size();
+    view->txids.reserve(n);
+    view->locators.reserve(n);
+    if (with_hints) view->hints.reserve(n);
     for (const auto& tx : block->transactions) {
         view->txids.push_back(tx.txid());
         view->locators.push_back(teos::locator(view->txids.back()));
+        if (with_hints) view->hints.push_back(lnd::breach_hint(view->txids.back()));
     }
     view->block = std::move(block);
     return view;
 }
 
-OpenedPayload open_payload(const store::AppointmentRecord& appointment, const Transaction& dispute) {
+const Locator* trigger_of(const BlockView& view, store::TriggerKind kind, std::size_t i) {
+    switch (kind) {
+        case store::TriggerKind::txid_locator:
+            return i < view.locators.size() ? &view.locators[i] : nullptr;
+        case store::TriggerKind::txid_hint:
+            return i < view.hints.size() ? &view.hints[i] : nullptr;
+        case store::TriggerKind::spent_outpoint:
+            return nullptr;  // the Electrum front door's
+    }
+    return nullptr;
+}
+
+OpenedPayload open_payload(const store::AppointmentRecord& appointment, const Transaction& dispute,
+                           const std::optional<store::SessionRecord>& session) {
     OpenedPayload opened;
     if (appointment.trigger == store::TriggerKind::txid_locator &&
         appointment.payload == store::PayloadKind::encrypted_penalty) {
         // teos: the blob is the penalty, encrypted with SHA256(dispute txid).
         auto plain = teos::decrypt_penalty(appointment.blob, dispute.txid());
-        if (!plain) return opened;
+        if (!plain) {
+            opened.reason = "the blob does not decrypt with the dispute txid";
+            return opened;
+        }
         auto penalty = parse_transaction(*plain);
-        if (!penalty) return opened;
+        if (!penalty) {
+            opened.reason = "the decrypted blob is not a transaction";
+            return opened;
+        }
         opened.kind = OpenedPayload::Kind::penalty;
         opened.penalty = std::move(*penalty);
         return opened;
     }
-    // The LND and Electrum kinds get their openers with their front doors.
+    if (appointment.trigger == store::TriggerKind::txid_hint &&
+        appointment.payload == store::PayloadKind::encrypted_justice_kit) {
+        if (!session) {
+            // The session was deleted meanwhile: nothing says how to build it.
+            opened.reason = "the appointment's wtwire session no longer exists";
+            return opened;
+        }
+        // lnd lookout: decrypt the kit with SHA256(txid || txid), then build the
+        // justice transaction from it and the session's policy.
+        auto kit = lnd::decrypt_justice_kit(session->blob_type, appointment.blob, dispute.txid());
+        if (!kit) {
+            opened.reason = "the justice kit does not open: " + kit.error().message;
+            return opened;
+        }
+        lnd::SessionPolicy policy;
+        policy.blob_type = session->blob_type;
+        policy.reward_base = session->reward_base;
+        policy.reward_rate = session->reward_rate;
+        policy.sweep_fee_rate = session->sweep_fee_rate;
+        policy.reward_script = session->reward_script;
+        auto justice = lnd::build_justice_transaction(*kit, policy, dispute);
+        if (!justice) {
+            opened.reason = "no valid justice transaction from the kit: " + justice.error().message;
+            return opened;
+        }
+        opened.kind = OpenedPayload::Kind::penalty;
+        opened.penalty = std::move(*justice);
+        return opened;
+    }
+    // The Electrum kinds get their openers with their front door.
     opened.kind = OpenedPayload::Kind::unsupported;
     return opened;
 }
@@ -58,18 +110,21 @@ std::vector<Action> WatchCore::handle(const Event& event) {
         event);
 }
 
-void WatchCore::respond(const store::AppointmentRecord& appointment, const Transaction& dispute, bool late,
+void WatchCore::respond(const store::AppointmentRecord& appointment,
+                        const std::optional<store::SessionRecord>& session, const Transaction& dispute, bool late,
                         std::vector<Action>& out) {
     Key key{appointment.locator, appointment.user_id};
     // Already responding (a block seen again, or a late event for an
     // appointment its block's scan already found): nothing new to do.
     if (trackers_.count(key) || pending_.count(key)) return;
-    OpenedPayload opened = open_payload(appointment, dispute);
+    OpenedPayload opened = open_payload(appointment, dispute, session);
     if (opened.kind == OpenedPayload::Kind::unsupported) return;
     if (opened.kind == OpenedPayload::Kind::invalid) {
-        // rust-teos: a triggered appointment whose blob does not open is dropped.
+        // rust-teos: a triggered appointment whose blob does not open is
+        // dropped; so is an lnd kit that yields no valid justice transaction
+        // (never broadcast blindly).
         ++counters_.invalid_appointments;
-        out.push_back(DropAppointment{appointment_key(key), DropReason::invalid_payload, "the payload does not open"});
+        out.push_back(DropAppointment{appointment_key(key), DropReason::invalid_payload, opened.reason});
         return;
     }
     ++counters_.breaches;
@@ -99,6 +154,8 @@ std::vector<Action> WatchCore::on_connected(const BlockConnected& e) {
     recent->view = e.block;
     recent->by_locator.reserve(view.locators.size());
     for (std::size_t i = 0; i < view.locators.size(); ++i) recent->by_locator.emplace(view.locators[i], i);
+    recent->by_hint.reserve(view.hints.size());
+    for (std::size_t i = 0; i < view.hints.size(); ++i) recent->by_hint.emplace(view.hints[i], i);
     recent_.push_back(std::move(recent));
     // Twice the window is kept, so a reorg (of up to recent_blocks) does not
     // shrink the window below recent_blocks of the new branch.
@@ -126,7 +183,9 @@ std::vector<Action> WatchCore::on_connected(const BlockConnected& e) {
         }
         if (t.confirmed_height && view.height + 1 - *t.confirmed_height >= options_.resolve_depth) {
             ++counters_.penalties_resolved;
-            out.push_back(ResolveTracker{t, teos::appointment_slots(t.blob_size)});
+            // A wtwire session's slots count its remaining updates: nothing to refund.
+            std::uint32_t refund = store::is_session_account(t.user_id) ? 0 : teos::appointment_slots(t.blob_size);
+            out.push_back(ResolveTracker{t, refund});
             it = trackers_.erase(it);
             continue;
         }
@@ -140,8 +199,11 @@ std::vector<Action> WatchCore::on_connected(const BlockConnected& e) {
     // New breaches: every candidate whose trigger is this block's transaction.
     for (const auto& c : e.candidates) {
         ARGUS_CHECK(c.transaction_index < view.block->transactions.size());
-        if (c.appointment.locator != view.locators[c.transaction_index]) continue;  // index prefix collision
-        respond(c.appointment, view.block->transactions[c.transaction_index], false, out);
+        // The index matches prefixes of locators and hints alike: keep only an
+        // appointment whose own trigger kind computes to its key.
+        const Locator* trigger = trigger_of(view, c.appointment.trigger, c.transaction_index);
+        if (!trigger || c.appointment.locator != *trigger) continue;
+        respond(c.appointment, c.session, view.block->transactions[c.transaction_index], false, out);
     }
     out.push_back(SetTip{tip_});
     return out;
@@ -179,21 +241,28 @@ std::vector<Action> WatchCore::on_disconnected(const BlockDisconnected& e) {
     return out;
 }
 
-std::optional<std::pair<const BlockView*, std::size_t>> WatchCore::find_in_window(const Locator& locator) const {
+std::optional<std::pair<const BlockView*, std::size_t>> WatchCore::find_in_window(store::TriggerKind kind,
+                                                                                  const Locator& trigger) const {
     for (auto it = recent_.rbegin(); it != recent_.rend(); ++it) {
         if (tip_.height + 1 - (*it)->view->height > options_.recent_blocks) break;  // deeper than the window
-        auto found = (*it)->by_locator.find(locator);
-        if (found != (*it)->by_locator.end()) return std::make_pair((*it)->view.get(), found->second);
+        const auto* table = kind == store::TriggerKind::txid_locator ? &(*it)->by_locator
+                            : kind == store::TriggerKind::txid_hint  ? &(*it)->by_hint
+                                                                     : nullptr;
+        if (!table) return std::nullopt;
+        auto found = table->find(trigger);
+        if (found != table->end()) return std::make_pair((*it)->view.get(), found->second);
     }
     return std::nullopt;
 }
 
-bool WatchCore::in_window(const Locator& locator) const { return find_in_window(locator).has_value(); }
+bool WatchCore::in_window(const store::AppointmentRecord& appointment) const {
+    return find_in_window(appointment.trigger, appointment.locator).has_value();
+}
 
 std::vector<Action> WatchCore::on_stored(const AppointmentStored& e) {
     std::vector<Action> out;
-    if (auto found = find_in_window(e.appointment.locator)) {
-        respond(e.appointment, found->first->block->transactions[found->second], true, out);
+    if (auto found = find_in_window(e.appointment.trigger, e.appointment.locator)) {
+        respond(e.appointment, e.session, found->first->block->transactions[found->second], true, out);
     }
     return out;
 }

@@ -56,9 +56,14 @@ struct BlockView {
     std::shared_ptr<const Block> block;
     std::vector<Txid> txids;
     std::vector<Locator> locators;  // teos locator of each transaction
+    std::vector<Locator> hints;     // lnd breach hint of each transaction (empty when not watching hints)
 };
+// `with_hints`: also compute lnd breach hints (one SHA256 per transaction),
+// needed as soon as the tower can hold wtwire sessions.
 std::shared_ptr<const BlockView> make_block_view(std::shared_ptr<const Block> block, const Hash256& hash,
-                                                 std::uint32_t height);
+                                                 std::uint32_t height, bool with_hints = true);
+// The trigger of `appointment` as computed for transaction `i` of the block.
+const Locator* trigger_of(const BlockView& view, store::TriggerKind kind, std::size_t i);
 
 using Key = std::pair<Locator, store::UserId>;
 inline Key key_of(const store::AppointmentKey& k) { return {k.locator, k.user_id}; }
@@ -68,6 +73,7 @@ inline store::AppointmentKey appointment_key(const Key& k) { return {k.first, k.
 struct Candidate {
     std::size_t transaction_index = 0;  // into the block's transactions
     store::AppointmentRecord appointment;
+    std::optional<store::SessionRecord> session;  // a wtwire appointment's session (its policy)
 };
 struct BlockConnected {
     std::shared_ptr<const BlockView> block;
@@ -79,6 +85,7 @@ struct BlockDisconnected {
 };
 struct AppointmentStored {
     store::AppointmentRecord appointment;
+    std::optional<store::SessionRecord> session;  // as in Candidate
 };
 enum class BroadcastPurpose { penalty, rebroadcast_dispute, rebroadcast_penalty };
 struct BroadcastReport {
@@ -143,13 +150,17 @@ struct CoreCounters {
 };
 
 // Opens a triggered appointment's payload with the dispute: the penalty to
-// broadcast, or nullopt if it does not open. Dispatches on the appointment's
-// trigger and payload kinds; a kind with no opener yet is `unsupported`.
+// broadcast, or why not. Dispatches on the appointment's trigger and payload
+// kinds: teos blobs decrypt to the penalty; lnd justice kits decrypt and the
+// tower builds the justice transaction from the kit and the session's policy,
+// every signature verified. A kind with no opener yet is `unsupported`.
 struct OpenedPayload {
     enum class Kind { penalty, invalid, unsupported } kind = Kind::invalid;
     std::optional<Transaction> penalty;
+    std::string reason;  // why it is invalid
 };
-OpenedPayload open_payload(const store::AppointmentRecord& appointment, const Transaction& dispute);
+OpenedPayload open_payload(const store::AppointmentRecord& appointment, const Transaction& dispute,
+                           const std::optional<store::SessionRecord>& session = std::nullopt);
 
 class WatchCore {
 public:
@@ -162,7 +173,7 @@ public:
     // Whether an AppointmentStored event for `locator` could do anything: its
     // txid is in a block of the window. (Lets the adapter skip the round for
     // the vast majority of appointments, which trigger nothing.)
-    bool in_window(const Locator& locator) const;
+    bool in_window(const store::AppointmentRecord& appointment) const;
 
     const std::map<Key, store::TrackerRecord>& trackers() const { return trackers_; }
     const store::ChainPosition& tip() const { return tip_; }
@@ -174,6 +185,7 @@ private:
     struct RecentBlock {
         std::shared_ptr<const BlockView> view;
         std::unordered_map<Locator, std::size_t, LocatorHash> by_locator;  // -> transaction index
+        std::unordered_map<Locator, std::size_t, LocatorHash> by_hint;     // lnd hints, when computed
     };
     struct PendingBreach {  // broadcast sent, result not yet reported
         store::TrackerRecord tracker;
@@ -186,10 +198,11 @@ private:
     std::vector<Action> on_broadcast(const BroadcastReport& e);
     std::vector<Action> on_mempool(const MempoolReport& e);
     // A triggered appointment: broadcast its penalty, or drop it.
-    void respond(const store::AppointmentRecord& appointment, const Transaction& dispute, bool late,
-                 std::vector<Action>& out);
+    void respond(const store::AppointmentRecord& appointment, const std::optional<store::SessionRecord>& session,
+                 const Transaction& dispute, bool late, std::vector<Action>& out);
     static std::vector<Action> rebroadcast(const store::TrackerRecord& tracker);
-    std::optional<std::pair<const BlockView*, std::size_t>> find_in_window(const Locator& locator) const;
+    std::optional<std::pair<const BlockView*, std::size_t>> find_in_window(store::TriggerKind kind,
+                                                                           const Locator& trigger) const;
 
     CoreOptions options_;
     store::ChainPosition tip_;

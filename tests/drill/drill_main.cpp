@@ -179,7 +179,7 @@ int main(int argc, char** argv) {
 
     // ---- the tower, on its embedded default store
     std::string ready = work_dir + "/tower.ready";
-    test::ChildProcess tower({bin_dir + "/server/argus-tower", "--network", "regtest", "--data-dir", work_dir + "/tower",
+    test::ChildProcess tower({bin_dir + "/server/argus-tower", "--network", "regtest", "--wtwire-port", "0", "--data-dir", work_dir + "/tower",
                               "--api-port", "0", "--admin-port", "0", "--metrics-port", "0", "--bitcoind-rpc-port", std::to_string(chain.rpc_port),
                               "--bitcoind-rpc-user", "argus", "--bitcoind-rpc-password", "drill", "--bitcoind-zmq",
                               "tcp://127.0.0.1:" + std::to_string(chain.zmq_port), "--resolve-depth", "6",
@@ -326,7 +326,7 @@ int main(int argc, char** argv) {
         return pos == std::string::npos ? -1 : std::atof(text.c_str() + pos + name.size() + 2);
     };
     const std::pair<const char*, double> expected[] = {
-        {"argus_appointments_accepted_total", static_cast<double>(updates - 1)},
+        {"argus_appointments_accepted_total{protocol=\"teos\"}", static_cast<double>(updates - 1)},
         {"argus_breaches_detected_total", 1},
         {"argus_penalties_broadcast_total", 1},
         {"argus_penalties_confirmed_total", 1},
@@ -339,7 +339,7 @@ int main(int argc, char** argv) {
         }, std::chrono::seconds(10))) {
         die("tower metrics did not move as expected: " + metrics.get("/metrics").body.substr(0, 2000));
     }
-    say("tower metrics", "accepted " + std::to_string(static_cast<int>(metric("argus_appointments_accepted_total"))) +
+    say("tower metrics", "accepted " + std::to_string(static_cast<int>(metric("argus_appointments_accepted_total{protocol=\"teos\"}"))) +
                              ", breaches " + std::to_string(static_cast<int>(metric("argus_breaches_detected_total"))) +
                              ", penalties broadcast " + std::to_string(static_cast<int>(metric("argus_penalties_broadcast_total"))) +
                              ", confirmed " + std::to_string(static_cast<int>(metric("argus_penalties_confirmed_total"))));

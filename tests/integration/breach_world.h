@@ -76,7 +76,7 @@ public:
     }
     void start_tower() {
         std::string ready = dir_.path() + "/ready." + std::to_string(++tower_starts_);
-        std::vector<std::string> argv = {ARGUS_TOWER_BINARY, "--data-dir", dir_.path() + "/tower", "--api-port", "0",
+        std::vector<std::string> argv = {ARGUS_TOWER_BINARY, "--data-dir", dir_.path() + "/tower", "--api-port", "0", "--wtwire-port", "0",
                                          "--admin-port", "0", "--metrics-port", "0", "--bitcoind-rpc-port", std::to_string(rpc_port_),
                                          "--bitcoind-rpc-user", "u", "--bitcoind-rpc-password", "p",
                                          "--bitcoind-zmq", "tcp://127.0.0.1:" + std::to_string(zmq_port_),

@@ -62,3 +62,24 @@ TEST_CASE("block: truncated, empty and trailing data are errors") {
     CHECK_FALSE(parse_block(hex_bytes(genesis_header + "fe00000100")));  // count beyond data
     CHECK_FALSE(parse_block_header(hex_bytes(genesis_header + "00")));
 }
+
+// Bitcoin Core chainparams.cpp: CreateGenesisBlock(time, nonce, bits, 1, 50 BTC)
+// per network, all with the mainnet genesis merkle root.
+TEST_CASE("block: genesis_block_hash is the hash of each network's genesis header") {
+    auto header = parse_block_header(hex_bytes(genesis_header)).value();
+    CHECK(genesis_block_hash(Network::mainnet) == header.hash());
+    struct Case {
+        Network network;
+        std::uint32_t time, nonce, bits;
+    };
+    for (const Case& c : {Case{Network::testnet, 1296688602, 414098458, 0x1d00ffff},
+                          Case{Network::signet, 1598918400, 52613770, 0x1e0377ae},
+                          Case{Network::regtest, 1296688602, 2, 0x207fffff}}) {
+        BlockHeader h = header;
+        h.time = c.time;
+        h.nonce = c.nonce;
+        h.bits = c.bits;
+        CAPTURE(to_string(c.network));
+        CHECK(genesis_block_hash(c.network) == h.hash());
+    }
+}

@@ -169,6 +169,7 @@ public:
     }
     Result<store::StoreCounts> counts() override { return inner_->counts(); }
     Result<std::vector<store::TrackerRecord>> load_trackers() override { return inner_->load_trackers(); }
+    Result<std::vector<store::SessionRecord>> load_sessions() override { return inner_->load_sessions(); }
     Result<std::optional<store::ChainPosition>> chain_position() override { return inner_->chain_position(); }
     Status set_chain_position(const store::ChainPosition& p) override { return inner_->set_chain_position(p); }
     Status ping() override { return inner_->ping(); }

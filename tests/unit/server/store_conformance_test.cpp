@@ -161,6 +161,44 @@ void run_conformance(const std::function<std::unique_ptr<Store>()>& open, const 
     again.remove_user(user(5));
     CHECK(store->write(again).value().removed.empty());
 
+    // wtwire sessions: an account user, its session row and its updates; the
+    // session follows the account's removal.
+    {
+        ByteArray<33> session_key = user(7);
+        session_key[0] = 0x03;
+        UserId account = session_account(session_key);
+        CHECK(account[0] == 0x13);
+        CHECK(is_session_account(account));
+        CHECK_FALSE(is_session_account(user(7)));
+        CHECK(session_key_of(account) == session_key);
+        SessionRecord session{account, 0x0003, 1024, 4000, 10000, 0x7fffffffffffffffULL, 0, 0, Bytes(22, 0x51)};
+        WriteBatch orphan;
+        orphan.put_session(session);  // no account user: refused
+        CHECK_FALSE(store->write(orphan));
+        WriteBatch create;
+        create.put_user({account, 1024, 100, never_expires}).put_session(session);
+        REQUIRE(store->write(create));
+        CHECK(store->load_sessions().value() == std::vector<SessionRecord>{session});
+        session.last_applied = 1;
+        session.client_last_applied = 0;
+        AppointmentRecord kit = appointment(account, locator(60), 314, 7);
+        kit.trigger = TriggerKind::txid_hint;
+        kit.payload = PayloadKind::encrypted_justice_kit;
+        WriteBatch state_update;
+        state_update.put_user({account, 1023, 100, never_expires}).put_session(session).put_appointment(kit);
+        session.last_applied = 2;  // the last put of a batch wins
+        state_update.put_session(session);
+        REQUIRE(store->write(state_update));
+        CHECK(store->load_sessions().value() == std::vector<SessionRecord>{session});
+        CHECK(store->get_appointment({locator(60), account}).value().value() == kit);
+        WriteBatch delete_session;
+        delete_session.remove_user(account);
+        auto deleted = store->write(delete_session);
+        REQUIRE(deleted);
+        CHECK(deleted->removed == std::vector<Locator>{locator(60)});
+        CHECK(store->load_sessions().value().empty());
+    }
+
     // Chain position.
     ChainPosition position{812345, {}};
     position.block_hash[0] = 0xab;
@@ -195,6 +233,17 @@ void run_conformance(const std::function<std::unique_ptr<Store>()>& open, const 
     resolve.remove_tracker({locator(2), user(1)});
     REQUIRE(store->write(resolve));
     CHECK(store->load_trackers().value().empty());
+    // A tracker of a user removed meanwhile is skipped, not an error: the
+    // responder's round must not fail because the user went away.
+    {
+        TrackerRecord orphan = tracker;
+        orphan.user_id = user(9);
+        WriteBatch late;
+        late.put_tracker(orphan).set_chain_position({902, {}});
+        REQUIRE(store->write(late));
+        CHECK(store->load_trackers().value().empty());
+        CHECK(store->chain_position().value()->height == 902);
+    }
     REQUIRE(store->write(block));  // put it back for the reopen check
     position.height = 900;
 

@@ -38,7 +38,7 @@ BlockConnected connected(std::shared_ptr<const BlockView> view, const std::vecto
     BlockConnected e{view, {}};
     for (std::size_t i = 0; i < view->locators.size(); ++i) {
         for (const auto& d : stored) {
-            if (d.appointment.locator == view->locators[i]) e.candidates.push_back({i, d.appointment});
+            if (d.appointment.locator == view->locators[i]) e.candidates.push_back({i, d.appointment, std::nullopt});
         }
     }
     return e;
@@ -161,7 +161,7 @@ TEST_CASE("watch core: a candidate whose full locator differs (an index prefix c
     Fixture f;
     Dispute d = make_dispute(f.rng);
     auto view = f.block({random_transaction(f.rng)});
-    BlockConnected e{view, {{1, d.appointment}}};  // the index said "maybe" for tx 1
+    BlockConnected e{view, {{1, d.appointment, std::nullopt}}};  // the index said "maybe" for tx 1
     auto actions = f.core.handle(e);
     CHECK(all_of<Broadcast>(actions).empty());
     CHECK(all_of<DropAppointment>(actions).empty());
@@ -279,7 +279,7 @@ TEST_CASE("watch core: an appointment stored after its block's scan is checked a
     (void)f.core.handle(connected(f.block({}), {}));                  // 103
     (void)f.core.handle(connected(f.block({}), {}));                  // 104: 101 has left the window
 
-    auto actions = f.core.handle(AppointmentStored{late.appointment});
+    auto actions = f.core.handle(AppointmentStored{late.appointment, std::nullopt});
     auto broadcasts = all_of<Broadcast>(actions);
     REQUIRE(broadcasts.size() == 1);
     CHECK(broadcasts[0].transaction.serialize() == late.penalty.serialize());
@@ -290,11 +290,11 @@ TEST_CASE("watch core: an appointment stored after its block's scan is checked a
     CHECK(f.core.counters().late_breaches == 1);
 
     // The same appointment reported again (its block's scan also found it): nothing new.
-    CHECK(f.core.handle(AppointmentStored{late.appointment}).empty());
+    CHECK(f.core.handle(AppointmentStored{late.appointment, std::nullopt}).empty());
     // Beyond the window: not found (documented limit; the client is told by get_appointment).
-    CHECK(f.core.handle(AppointmentStored{too_late.appointment}).empty());
+    CHECK(f.core.handle(AppointmentStored{too_late.appointment, std::nullopt}).empty());
     // A stored appointment for an unseen txid: nothing.
-    CHECK(f.core.handle(AppointmentStored{make_dispute(f.rng).appointment}).empty());
+    CHECK(f.core.handle(AppointmentStored{make_dispute(f.rng).appointment, std::nullopt}).empty());
 }
 
 TEST_CASE("watch core: a disconnected block leaves the late-check window") {
@@ -303,7 +303,7 @@ TEST_CASE("watch core: a disconnected block leaves the late-check window") {
     auto view = f.block({d.dispute});
     (void)f.core.handle(connected(view, {}));
     (void)f.core.handle(BlockDisconnected{view, {100, {}}});
-    CHECK(f.core.handle(AppointmentStored{d.appointment}).empty());
+    CHECK(f.core.handle(AppointmentStored{d.appointment, std::nullopt}).empty());
 }
 
 // ---- property test: the core against a simple model ----
@@ -400,7 +400,7 @@ struct SimulatedTower {
         BlockConnected event{view, {}};
         for (std::size_t i = 0; i < view->locators.size(); ++i) {
             for (const auto& [k, a] : stored) {
-                if (k.first == view->locators[i]) event.candidates.push_back({i, a});
+                if (k.first == view->locators[i]) event.candidates.push_back({i, a, std::nullopt});
             }
         }
         // An appointment committed after the candidates were read (the race).
@@ -412,7 +412,7 @@ struct SimulatedTower {
             if (auto h = height_of(last_announced)) arrival_depth[last_announced] = tip() + 1 - *h;
         }
         run(std::move(event));
-        if (racing) run(AppointmentStored{*racing});
+        if (racing) run(AppointmentStored{*racing, std::nullopt});
     }
 
     store::AppointmentRecord announce() {
@@ -454,7 +454,7 @@ TEST_CASE("watch core: property — no missed breach, no double or early resolut
                 if (sim.rng() % 2) sim.to_mempool(d.dispute);  // the cheater broadcasts now (else later)
             } else if (r < 30 && !sim.unannounced.empty()) {
                 auto a = sim.announce();
-                sim.run(AppointmentStored{a});
+                sim.run(AppointmentStored{a, std::nullopt});
             } else if (r < 35) {
                 sim.reorg(1 + sim.rng() % 3);
             } else if (r < 45) {
@@ -467,7 +467,7 @@ TEST_CASE("watch core: property — no missed breach, no double or early resolut
         }
         // Every dispute out, every appointment in, then a calm chain long enough to settle.
         for (auto& [txid, d] : sim.disputes) sim.to_mempool(d.dispute);
-        while (!sim.unannounced.empty()) sim.run(AppointmentStored{sim.announce()});
+        while (!sim.unannounced.empty()) sim.run(AppointmentStored{sim.announce(), std::nullopt});
         for (int i = 0; i < 20; ++i) sim.mine(false);
 
         // The model: an appointment whose dispute is on the final chain, stored
