@@ -69,10 +69,7 @@ public:
         ++shared_.counters.open;
     }
     ~Connection() {
-        if (registered_) {
-            std::lock_guard lock(shared_.mutex);
-            shared_.connected.erase(remote_);
-        }
+        unregister();
         --shared_.counters.open;
     }
 
@@ -93,7 +90,7 @@ private:
     void read_exactly(std::size_t n, Then then) {
         buffer_.resize(n);
         asio::async_read(socket_, asio::buffer(buffer_), [self = shared_from_this(), then](boost::system::error_code ec, std::size_t) {
-            if (ec) return self->close(ec == asio::error::operation_aborted ? "timeout" : "read_failed");
+            if (ec) return self->close("read_failed");
             then();
         });
     }
@@ -114,16 +111,24 @@ private:
             if (ec) return;  // re-armed or cancelled
             if (auto self = weak.lock()) {
                 ++self->shared_.counters.timeouts;
-                boost::system::error_code ignored;
-                self->socket_.cancel(ignored);
-                self->socket_.close(ignored);
+                self->close("timeout");  // the pending operation then completes as aborted
             }
         });
+    }
+
+    // Before the socket closes: a client that reconnects as soon as it sees
+    // the close must not find its old connection still registered.
+    void unregister() {
+        if (!registered_) return;
+        std::lock_guard lock(shared_.mutex);
+        shared_.connected.erase(remote_);
+        registered_ = false;
     }
 
     void close(const char* why) {
         if (closed_) return;
         closed_ = true;
+        unregister();
         boost::system::error_code ignored;
         timer_.cancel();
         socket_.shutdown(tcp::socket::shutdown_both, ignored);

@@ -38,7 +38,12 @@ public:
 
     bool ok() const { return stmt_ != nullptr; }
     Statement& bind(int i, ByteSpan b) {
-        sqlite3_bind_blob(stmt_, i, b.data(), static_cast<int>(b.size()), SQLITE_TRANSIENT);
+        // An empty span has no data pointer, which SQLite would bind as NULL.
+        if (b.empty()) {
+            sqlite3_bind_zeroblob(stmt_, i, 0);
+        } else {
+            sqlite3_bind_blob(stmt_, i, b.data(), static_cast<int>(b.size()), SQLITE_TRANSIENT);
+        }
         return *this;
     }
     Statement& bind(int i, std::int64_t v) {

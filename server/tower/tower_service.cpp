@@ -5,6 +5,7 @@
 
 #include "common/hex.h"
 #include "common/message_signing.h"
+#include "log/log.h"
 
 namespace argus::tower {
 
@@ -102,6 +103,7 @@ void TowerService::apply_to_index(const store::WriteEffects& effects) {
 void TowerService::on_commit_failure(const Error& error) {
     // Runs on the committer thread. Everything queued was admitted against the
     // in-memory state that included the failed batch, so it fails too.
+    log_event(LogLevel::error, "store_write_failed", {{"error", error.message}});
     std::unique_lock lock(users_mutex_);
     healthy_ = false;
     committer_->fail_pending(error);

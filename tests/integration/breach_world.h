@@ -91,6 +91,7 @@ public:
         api_port_ = r["api_port"].get<std::uint16_t>();
         admin_port_ = r["admin_port"].get<std::uint16_t>();
         metrics_port_ = r["metrics_port"].get<std::uint16_t>();
+        wtwire_port_ = r.value("wtwire_port", std::uint16_t{0});
         api_ = std::make_unique<HttpClient>(api_port_);
     }
     void kill_tower() {
@@ -137,6 +138,13 @@ public:
         return spend({dispute.txid(), 0}, dispute.outputs[0].value, p2wpkh_script(victim.public_key()),
                      dispute.outputs[0].value - 5'000);
     }
+    // Spends the next unused coinbase to the given outputs (a fabricated
+    // commitment: its outputs are what a watchtower cares about).
+    Transaction spend_coinbase(std::vector<TxOut> outputs) {
+        REQUIRE(next_coinbase_ < coinbases_.size());
+        OutPoint source{Txid::from_display_hex(coinbases_[next_coinbase_++]).value(), 0};
+        return sign_p2wpkh_spend(funder, source, 50'0000'0000, std::move(outputs));
+    }
     // A transaction conflicting with `dispute` (same input), for reorgs without the breach.
     Transaction make_conflict(const Transaction& dispute) {
         return spend(dispute.inputs[0].prevout, 50'0000'0000, p2wpkh_script(victim.public_key()), 49'0000'0000);
@@ -167,7 +175,8 @@ public:
         token.erase(token.find_last_not_of("\n") + 1);
         return json::parse(admin.get("/info", "Bearer " + token).body);
     }
-    // An unlabelled sample of the tower's /metrics (Prometheus text format),
+    // A sample of the tower's /metrics (Prometheus text format), by its full
+    // name including labels (e.g. `argus_x_total{protocol="teos"}`),
     // or nullopt when the tower does not export it.
     std::optional<double> metric(const std::string& name) {
         HttpClient http(metrics_port_);
@@ -188,6 +197,7 @@ public:
     std::uint16_t rpc_port() const { return rpc_port_; }
     std::uint16_t metrics_port() const { return metrics_port_; }
     std::uint16_t api_port() const { return api_port_; }
+    std::uint16_t wtwire_port() const { return wtwire_port_; }
     std::string tower_id() {
         std::string ready = wait_for_file(dir_.path() + "/ready." + std::to_string(tower_starts_));
         return json::parse(ready)["tower_id"].get<std::string>();
@@ -204,7 +214,7 @@ private:
 
     Options options_;
     TemporaryDirectory dir_;
-    std::uint16_t rpc_port_ = 0, zmq_port_ = 0, api_port_ = 0, admin_port_ = 0, metrics_port_ = 0;
+    std::uint16_t rpc_port_ = 0, zmq_port_ = 0, api_port_ = 0, admin_port_ = 0, metrics_port_ = 0, wtwire_port_ = 0;
     int chain_starts_ = 0, tower_starts_ = 0;
     std::unique_ptr<ChildProcess> chain_;
     std::unique_ptr<ChildProcess> tower_;

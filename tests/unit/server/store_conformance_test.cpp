@@ -191,8 +191,15 @@ void run_conformance(const std::function<std::unique_ptr<Store>()>& open, const 
         REQUIRE(store->write(state_update));
         CHECK(store->load_sessions().value() == std::vector<SessionRecord>{session});
         CHECK(store->get_appointment({locator(60), account}).value().value() == kit);
+        // An altruist session has an empty reward script (not NULL).
+        UserId altruist_account = session_account(user(8));
+        SessionRecord altruist{altruist_account, 0x0002, 10, 0, 0, 2500, 0, 0, {}};
+        WriteBatch altruist_batch;
+        altruist_batch.put_user({altruist_account, 10, 100, never_expires}).put_session(altruist);
+        REQUIRE(store->write(altruist_batch));
+        CHECK(store->load_sessions().value().size() == 2);
         WriteBatch delete_session;
-        delete_session.remove_user(account);
+        delete_session.remove_user(account).remove_user(altruist_account);
         auto deleted = store->write(delete_session);
         REQUIRE(deleted);
         CHECK(deleted->removed == std::vector<Locator>{locator(60)});
