@@ -55,7 +55,7 @@ Result<ParsedTowerOptions, OptionsError> parse_tower_options(int argc, const cha
     opt("network", network, "mainnet, testnet, signet or regtest");
     opt("data-dir", o.data_dir, "Data directory [default: $HOME/.argus/<network>]");
     opt("log-level", o.log_level, "debug, info, warn or error");
-    opt("ready-file", o.ready_file, "Write {api_port, admin_port, tower_id} as JSON here once serving");
+    opt("ready-file", o.ready_file, "Write {api_port, admin_port, metrics_port, wtwire_port, tower_id} as JSON here once serving");
     opt("api-bind", o.api_bind, "Address of the public teos API");
     opt("api-port", o.api_port, "Port of the public teos API");
     opt("api-threads", o.api_threads, "HTTP worker threads");

@@ -48,7 +48,7 @@ std::pair<std::string, bool> read_until_close(int fd, std::chrono::milliseconds 
 
 }  // namespace
 
-TEST_CASE("http: oversized bodies get 413 and a close; limits are per route") {
+TEST_CASE("http: oversized bodies get 413 and a close, limits are per route") {
     TowerFixture tower(Backend::sqlite);
     int fd = raw_connect(tower.port());
     std::string body(88, 'x');  // /register allows 87 bytes
@@ -124,7 +124,7 @@ TEST_CASE("http: idle and slow connections are closed by timeouts") {
     CHECK(tower.server->open_connections() == 0);
 }
 
-TEST_CASE("http: connections over the cap are closed cleanly; the server keeps serving") {
+TEST_CASE("http: connections over the cap are closed cleanly, the server keeps serving") {
     TowerFixtureOptions options;
     options.http.max_connections = 3;
     TowerFixture tower(Backend::sqlite, options);

@@ -28,7 +28,7 @@ int ends_with_signal(const std::function<void()>& f) {
 }
 }  // namespace
 
-TEST_CASE("result: value() of an error aborts; error() of a value aborts") {
+TEST_CASE("result: value() of an error aborts, error() of a value aborts") {
     Result<int> bad = make_error(ErrorCode::storage, "disk full");
     Result<int> good = 7;
     Status ok;

@@ -32,7 +32,7 @@ TEST_CASE("transaction: legacy parse, serialize and txid (genesis coinbase)") {
     CHECK(tx->wtxid() == tx->txid().bytes);
 }
 
-TEST_CASE("transaction: segwit round trip; txid excludes the witness (BOLT 3 Appendix C)") {
+TEST_CASE("transaction: segwit round trip, txid excludes the witness (BOLT 3 Appendix C)") {
     // Each HTLC transaction spends its commitment by txid, so the commitment's
     // txid computed here must equal the prevout the spec's HTLC tx names.
     auto c = test::load_vectors("bolt3_commitments.json")["appendix_c"][1];

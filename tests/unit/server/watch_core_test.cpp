@@ -236,7 +236,7 @@ TEST_CASE("watch core: a confirmed penalty is resolved resolve_depth deep, once,
     CHECK(f.core.counters().penalties_resolved == 1);
 }
 
-TEST_CASE("watch core: reorgs — a penalty's block disconnected is rebroadcast; a dispute's block undoes the tracker") {
+TEST_CASE("watch core: reorgs — a penalty's block disconnected is rebroadcast, a dispute's block undoes the tracker") {
     Fixture f;
     Dispute d = make_dispute(f.rng);
     auto dispute_block = f.block({d.dispute});  // 101
