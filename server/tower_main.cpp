@@ -98,9 +98,6 @@ int run(const config::TowerOptions& o) {
     follower_options.poll_interval = std::chrono::milliseconds(o.chain_poll_ms);
     follower_options.core.resolve_depth = o.resolve_depth;
     follower_options.core.rebroadcast_after = o.rebroadcast_after;
-    // Hints are needed while sessions may exist: the front door is on, or
-    // sessions were stored before it was turned off.
-    follower_options.watch_hints = o.wtwire || service.session_count() > 0;
     watch::ChainFollower follower(chain_source, chain_source, index, service, *store, follower_options, context.clock);
 
     // Catch up with every block missed while down before serving anyone.

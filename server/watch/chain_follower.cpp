@@ -250,7 +250,10 @@ Status ChainFollower::round(std::vector<Event> events) {
 
 Status ChainFollower::connect(std::shared_ptr<const Block> block, const Hash256& hash, std::uint32_t height) {
     auto started = clock_.monotonic_now();
-    auto view = make_block_view(std::move(block), hash, height, options_.watch_hints);
+    // lnd hints (one SHA256 per transaction) only while sessions exist: a
+    // session is counted before its first update can be stored, and the core
+    // computes a block's hints itself for an appointment that arrives late.
+    auto view = make_block_view(std::move(block), hash, height, service_.session_count() > 0);
     std::size_t transactions = view->txids.size();
     auto event = read_block_candidates(std::move(view), index_, store_,
                                        [this](const store::UserId& account) { return service_.session(account); });
@@ -283,7 +286,7 @@ Status ChainFollower::disconnect_tip() {
     Ref previous = recent_[recent_.size() - 2];
     BlockDisconnected event;
     event.block = make_block_view(std::make_shared<const Block>(std::move(*block)), tip.hash, tip.height,
-                                  options_.watch_hints);
+                                  service_.session_count() > 0);
     event.new_tip = store::ChainPosition{previous.height, previous.hash};
     if (auto ok = round(std::move(event)); !ok) return ok;
     recent_.pop_back();

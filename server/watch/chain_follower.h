@@ -42,9 +42,6 @@ struct FollowerOptions {
     std::chrono::milliseconds poll_interval{30'000};  // fallback when ZMQ is silent or lossy
     std::chrono::milliseconds max_backoff{30'000};
     CoreOptions core;
-    // Compute lnd breach hints for every block transaction (one SHA256 each):
-    // needed whenever the tower can hold wtwire sessions.
-    bool watch_hints = true;
     std::function<void(double seconds)> on_block_processed;  // metrics
     // Tests: runs on the follower thread after a block's candidates were read
     // and before the core sees the block (where a concurrent store once raced).

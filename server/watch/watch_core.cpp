@@ -152,10 +152,6 @@ std::vector<Action> WatchCore::on_connected(const BlockConnected& e) {
     // Remember the block for appointments that arrive after its scan.
     auto recent = std::make_shared<RecentBlock>();
     recent->view = e.block;
-    recent->by_locator.reserve(view.locators.size());
-    for (std::size_t i = 0; i < view.locators.size(); ++i) recent->by_locator.emplace(view.locators[i], i);
-    recent->by_hint.reserve(view.hints.size());
-    for (std::size_t i = 0; i < view.hints.size(); ++i) recent->by_hint.emplace(view.hints[i], i);
     recent_.push_back(std::move(recent));
     // Twice the window is kept, so a reorg (of up to recent_blocks) does not
     // shrink the window below recent_blocks of the new branch.
@@ -241,16 +237,32 @@ std::vector<Action> WatchCore::on_disconnected(const BlockDisconnected& e) {
     return out;
 }
 
+const WatchCore::RecentBlock::Table& WatchCore::RecentBlock::table(store::TriggerKind kind) const {
+    bool hints = kind == store::TriggerKind::txid_hint;
+    auto& slot = hints ? by_hint : by_locator;
+    if (!slot) {
+        slot.emplace();
+        slot->reserve(view->txids.size());
+        if (hints && view->hints.empty()) {
+            // The view was made while no session existed; a session's first
+            // appointment may still be for a transaction of this block.
+            for (std::size_t i = 0; i < view->txids.size(); ++i) slot->emplace(lnd::breach_hint(view->txids[i]), i);
+        } else {
+            const auto& keys = hints ? view->hints : view->locators;
+            for (std::size_t i = 0; i < keys.size(); ++i) slot->emplace(keys[i], i);
+        }
+    }
+    return *slot;
+}
+
 std::optional<std::pair<const BlockView*, std::size_t>> WatchCore::find_in_window(store::TriggerKind kind,
                                                                                   const Locator& trigger) const {
+    if (kind != store::TriggerKind::txid_locator && kind != store::TriggerKind::txid_hint) return std::nullopt;
     for (auto it = recent_.rbegin(); it != recent_.rend(); ++it) {
         if (tip_.height + 1 - (*it)->view->height > options_.recent_blocks) break;  // deeper than the window
-        const auto* table = kind == store::TriggerKind::txid_locator ? &(*it)->by_locator
-                            : kind == store::TriggerKind::txid_hint  ? &(*it)->by_hint
-                                                                     : nullptr;
-        if (!table) return std::nullopt;
-        auto found = table->find(trigger);
-        if (found != table->end()) return std::make_pair((*it)->view.get(), found->second);
+        const auto& table = (*it)->table(kind);
+        auto found = table.find(trigger);
+        if (found != table.end()) return std::make_pair((*it)->view.get(), found->second);
     }
     return std::nullopt;
 }

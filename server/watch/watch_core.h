@@ -56,10 +56,10 @@ struct BlockView {
     std::shared_ptr<const Block> block;
     std::vector<Txid> txids;
     std::vector<Locator> locators;  // teos locator of each transaction
-    std::vector<Locator> hints;     // lnd breach hint of each transaction (empty when not watching hints)
+    std::vector<Locator> hints;     // lnd breach hint of each transaction (empty while no session exists)
 };
 // `with_hints`: also compute lnd breach hints (one SHA256 per transaction),
-// needed as soon as the tower can hold wtwire sessions.
+// needed while the tower holds wtwire sessions.
 std::shared_ptr<const BlockView> make_block_view(std::shared_ptr<const Block> block, const Hash256& hash,
                                                  std::uint32_t height, bool with_hints = true);
 // The trigger of `appointment` as computed for transaction `i` of the block.
@@ -183,9 +183,13 @@ public:
 
 private:
     struct RecentBlock {
+        using Table = std::unordered_map<Locator, std::size_t, LocatorHash>;  // trigger -> transaction index
         std::shared_ptr<const BlockView> view;
-        std::unordered_map<Locator, std::size_t, LocatorHash> by_locator;  // -> transaction index
-        std::unordered_map<Locator, std::size_t, LocatorHash> by_hint;     // lnd hints, when computed
+        // Built on the first late lookup, off the block's critical path (the
+        // core and its draft copies live on the follower thread only).
+        mutable std::optional<Table> by_locator;
+        mutable std::optional<Table> by_hint;  // lnd hints, when the view has them
+        const Table& table(store::TriggerKind kind) const;
     };
     struct PendingBreach {  // broadcast sent, result not yet reported
         store::TrackerRecord tracker;

@@ -493,3 +493,79 @@ TEST_CASE("watch core: property — no missed breach, no double or early resolut
         CHECK(sim.core.trackers().empty());
     }
 }
+
+// The LND kinds (trigger: SHA256 hint of the txid, lnd blob/derivation.go;
+// payload: encrypted justice kit). A blob that is not a kit sealed for the
+// dispute is dropped with the opener's reason, which shows the match was by
+// hint and went to the lnd opener.
+namespace {
+store::AppointmentRecord lnd_appointment(const Transaction& dispute, std::mt19937_64& rng) {
+    store::AppointmentRecord a;
+    a.user_id = test::test_user_id(9);
+    a.user_id[0] = 0x12;  // a session account
+    a.locator = lnd::breach_hint(dispute.txid());
+    a.trigger = store::TriggerKind::txid_hint;
+    a.payload = store::PayloadKind::encrypted_justice_kit;
+    a.blob = Bytes(314, 0);
+    for (auto& b : a.blob) b = static_cast<std::uint8_t>(rng());
+    return a;
+}
+store::SessionRecord session_of(const store::AppointmentRecord& a) {
+    return store::SessionRecord{a.user_id, 0x0002, 10, 0, 0, 2500, 1, 0, {}};
+}
+std::shared_ptr<const BlockView> view_without_hints(std::vector<Transaction> txs, std::uint32_t height) {
+    auto block = std::make_shared<Block>();
+    block->transactions = std::move(txs);
+    Hash256 hash{};
+    hash[0] = static_cast<std::uint8_t>(height);
+    return make_block_view(std::move(block), hash, height, false);
+}
+}  // namespace
+
+TEST_CASE("watch core: lnd appointments match by hint, and only by hint") {
+    Fixture f;
+    Transaction dispute = random_transaction(f.rng);
+    store::AppointmentRecord a = lnd_appointment(dispute, f.rng);
+    auto view = f.block({dispute});
+    REQUIRE(view->hints.size() == view->txids.size());
+    CHECK(view->hints[1] == lnd::breach_hint(dispute.txid()));
+    auto drops = all_of<DropAppointment>(f.core.handle(BlockConnected{view, {{1, a, session_of(a)}}}));
+    REQUIRE(drops.size() == 1);
+    CHECK(drops[0].detail.rfind("the justice kit does not open", 0) == 0);
+    CHECK(f.core.counters().invalid_appointments == 1);
+
+    // An lnd appointment keyed by the teos locator of a transaction is not its breach.
+    Transaction other = random_transaction(f.rng);
+    store::AppointmentRecord wrong = lnd_appointment(other, f.rng);
+    wrong.locator = teos::locator(other.txid());
+    auto none = f.core.handle(BlockConnected{f.block({other}), {{1, wrong, session_of(wrong)}}});
+    CHECK(all_of<DropAppointment>(none).empty());
+    CHECK(all_of<Broadcast>(none).empty());
+
+    // Its session deleted meanwhile: dropped, saying why.
+    Transaction third = random_transaction(f.rng);
+    store::AppointmentRecord orphan = lnd_appointment(third, f.rng);
+    auto orphaned = all_of<DropAppointment>(f.core.handle(BlockConnected{f.block({third}), {{1, orphan, std::nullopt}}}));
+    REQUIRE(orphaned.size() == 1);
+    CHECK(orphaned[0].detail.find("session no longer exists") != std::string::npos);
+}
+
+TEST_CASE("watch core: an lnd appointment stored late is found in a block scanned before any session existed") {
+    Fixture f;
+    Transaction dispute = random_transaction(f.rng);
+    // The follower made this view without hints (no session yet).
+    auto view = view_without_hints({random_transaction(f.rng), dispute}, ++f.height);
+    CHECK(view->hints.empty());
+    (void)f.core.handle(BlockConnected{view, {}});
+    store::AppointmentRecord a = lnd_appointment(dispute, f.rng);
+    CHECK(f.core.in_window(a));
+    auto drops = all_of<DropAppointment>(f.core.handle(AppointmentStored{a, session_of(a)}));
+    REQUIRE(drops.size() == 1);
+    CHECK(drops[0].key.locator == a.locator);
+    // A teos appointment for the same txid is found there too.
+    store::AppointmentRecord teos_kind = a;
+    teos_kind.locator = teos::locator(dispute.txid());
+    teos_kind.trigger = store::TriggerKind::txid_locator;
+    teos_kind.payload = store::PayloadKind::encrypted_penalty;
+    CHECK(f.core.in_window(teos_kind));
+}
