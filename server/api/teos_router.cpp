@@ -2,6 +2,7 @@
 
 #include "server/api/teos_json.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 
@@ -28,7 +29,10 @@ std::size_t TeosRouter::body_limit(Method, std::string_view target) const {
     if (path == "/add_appointment") return limits_.add_appointment_body;
     if (path == "/get_appointment") return limits_.get_appointment_body;
     if (path == "/get_subscription_info") return limits_.get_subscription_info_body;
-    return 0;  // no other route takes a body
+    // No other route takes a body, but a small one is read so that the router
+    // answers 404 (unknown path) or 405 (GET-only /ping) rather than 413.
+    return std::max({limits_.register_body, limits_.add_appointment_body, limits_.get_appointment_body,
+                     limits_.get_subscription_info_body});
 }
 
 void TeosRouter::handle(HttpRequest request, Reply plain_reply) {

@@ -161,7 +161,18 @@ int main(int argc, char** argv) {
     app.add_option("--bin-dir", bin_dir, "Directory holding argus-tower, argus-client, argus-chain-sim");
     app.add_flag("--keep", keep, "Keep the work dir afterwards");
     CLI11_PARSE(app, argc, argv);
-    if (cheat_at >= updates) die("--cheat-with must name a revoked state (< --updates)");
+    // Usage errors are the caller's, not the tower's: say so and exit 2.
+    auto usage = [](const std::string& why) {
+        std::fprintf(stderr, "argus-drill: %s\n", why.c_str());
+        std::exit(2);
+    };
+    if (updates < 2) usage("--updates must be at least 2 (the first update revokes state 0)");
+    if (cheat_at >= updates - 1) {
+        // States 0..updates-1 exist; the last is the current one, never revoked.
+        usage("--cheat-with " + std::to_string(cheat_at) + " is not a revoked state: with --updates " +
+              std::to_string(updates) + " the revoked states are 0.." + std::to_string(updates - 2) + " (state " +
+              std::to_string(updates - 1) + " is the current one)");
+    }
     if (bin_dir.empty()) bin_dir = ARGUS_BUILD_DIR;
     std::unique_ptr<test::TemporaryDirectory> temp;
     if (work_dir.empty()) {

@@ -74,6 +74,18 @@ TEST_CASE("http: unknown paths, wrong methods and garbage") {
     CHECK(http.post("/ping", "").status == 405);
     CHECK(http.get("/register").status == 405);
     CHECK(http.request("PUT", "/add_appointment", "{}").status == 405);
+    // With a small body (issue #14: POST /admin answered 413): still 404/405,
+    // with a teos error body (code 6, invalid request format).
+    auto admin = http.post("/admin", R"({"user_id":"02aa"})");
+    CHECK(admin.status == 404);
+    CHECK(admin.body == R"({"error":"Not found","error_code":6})");
+    CHECK(http.post("/ping", "{}").status == 405);
+    CHECK(http.request("DELETE", "/register", "{}").status == 405);
+    auto wrong = http.request("PUT", "/get_subscription_info", "{}");
+    CHECK(wrong.status == 405);
+    CHECK(wrong.body == R"({"error":"Method not allowed","error_code":6})");
+    // Bodies beyond the largest route's limit are refused unread, whatever the path.
+    CHECK(http.post("/admin", std::string(4096, 'x')).status == 413);
     int fd = raw_connect(tower.port());
     send_all(fd, std::string("\x00\x01\x02 garbage\r\n\r\n", 15));
     auto [reply, closed] = read_until_close(fd, std::chrono::seconds(5));
