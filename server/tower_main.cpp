@@ -76,7 +76,7 @@ int run(const config::TowerOptions& o) {
         auto* f = follower_ptr.load();
         auto t = f ? f->tracker(l, u) : std::nullopt;
         if (!t) return std::nullopt;
-        return tower::TrackerView{t->dispute_txid, t->penalty_txid, t->penalty_tx};
+        return tower::TrackerView{t->dispute_txid, t->penalty_txid, t->penalty_tx, t->waiting_for_fee_until};
     };
     hooks.on_appointment_stored = [&](store::AppointmentRecord a) {
         if (auto* f = follower_ptr.load()) f->appointment_stored(std::move(a));
@@ -236,6 +236,9 @@ int run(const config::TowerOptions& o) {
             s.penalties_confirmed = stats.core.penalties_confirmed;
             s.penalties_rejected = stats.core.penalties_rejected;
             s.invalid_appointments = stats.core.invalid_appointments;
+            s.penalties_waiting_for_fee = stats.penalties_waiting_for_fee;
+            s.penalties_refused_for_fee = stats.core.penalties_refused_for_fee;
+            s.penalties_abandoned = stats.core.penalties_abandoned;
             s.blocks_connected = stats.core.blocks_connected;
             s.blocks_disconnected = stats.core.blocks_disconnected;
             s.wtwire_sessions = service.session_count();

@@ -94,10 +94,13 @@ void AdminRouter::handle(HttpRequest request, Reply reply) {
                                 {"to_self_delay", a.to_self_delay},
                                 {"start_block", a.start_block},
                                 {"blob_size", a.blob.size()},
-                                {"status", tracker ? "dispute_responded" : "being_watched"}};
+                                {"status", !tracker ? "being_watched"
+                                           : tracker->waiting_for_fee_until ? "penalty_waiting_for_fee"
+                                                                            : "dispute_responded"}};
             if (tracker) {
                 entry["dispute_txid"] = tracker->dispute_txid.to_display_hex();
                 entry["penalty_txid"] = tracker->penalty_txid.to_display_hex();
+                if (tracker->waiting_for_fee_until) entry["retried_until_height"] = *tracker->waiting_for_fee_until;
             }
             list.push_back(entry);
         }

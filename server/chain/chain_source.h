@@ -25,8 +25,12 @@ public:
 };
 
 struct BroadcastResult {
-    enum class Kind { accepted, already_in_mempool, already_in_chain, rejected, unavailable } kind = Kind::unavailable;
-    int code = 0;  // bitcoind's RPC code when rejected (-25, -26, -22)
+    // fee_too_low: a valid transaction bitcoind's mempool will not take at its
+    // fee now (min relay fee, mempool minimum, replacement fee); rejected:
+    // anything else (invalid, inputs missing or spent, not decodable).
+    enum class Kind { accepted, already_in_mempool, already_in_chain, fee_too_low, rejected, unavailable } kind =
+        Kind::unavailable;
+    int code = 0;  // bitcoind's RPC code when refused (-25, -26, -22)
     std::string message;
     bool ok() const { return kind == Kind::accepted || kind == Kind::already_in_mempool || kind == Kind::already_in_chain; }
 };

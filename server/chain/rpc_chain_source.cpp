@@ -83,6 +83,15 @@ BroadcastResult RpcChainSource::broadcast(const Transaction& tx) {
                           e.message.find("txn-already-known") != std::string::npos)) {
         return {BroadcastResult::Kind::already_in_mempool, e.code, e.message};
     }
+    // bitcoind validation.cpp (TX_MEMPOOL_POLICY): the transaction is valid
+    // but pays too little for the mempool now; fees may fall.
+    if (e.code == -26) {
+        for (const char* fee_reason : {"min relay fee not met", "mempool min fee not met", "insufficient fee"}) {
+            if (e.message.find(fee_reason) != std::string::npos) {
+                return {BroadcastResult::Kind::fee_too_low, e.code, e.message};
+            }
+        }
+    }
     return {BroadcastResult::Kind::rejected, e.code, e.message};
 }
 

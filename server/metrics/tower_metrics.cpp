@@ -46,6 +46,9 @@ TowerMetrics::TowerMetrics(const std::string& version)
       penalties_rejected_(BuildCounter().Name("argus_penalties_rejected_total").Help("penalties bitcoind refused").Register(*registry_).Add({})),
       penalties_rebroadcast_(BuildCounter().Name("argus_penalties_rebroadcast_total").Help("penalties sent again").Register(*registry_).Add({})),
       invalid_appointments_(BuildCounter().Name("argus_invalid_appointments_total").Help("matched appointments whose blob did not open (false positives)").Register(*registry_).Add({})),
+      penalties_waiting_for_fee_(BuildGauge().Name("argus_penalties_waiting_for_fee").Help("penalties the mempool refuses for their fee, sent again every block").Register(*registry_).Add({})),
+      penalties_refused_for_fee_(BuildCounter().Name("argus_penalties_refused_for_fee_total").Help("penalties the mempool first refused for their fee (kept, not dropped)").Register(*registry_).Add({})),
+      penalties_abandoned_(BuildCounter().Name("argus_penalties_abandoned_total").Help("penalties given up after waiting for fee: CSV window closed or no longer valid").Register(*registry_).Add({})),
       store_commit_duration_(BuildHistogram().Name("argus_store_commit_duration_seconds").Help("group commit transaction duration").Register(*registry_).Add({}, latency)),
       store_errors_(BuildCounter().Name("argus_store_errors_total").Help("failed store transactions").Register(*registry_).Add({})),
       batch_size_(BuildHistogram().Name("argus_group_commit_batch_size").Help("requests sharing one transaction").Register(*registry_).Add({}, batch)),
@@ -121,6 +124,9 @@ void TowerMetrics::sample(const TowerSample& s) {
     add_delta(penalties_rejected_, last_.penalties_rejected, s.penalties_rejected);
     add_delta(penalties_rebroadcast_, last_.penalties_rebroadcast, s.penalties_rebroadcast);
     add_delta(invalid_appointments_, last_.invalid_appointments, s.invalid_appointments);
+    penalties_waiting_for_fee_.Set(static_cast<double>(s.penalties_waiting_for_fee));
+    add_delta(penalties_refused_for_fee_, last_.penalties_refused_for_fee, s.penalties_refused_for_fee);
+    add_delta(penalties_abandoned_, last_.penalties_abandoned, s.penalties_abandoned);
     wtwire_sessions_.Set(static_cast<double>(s.wtwire_sessions));
     wtwire_open_.Set(static_cast<double>(s.wtwire.open));
     WtwireSample& w = last_wtwire_;

@@ -29,6 +29,7 @@ struct TowerSample {  // what the sampler reads from the components each second
                   penalties_confirmed = 0, penalties_rebroadcast = 0, store_errors = 0, blocks_connected = 0,
                   blocks_disconnected = 0, invalid_appointments = 0, breaches_reorged_out = 0, late_breaches = 0;
     bool chain_halted = false;
+    std::uint64_t penalties_waiting_for_fee = 0, penalties_refused_for_fee = 0, penalties_abandoned = 0;
     std::uint64_t wtwire_sessions = 0;
     WtwireSample wtwire;
 };
@@ -81,6 +82,9 @@ private:
     prometheus::Counter& penalties_rejected_;
     prometheus::Counter& penalties_rebroadcast_;
     prometheus::Counter& invalid_appointments_;
+    prometheus::Gauge& penalties_waiting_for_fee_;
+    prometheus::Counter& penalties_refused_for_fee_;
+    prometheus::Counter& penalties_abandoned_;
     prometheus::Histogram& store_commit_duration_;
     prometheus::Counter& store_errors_;
     prometheus::Histogram& batch_size_;

@@ -292,7 +292,8 @@ public:
     Result<std::vector<TrackerRecord>> load_trackers() override {
         return with_reader([&](sqlite3* db) -> Result<std::vector<TrackerRecord>> {
             Statement s(db, "SELECT t.locator, u.user_id, t.dispute_txid, t.dispute_tx, t.penalty_txid, t.penalty_tx, "
-                            "t.broadcast_height, t.confirmed_height, t.blob_size FROM trackers t JOIN users u USING (user_key)");
+                            "t.broadcast_height, t.confirmed_height, t.blob_size, t.waiting_for_fee_until "
+                            "FROM trackers t JOIN users u USING (user_key)");
             if (!s.ok()) return sqlite_error(db, "load_trackers");
             std::vector<TrackerRecord> out;
             int rc;
@@ -307,6 +308,7 @@ public:
                 t.broadcast_height = static_cast<std::uint32_t>(s.integer(6));
                 if (!s.is_null(7)) t.confirmed_height = static_cast<std::uint32_t>(s.integer(7));
                 t.blob_size = static_cast<std::uint32_t>(s.integer(8));
+                if (!s.is_null(9)) t.waiting_for_fee_until = static_cast<std::uint32_t>(s.integer(9));
                 out.push_back(std::move(t));
             }
             if (rc != SQLITE_DONE) return sqlite_error(db, "load_trackers");
@@ -502,12 +504,13 @@ private:
     static Status put_tracker(Statements& st, const TrackerRecord& t) {
         Statement& s = st.get(st.put_tracker,
                               "INSERT INTO trackers (user_key, locator, dispute_txid, dispute_tx, penalty_txid, "
-                              "penalty_tx, broadcast_height, confirmed_height, blob_size) SELECT user_key, ?, ?, ?, ?, ?, ?, ?, ? "
+                              "penalty_tx, broadcast_height, confirmed_height, blob_size, waiting_for_fee_until) "
+                              "SELECT user_key, ?, ?, ?, ?, ?, ?, ?, ?, ? "
                               "FROM users WHERE user_id = ? ON CONFLICT (user_key, locator) DO UPDATE SET "
                               "dispute_txid = excluded.dispute_txid, dispute_tx = excluded.dispute_tx, "
                               "penalty_txid = excluded.penalty_txid, penalty_tx = excluded.penalty_tx, "
                               "broadcast_height = excluded.broadcast_height, confirmed_height = excluded.confirmed_height, "
-                              "blob_size = excluded.blob_size");
+                              "blob_size = excluded.blob_size, waiting_for_fee_until = excluded.waiting_for_fee_until");
         if (!s.ok()) return sqlite_error(st.db, "write trackers");
         s.bind(1, t.locator).bind(2, t.dispute_txid.bytes).bind(3, t.dispute_tx).bind(4, t.penalty_txid.bytes)
             .bind(5, t.penalty_tx).bind(6, t.broadcast_height);
@@ -516,7 +519,13 @@ private:
         } else {
             s.bind_null(7);
         }
-        s.bind(8, t.blob_size).bind(9, t.user_id);
+        s.bind(8, t.blob_size);
+        if (t.waiting_for_fee_until) {
+            s.bind(9, static_cast<std::int64_t>(*t.waiting_for_fee_until));
+        } else {
+            s.bind_null(9);
+        }
+        s.bind(10, t.user_id);
         int rc = s.step();
         s.reset();
         if (rc != SQLITE_DONE) return sqlite_error(st.db, "write tracker");

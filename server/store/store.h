@@ -101,6 +101,9 @@ struct TrackerRecord {
     std::uint32_t broadcast_height = 0;
     std::optional<std::uint32_t> confirmed_height;
     std::uint32_t blob_size = 0;  // the triggered appointment's, for the slot refund
+    // Set while bitcoind's mempool refuses the penalty for its fee: it is sent
+    // again every block until this height (the end of the dispute's CSV window).
+    std::optional<std::uint32_t> waiting_for_fee_until;
     bool operator==(const TrackerRecord&) const = default;
 };
 

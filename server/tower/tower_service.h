@@ -63,6 +63,7 @@ struct TrackerView {
     Txid dispute_txid;
     Txid penalty_txid;
     Bytes penalty_rawtx;
+    std::optional<std::uint32_t> waiting_for_fee_until;  // the mempool refuses it for its fee; retried until then
 };
 
 struct AppointmentView {

@@ -198,6 +198,9 @@ Status run_round(WatchCore& draft, Event first, chain::Broadcaster& broadcaster,
                 round.refunds.emplace_back(r->tracker.user_id, r->refund_slots);
             } else if (auto* u = std::get_if<UndoTracker>(&action)) {
                 round.batch.remove_tracker({u->tracker.locator, u->tracker.user_id});
+            } else if (auto* a = std::get_if<AbandonTracker>(&action)) {
+                store::AppointmentKey key{a->tracker.locator, a->tracker.user_id};
+                round.batch.remove_tracker(key).remove_appointment(key);
             } else if (auto* t = std::get_if<SetTip>(&action)) {
                 round.batch.set_chain_position(t->position);
             }
@@ -228,10 +231,17 @@ Status ChainFollower::round(std::vector<Event> events) {
         std::lock_guard lock(mutex_);
         published_ = core_.trackers();
         stats_.core = core_.counters();
+        stats_.penalties_waiting_for_fee = core_.waiting_for_fee();
     }
     height_ = core_.tip().height;
     for (const auto& action : r.done) {
-        if (auto* p = std::get_if<PersistTracker>(&action); p && p->is_new) {
+        if (auto* p = std::get_if<PersistTracker>(&action); p && p->is_new && p->tracker.waiting_for_fee_until) {
+            log_event(LogLevel::warn, "penalty_waiting_for_fee",
+                      {{"height", std::to_string(core_.tip().height)},
+                       {"dispute_txid", p->tracker.dispute_txid.to_display_hex()},
+                       {"penalty_txid", p->tracker.penalty_txid.to_display_hex()},
+                       {"retry_until", std::to_string(*p->tracker.waiting_for_fee_until)}});
+        } else if (p && p->is_new) {
             log_event(LogLevel::info, "breach_punished",
                       {{"height", std::to_string(core_.tip().height)},
                        {"dispute_txid", p->tracker.dispute_txid.to_display_hex()},
@@ -243,6 +253,9 @@ Status ChainFollower::round(std::vector<Event> events) {
             log_event(LogLevel::info, "penalty_resolved", {{"penalty_txid", res->tracker.penalty_txid.to_display_hex()}});
         } else if (auto* u = std::get_if<UndoTracker>(&action)) {
             log_event(LogLevel::warn, "breach_reorged_out", {{"dispute_txid", u->tracker.dispute_txid.to_display_hex()}});
+        } else if (auto* a = std::get_if<AbandonTracker>(&action)) {
+            log_event(LogLevel::error, "penalty_abandoned",
+                      {{"penalty_txid", a->tracker.penalty_txid.to_display_hex()}, {"reason", a->reason}});
         }
     }
     return {};

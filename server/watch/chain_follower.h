@@ -72,6 +72,7 @@ struct FollowerStats {
     CoreCounters core;
     std::uint64_t rpc_errors = 0;
     std::uint64_t appointments_checked_late = 0;  // AppointmentStored rounds run
+    std::uint64_t penalties_waiting_for_fee = 0;  // trackers retried every block
     double last_block_seconds = 0;
     bool halted = false;
 };

@@ -138,7 +138,7 @@ void WatchCore::respond(const store::AppointmentRecord& appointment,
     t.penalty_tx = opened.penalty->serialize();
     t.broadcast_height = tip_.height;
     t.blob_size = static_cast<std::uint32_t>(appointment.blob.size());
-    pending_[key] = PendingBreach{t, late};
+    pending_[key] = PendingBreach{t, late, appointment.to_self_delay};
     out.push_back(Broadcast{appointment_key(key), BroadcastPurpose::penalty, std::move(*opened.penalty)});
 }
 
@@ -174,8 +174,24 @@ std::vector<Action> WatchCore::on_connected(const BlockConnected& e) {
         bool changed = false;
         if (!t.confirmed_height && in_block.count(t.penalty_txid)) {
             t.confirmed_height = view.height;
+            t.waiting_for_fee_until.reset();  // mined after all (someone else's broadcast)
             ++counters_.penalties_confirmed;
             changed = true;
+        }
+        if (t.waiting_for_fee_until) {
+            if (view.height > *t.waiting_for_fee_until) {
+                // The cheater may sweep from here on: nothing left to win.
+                ++counters_.penalties_abandoned;
+                out.push_back(AbandonTracker{t, "the dispute's CSV window closed while the penalty waited for fee"});
+                it = trackers_.erase(it);
+                continue;
+            }
+            // Fees may have fallen: offer it again.
+            if (auto penalty = parse_transaction(t.penalty_tx)) {
+                out.push_back(Broadcast{appointment_key(it->first), BroadcastPurpose::fee_retry, std::move(*penalty)});
+            }
+            ++it;
+            continue;
         }
         if (t.confirmed_height && view.height + 1 - *t.confirmed_height >= options_.resolve_depth) {
             ++counters_.penalties_resolved;
@@ -282,11 +298,22 @@ std::vector<Action> WatchCore::on_stored(const AppointmentStored& e) {
 std::vector<Action> WatchCore::on_broadcast(const BroadcastReport& e) {
     using Kind = chain::BroadcastResult::Kind;
     if (e.result.kind == Kind::unavailable) return {Abort{"bitcoind unavailable: " + e.result.message}};
+    if (e.purpose == BroadcastPurpose::fee_retry) return on_fee_retry(e);
     if (e.purpose != BroadcastPurpose::penalty) return {};  // rebroadcasts: checked again next block
     auto it = pending_.find(key_of(e.key));
     if (it == pending_.end()) return {};  // not ours to decide (a stale report)
     store::TrackerRecord t = std::move(it->second.tracker);
+    std::uint32_t to_self_delay = it->second.to_self_delay;
     pending_.erase(it);
+    if (e.result.kind == Kind::fee_too_low) {
+        // Valid, but below what the mempool takes now: keep it and retry every
+        // block while the dispute's CSV window is open.
+        ++counters_.penalties_refused_for_fee;
+        std::uint32_t window = to_self_delay > 0 ? std::min(to_self_delay, options_.max_fee_wait) : options_.max_fee_wait;
+        t.waiting_for_fee_until = t.broadcast_height + window;
+        trackers_[key_of(e.key)] = t;
+        return {PersistTracker{std::move(t), true}};
+    }
     if (e.result.kind == Kind::rejected) {
         // rust-teos: a penalty bitcoind refuses drops the appointment (no refund).
         ++counters_.penalties_rejected;
@@ -299,6 +326,41 @@ std::vector<Action> WatchCore::on_broadcast(const BroadcastReport& e) {
     ++counters_.penalties_broadcast;
     trackers_[key_of(e.key)] = t;
     return {PersistTracker{std::move(t), true}};
+}
+
+std::vector<Action> WatchCore::on_fee_retry(const BroadcastReport& e) {
+    using Kind = chain::BroadcastResult::Kind;
+    auto it = trackers_.find(key_of(e.key));
+    if (it == trackers_.end() || !it->second.waiting_for_fee_until) return {};
+    store::TrackerRecord& t = it->second;
+    switch (e.result.kind) {
+        case Kind::fee_too_low:
+            return {};  // still too low: again next block
+        case Kind::rejected: {
+            // No longer valid (its input spent by the cheater's sweep, say).
+            ++counters_.penalties_rejected;
+            ++counters_.penalties_abandoned;
+            AbandonTracker abandon{t, "bitcoind rejected the penalty (" + std::to_string(e.result.code) +
+                                          "): " + e.result.message};
+            trackers_.erase(it);
+            return {std::move(abandon)};
+        }
+        case Kind::already_in_chain:
+            t.confirmed_height = tip_.height;
+            break;
+        default:  // accepted or already in the mempool: followed as any tracker from now
+            break;
+    }
+    t.waiting_for_fee_until.reset();
+    t.broadcast_height = tip_.height;
+    ++counters_.penalties_broadcast;
+    return {PersistTracker{t, false}};
+}
+
+std::size_t WatchCore::waiting_for_fee() const {
+    std::size_t n = 0;
+    for (const auto& [k, t] : trackers_) n += t.waiting_for_fee_until.has_value();
+    return n;
 }
 
 std::vector<Action> WatchCore::on_mempool(const MempoolReport& e) {

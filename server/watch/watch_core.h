@@ -14,7 +14,10 @@
 // Responder rules (rust-teos): a penalty accepted or already in the mempool is
 // tracked from the breach height; -27 (already in chain) counts as confirmed at
 // the breach height; -25/-26/-22 rejections drop the appointment without
-// refund; an unconfirmed penalty not in the mempool `rebroadcast_after` blocks
+// refund, except a refusal for the fee alone (fee_too_low), where Argus keeps
+// the tracker and sends the penalty again every block (fees fall) until it is
+// accepted, becomes invalid (its inputs spent: abandoned) or the dispute's
+// CSV window closes (abandoned); an unconfirmed penalty not in the mempool `rebroadcast_after` blocks
 // after its broadcast is sent again with its dispute; a penalty
 // `resolve_depth` deep is resolved, its appointment deleted and the user's
 // slots refunded. A tracker lives beside its appointment, so a reorg that
@@ -47,6 +50,9 @@ struct CoreOptions {
     std::uint32_t resolve_depth = 100;  // rust-teos IRREVOCABLY_RESOLVED
     std::uint32_t rebroadcast_after = 6;
     std::uint32_t recent_blocks = 6;  // late appointments are checked against blocks this deep
+    // A penalty refused for its fee is retried every block for the dispute's
+    // to_self_delay (when the appointment carries one), at most this many blocks.
+    std::uint32_t max_fee_wait = 2016;
 };
 
 // A block with what every trigger kind needs computed once.
@@ -87,7 +93,7 @@ struct AppointmentStored {
     store::AppointmentRecord appointment;
     std::optional<store::SessionRecord> session;  // as in Candidate
 };
-enum class BroadcastPurpose { penalty, rebroadcast_dispute, rebroadcast_penalty };
+enum class BroadcastPurpose { penalty, rebroadcast_dispute, rebroadcast_penalty, fee_retry };
 struct BroadcastReport {
     store::AppointmentKey key;
     BroadcastPurpose purpose = BroadcastPurpose::penalty;
@@ -126,6 +132,10 @@ struct ResolveTracker {  // delete tracker and appointment; refund the slots
 struct UndoTracker {  // its dispute left the chain: delete the tracker, watch again
     store::TrackerRecord tracker;
 };
+struct AbandonTracker {  // a penalty waiting for fee that can no longer help: delete tracker and appointment
+    store::TrackerRecord tracker;
+    std::string reason;
+};
 struct SetTip {
     store::ChainPosition position;
 };
@@ -133,7 +143,8 @@ struct Abort {  // a dependency is unavailable: discard the round, retry later
     std::string reason;
 };
 using Action =
-    std::variant<Broadcast, QueryMempool, PersistTracker, DropAppointment, ResolveTracker, UndoTracker, SetTip, Abort>;
+    std::variant<Broadcast, QueryMempool, PersistTracker, DropAppointment, ResolveTracker, UndoTracker, AbandonTracker,
+                 SetTip, Abort>;
 
 struct CoreCounters {
     std::uint64_t blocks_connected = 0;
@@ -147,6 +158,8 @@ struct CoreCounters {
     std::uint64_t penalties_resolved = 0;
     std::uint64_t breaches_reorged_out = 0;
     std::uint64_t invalid_appointments = 0;
+    std::uint64_t penalties_refused_for_fee = 0;  // first broadcasts the mempool refused for their fee
+    std::uint64_t penalties_abandoned = 0;        // waiting for fee until the window closed or they became invalid
 };
 
 // Opens a triggered appointment's payload with the dispute: the penalty to
@@ -180,6 +193,8 @@ public:
     const CoreCounters& counters() const { return counters_; }
     // Penalties broadcast whose result has not been reported yet.
     std::size_t awaiting_reports() const { return pending_.size(); }
+    // Trackers whose penalty the mempool refuses for its fee, retried every block.
+    std::size_t waiting_for_fee() const;
 
 private:
     struct RecentBlock {
@@ -194,6 +209,7 @@ private:
     struct PendingBreach {  // broadcast sent, result not yet reported
         store::TrackerRecord tracker;
         bool late = false;
+        std::uint32_t to_self_delay = 0;  // the appointment's (0: unknown)
     };
 
     std::vector<Action> on_connected(const BlockConnected& e);
@@ -201,6 +217,7 @@ private:
     std::vector<Action> on_stored(const AppointmentStored& e);
     std::vector<Action> on_broadcast(const BroadcastReport& e);
     std::vector<Action> on_mempool(const MempoolReport& e);
+    std::vector<Action> on_fee_retry(const BroadcastReport& e);
     // A triggered appointment: broadcast its penalty, or drop it.
     void respond(const store::AppointmentRecord& appointment, const std::optional<store::SessionRecord>& session,
                  const Transaction& dispute, bool late, std::vector<Action>& out);

@@ -221,6 +221,13 @@ Result<Txid, RejectReason> SimulatedChain::accept(const Transaction& tx, bool dr
     }
     for (const auto& out : tx.outputs) out_value += out.value;
     if (out_value > in_value) return RejectReason{-26, "bad-txns-in-belowout"};
+    std::int64_t vsize = static_cast<std::int64_t>((tx.weight() + 3) / 4);
+    std::int64_t fee = in_value - out_value;
+    if (fee * 1000 < min_fee_rate_ * vsize) {
+        // bitcoind 0.21 validation.cpp: "mempool min fee not met", fee < required.
+        return RejectReason{-26, "mempool min fee not met, " + std::to_string(fee) + " < " +
+                                     std::to_string(min_fee_rate_ * vsize / 1000)};
+    }
     if (!dry_run) mempool_.push_back(tx);
     return id;
 }

@@ -43,6 +43,9 @@ public:
                                const std::vector<Transaction>& include = {});
 
     Result<Txid, RejectReason> accept(const Transaction& tx, bool dry_run = false);
+    // A fee market: transactions paying less than this many sat per 1000
+    // vbytes are refused as bitcoind's mempool does (-26 "mempool min fee not met").
+    void set_min_fee_rate(std::int64_t sat_per_kvb) { min_fee_rate_ = sat_per_kvb; }
     const std::vector<Transaction>& mempool() const { return mempool_; }
     bool in_mempool(const Txid& txid) const;
     // Height of the block holding the transaction in the active chain.
@@ -62,6 +65,7 @@ private:
     std::map<Hash256, std::uint32_t> confirmed_;  // txid -> height, active chain
     std::vector<Transaction> mempool_;
     std::uint32_t time_ = 1'700'000'000;
+    std::int64_t min_fee_rate_ = 0;
 };
 
 }  // namespace argus::sim

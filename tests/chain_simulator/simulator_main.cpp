@@ -280,6 +280,10 @@ private:
             auto h = chain_.confirmation_height(*txid);
             return h ? json(chain_.height() - *h + 1) : json(0);
         }
+        if (method == "simulator_set_min_fee") {  // [sat per 1000 vbytes]
+            chain_.set_min_fee_rate(p.at(0).get<std::int64_t>());
+            return nullptr;
+        }
         if (method == "simulator_zmq_drop") {
             if (zmq_) zmq_->set_drop(p.at(0).get<bool>());
             return nullptr;

@@ -144,6 +144,41 @@ TEST_CASE("e2e: a penalty bitcoind rejects drops the appointment, as rust-teos d
     CHECK(world.metric("argus_penalties_broadcast_total") == 0);
 }
 
+// Issue #14.6: a fee spike. The dispute pays ~90 sat/vB, its penalty ~45;
+// the mempool takes >= 60 sat/vB. rust-teos would drop the appointment.
+TEST_CASE("e2e: a penalty the mempool refuses for its fee waits, is retried every block, and is mined when fees fall") {
+    BreachWorld world;
+    Transaction dispute = world.make_dispute();
+    Transaction penalty = world.make_penalty(dispute);
+    REQUIRE(world.add_appointment(dispute, penalty).status == 200);
+    world.call("simulator_set_min_fee", json::array({60'000}));  // sat per 1000 vB
+    world.send(dispute);
+    world.mine(1);
+    REQUIRE(world.metric_reaches("argus_penalties_waiting_for_fee", 1));
+    CHECK(world.metric("argus_penalties_refused_for_fee_total") == 1);
+    CHECK(world.metric("argus_penalties_rejected_total") == 0);
+    CHECK_FALSE(world.in_mempool(penalty.txid()));
+    auto listed = world.admin_get("/appointments/" + to_hex(teos::locator(dispute.txid())));
+    REQUIRE(listed.size() == 1);
+    CHECK(listed[0]["status"] == "penalty_waiting_for_fee");
+    CHECK(listed[0]["retried_until_height"].get<std::uint32_t>() == world.chain_height() + 144);
+    world.mine(2);  // still too expensive: kept
+    REQUIRE(wait_until([&] { return world.tower_at_tip(); }));
+    CHECK(world.metric("argus_penalties_waiting_for_fee") == 1);
+    CHECK_FALSE(world.in_mempool(penalty.txid()));
+    // The tower restarts while waiting: the wait survives.
+    world.kill_tower();
+    world.start_tower();
+    world.call("simulator_set_min_fee", json::array({1'000}));  // fees fall
+    world.mine(1);
+    REQUIRE(wait_until([&] { return world.in_mempool(penalty.txid()); }));
+    world.mine(1);
+    CHECK(world.confirmations(penalty.txid()) == 1);
+    CHECK(world.metric_reaches("argus_penalties_waiting_for_fee", 0));
+    CHECK(world.metric("argus_penalties_abandoned_total") == 0);
+    CHECK(world.get_appointment(dispute)["status"] == "dispute_responded");
+}
+
 TEST_CASE("e2e: an appointment arriving right after its breach block triggers at once") {
     BreachWorld world;
     Transaction dispute = world.make_dispute();

@@ -231,6 +231,12 @@ void run_conformance(const std::function<std::unique_ptr<Store>()>& open, const 
     CHECK(store->load_trackers().value() == std::vector<TrackerRecord>{tracker});
     CHECK_FALSE(store->get_appointment({locator(2), user(1)}).value().has_value());
     CHECK(store->chain_position().value()->height == 900);
+    tracker.waiting_for_fee_until = 1044;  // refused for its fee: retried until then
+    WriteBatch waiting;
+    waiting.put_tracker(tracker);
+    REQUIRE(store->write(waiting));
+    CHECK(store->load_trackers().value() == std::vector<TrackerRecord>{tracker});
+    tracker.waiting_for_fee_until.reset();
     tracker.confirmed_height = 901;
     WriteBatch confirm;
     confirm.put_tracker(tracker).set_chain_position({901, {}});

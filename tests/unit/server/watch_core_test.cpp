@@ -569,3 +569,100 @@ TEST_CASE("watch core: an lnd appointment stored late is found in a block scanne
     teos_kind.payload = store::PayloadKind::encrypted_penalty;
     CHECK(f.core.in_window(teos_kind));
 }
+
+// Issue #14.6: a penalty the mempool refuses for its fee alone is kept and
+// offered again every block (rust-teos drops it, as it still drops invalid ones).
+namespace {
+using Kind = chain::BroadcastResult::Kind;
+std::vector<Action> report(Fixture& f, const Dispute& d, BroadcastPurpose purpose, Kind kind, int code = 0) {
+    return f.core.handle(BroadcastReport{key(d), purpose, result(kind, code)});
+}
+}  // namespace
+
+TEST_CASE("watch core: a penalty refused for its fee waits, is retried every block, and is followed once accepted") {
+    Fixture f;
+    Dispute d = make_dispute(f.rng);  // to_self_delay 144
+    auto first = f.core.handle(connected(f.block({d.dispute}), {d}));  // height 101
+    REQUIRE(all_of<Broadcast>(first).size() == 1);
+    auto waiting = report(f, d, BroadcastPurpose::penalty, Kind::fee_too_low, -26);
+    CHECK(all_of<DropAppointment>(waiting).empty());
+    auto persisted = all_of<PersistTracker>(waiting);
+    REQUIRE(persisted.size() == 1);
+    CHECK(persisted[0].tracker.waiting_for_fee_until == 101 + 144);
+    CHECK(f.core.waiting_for_fee() == 1);
+    CHECK(f.core.counters().penalties_refused_for_fee == 1);
+    CHECK(f.core.counters().penalties_broadcast == 0);
+
+    // Next blocks: offered again; still too low changes nothing.
+    for (int i = 0; i < 2; ++i) {
+        auto retry = all_of<Broadcast>(f.core.handle(connected(f.block({}), {})));
+        REQUIRE(retry.size() == 1);
+        CHECK(retry[0].purpose == BroadcastPurpose::fee_retry);
+        CHECK(retry[0].transaction.serialize() == d.penalty.serialize());
+        CHECK(report(f, d, BroadcastPurpose::fee_retry, Kind::fee_too_low, -26).empty());
+    }
+    // Fees fell: accepted, followed from now as any tracker.
+    REQUIRE(all_of<Broadcast>(f.core.handle(connected(f.block({}), {}))).size() == 1);  // 104
+    auto accepted = all_of<PersistTracker>(report(f, d, BroadcastPurpose::fee_retry, Kind::accepted));
+    REQUIRE(accepted.size() == 1);
+    CHECK_FALSE(accepted[0].tracker.waiting_for_fee_until);
+    CHECK(accepted[0].tracker.broadcast_height == 104);
+    CHECK(f.core.waiting_for_fee() == 0);
+    CHECK(f.core.counters().penalties_broadcast == 1);
+    // No more retries; mined, confirmed.
+    auto mined = f.core.handle(connected(f.block({d.penalty}), {}));
+    CHECK(all_of<Broadcast>(mined).empty());
+    REQUIRE(all_of<PersistTracker>(mined).size() == 1);
+    CHECK(all_of<PersistTracker>(mined)[0].tracker.confirmed_height == 105);
+}
+
+TEST_CASE("watch core: a penalty waiting for fee is abandoned when the CSV window closes or it turns invalid") {
+    SUBCASE("window") {
+        Fixture f;
+        Dispute d = make_dispute(f.rng);
+        d.appointment.to_self_delay = 2;
+        (void)f.core.handle(connected(f.block({d.dispute}), {d}));  // 101
+        REQUIRE(all_of<PersistTracker>(report(f, d, BroadcastPurpose::penalty, Kind::fee_too_low, -26))[0]
+                    .tracker.waiting_for_fee_until == 103);
+        for (int h = 102; h <= 103; ++h) {
+            REQUIRE(all_of<Broadcast>(f.core.handle(connected(f.block({}), {}))).size() == 1);
+            (void)report(f, d, BroadcastPurpose::fee_retry, Kind::fee_too_low, -26);
+        }
+        auto closed = f.core.handle(connected(f.block({}), {}));  // 104: past the window
+        CHECK(all_of<Broadcast>(closed).empty());
+        auto abandoned = all_of<AbandonTracker>(closed);
+        REQUIRE(abandoned.size() == 1);
+        CHECK(abandoned[0].reason.find("CSV window closed") != std::string::npos);
+        CHECK(f.core.trackers().empty());
+        CHECK(f.core.counters().penalties_abandoned == 1);
+    }
+    SUBCASE("inputs spent") {
+        Fixture f;
+        Dispute d = make_dispute(f.rng);
+        (void)f.core.handle(connected(f.block({d.dispute}), {d}));
+        (void)report(f, d, BroadcastPurpose::penalty, Kind::fee_too_low, -26);
+        (void)f.core.handle(connected(f.block({}), {}));
+        auto abandoned = all_of<AbandonTracker>(report(f, d, BroadcastPurpose::fee_retry, Kind::rejected, -25));
+        REQUIRE(abandoned.size() == 1);
+        CHECK(abandoned[0].reason.find("(-25)") != std::string::npos);
+        CHECK(f.core.waiting_for_fee() == 0);
+    }
+    SUBCASE("an invalid penalty is still dropped at once") {
+        Fixture f;
+        Dispute d = make_dispute(f.rng);
+        (void)f.core.handle(connected(f.block({d.dispute}), {d}));
+        auto dropped = report(f, d, BroadcastPurpose::penalty, Kind::rejected, -26);
+        CHECK(all_of<DropAppointment>(dropped).size() == 1);
+        CHECK(f.core.trackers().empty());
+    }
+    SUBCASE("the dispute reorged out while waiting: watched again") {
+        Fixture f;
+        Dispute d = make_dispute(f.rng);
+        auto view = f.block({d.dispute});
+        (void)f.core.handle(connected(view, {d}));
+        (void)report(f, d, BroadcastPurpose::penalty, Kind::fee_too_low, -26);
+        auto undone = all_of<UndoTracker>(f.core.handle(BlockDisconnected{view, {100, {}}}));
+        CHECK(undone.size() == 1);
+        CHECK(f.core.waiting_for_fee() == 0);
+    }
+}
