@@ -3,6 +3,7 @@
 #include <set>
 
 #include "common/check.h"
+#include "common/hash.h"
 #include "common/lnd_justice.h"
 #include "common/teos_protocol.h"
 
@@ -117,9 +118,12 @@ void WatchCore::respond(const store::AppointmentRecord& appointment,
     // Already responding (a block seen again, or a late event for an
     // appointment its block's scan already found): nothing new to do.
     if (trackers_.count(key) || pending_.count(key)) return;
+    Hash256 blob_digest = sha256(appointment.blob);
+    if (auto d = dropped_.find(key); d != dropped_.end() && d->second.blob_digest == blob_digest) return;
     OpenedPayload opened = open_payload(appointment, dispute, session);
     if (opened.kind == OpenedPayload::Kind::unsupported) return;
     if (opened.kind == OpenedPayload::Kind::invalid) {
+        dropped_[key] = Dropped{blob_digest, tip_.height};
         // rust-teos: a triggered appointment whose blob does not open is
         // dropped; so is an lnd kit that yields no valid justice transaction
         // (never broadcast blindly).
@@ -138,7 +142,7 @@ void WatchCore::respond(const store::AppointmentRecord& appointment,
     t.penalty_tx = opened.penalty->serialize();
     t.broadcast_height = tip_.height;
     t.blob_size = static_cast<std::uint32_t>(appointment.blob.size());
-    pending_[key] = PendingBreach{t, late, appointment.to_self_delay};
+    pending_[key] = PendingBreach{t, late, appointment.to_self_delay, blob_digest};
     out.push_back(Broadcast{appointment_key(key), BroadcastPurpose::penalty, std::move(*opened.penalty)});
 }
 
@@ -156,6 +160,7 @@ std::vector<Action> WatchCore::on_connected(const BlockConnected& e) {
     // Twice the window is kept, so a reorg (of up to recent_blocks) does not
     // shrink the window below recent_blocks of the new branch.
     while (recent_.size() > 2 * options_.recent_blocks) recent_.pop_front();
+    std::erase_if(dropped_, [&](const auto& d) { return d.second.height + 2 * options_.recent_blocks < view.height; });
 
     // Confirmations, resolutions and rebroadcasts of what we already track.
     // Trackers are few and blocks large: look their penalties up in the block.
@@ -304,6 +309,7 @@ std::vector<Action> WatchCore::on_broadcast(const BroadcastReport& e) {
     if (it == pending_.end()) return {};  // not ours to decide (a stale report)
     store::TrackerRecord t = std::move(it->second.tracker);
     std::uint32_t to_self_delay = it->second.to_self_delay;
+    Hash256 blob_digest = it->second.blob_digest;
     pending_.erase(it);
     if (e.result.kind == Kind::fee_too_low) {
         // Valid, but below what the mempool takes now: keep it and retry every
@@ -317,6 +323,7 @@ std::vector<Action> WatchCore::on_broadcast(const BroadcastReport& e) {
     if (e.result.kind == Kind::rejected) {
         // rust-teos: a penalty bitcoind refuses drops the appointment (no refund).
         ++counters_.penalties_rejected;
+        dropped_[key_of(e.key)] = Dropped{blob_digest, tip_.height};
         return {DropAppointment{e.key, DropReason::penalty_rejected,
                                 "bitcoind rejected the penalty (" + std::to_string(e.result.code) +
                                     "): " + e.result.message}};

@@ -210,6 +210,11 @@ private:
         store::TrackerRecord tracker;
         bool late = false;
         std::uint32_t to_self_delay = 0;  // the appointment's (0: unknown)
+        Hash256 blob_digest{};
+    };
+    struct Dropped {  // an appointment dropped at this height, with this blob
+        Hash256 blob_digest{};
+        std::uint32_t height = 0;
     };
 
     std::vector<Action> on_connected(const BlockConnected& e);
@@ -229,6 +234,10 @@ private:
     store::ChainPosition tip_;
     std::map<Key, store::TrackerRecord> trackers_;
     std::map<Key, PendingBreach> pending_;
+    // Appointments dropped in the window: a late event for the same appointment
+    // (queued before the drop committed) must not respond to it again; an
+    // updated appointment (another blob) is a new one.
+    std::map<Key, Dropped> dropped_;
     std::deque<std::shared_ptr<const RecentBlock>> recent_;  // active chain, oldest first; shared between copies
     CoreCounters counters_;
 };

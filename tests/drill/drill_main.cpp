@@ -23,6 +23,7 @@
 #include "common/script.h"
 #include "common/sighash.h"
 #include "net/bitcoind_rpc.h"
+#include "tests/support/bitcoind.h"
 #include "tests/support/child_process.h"
 #include "tests/support/http_client.h"
 #include "tests/support/p2wpkh_wallet.h"
@@ -79,16 +80,10 @@ Chain start_chain(const std::string& dir, const std::string& bitcoind, const std
         // small race, on a machine running the drill by hand).
         c.rpc_port = static_cast<std::uint16_t>(test::find_free_tcp_port());
         c.zmq_port = static_cast<std::uint16_t>(test::find_free_tcp_port());
-        std::string zmq = "tcp://127.0.0.1:" + std::to_string(c.zmq_port);
         c.real = true;
-        std::filesystem::create_directories(dir + "/bitcoind");
+        // BITCOIND_ARGS (e.g. -softwareexpiry=0 for Knots) are appended.
         c.process = std::make_unique<test::ChildProcess>(
-            std::vector<std::string>{bitcoind, "-regtest", "-datadir=" + dir + "/bitcoind", "-server", "-listen=0",
-                                     "-rpcport=" + std::to_string(c.rpc_port), "-rpcbind=127.0.0.1",
-                                     "-rpcallowip=127.0.0.1", "-rpcuser=argus", "-rpcpassword=drill",
-                                     "-zmqpubsequence=" + zmq, "-zmqpubhashblock=" + zmq, "-fallbackfee=0.0002",
-                                     "-disablewallet"},
-            dir + "/bitcoind.log");
+            test::bitcoind_argv(dir + "/bitcoind", {c.rpc_port, c.zmq_port}, "argus", "drill"), dir + "/bitcoind.log");
     } else {
         // The simulator binds port 0 for RPC and ZMQ and reports what it got.
         c.process = std::make_unique<test::ChildProcess>(

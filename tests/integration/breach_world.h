@@ -19,6 +19,7 @@
 #include "common/sighash.h"
 #include "common/watchtower_crypto.h"
 #include "net/bitcoind_rpc.h"
+#include "tests/support/bitcoind.h"
 #include "tests/support/child_process.h"
 #include "tests/support/http_client.h"
 #include "tests/support/p2wpkh_wallet.h"
@@ -46,20 +47,39 @@ public:
         std::string postgres;                 // empty: SQLite
     };
 
+    // The chain is the simulator, or a real regtest bitcoind when BITCOIND is
+    // set (tests/support/bitcoind.h); the scenarios are written for both.
     explicit BreachWorld(Options options = {}) : options_(std::move(options)) {
+        real_ = !bitcoind_path().empty();
         start_chain();
         rpc_ = std::make_unique<chain::BitcoindRpc>(chain::RpcEndpoint{"127.0.0.1", rpc_port_, "u", "p", "", std::chrono::seconds(10)});
-        mine(3);  // funds: three coinbases to the funder
+        REQUIRE_MESSAGE(wait_until([&] { return rpc_->call("getblockcount").has_value(); }, std::chrono::seconds(60)),
+                        chain_->log());
+        // Funds: three coinbases to the funder; bitcoind spends a coinbase
+        // only after 100 confirmations.
+        mine(real_ ? 103 : 3);
         start_tower();
         REQUIRE(api().post("/register", user.register_body()).status == 200);
     }
+    bool real_bitcoind() const { return real_; }
 
     // --- processes
     // The first start passes port 0: the simulator binds its RPC and ZMQ ports
     // itself and reports them in its ports file, so no port is picked here and
     // raced for. A restart reuses the reported ports, as a restarted bitcoind
     // keeps its configured ones (the running tower is pointed at them).
-    void start_chain() {
+    void start_chain(const std::vector<std::string>& bitcoind_args = {}) {
+        if (real_) {
+            if (rpc_port_ == 0) {
+                rpc_port_ = static_cast<std::uint16_t>(find_free_tcp_port());
+                zmq_port_ = static_cast<std::uint16_t>(find_free_tcp_port());
+            }
+            chain_ = std::make_unique<ChildProcess>(
+                bitcoind_argv(dir_.path() + "/bitcoind", {rpc_port_, zmq_port_}, "u", "p", bitcoind_args),
+                dir_.path() + "/bitcoind.log." + std::to_string(++chain_starts_));
+            if (rpc_) wait_until([&] { return rpc_->call("getblockcount").has_value(); }, std::chrono::seconds(60));
+            return;
+        }
         std::string ports_file = dir_.path() + "/sim.ports." + std::to_string(++chain_starts_);
         chain_ = std::make_unique<ChildProcess>(
             std::vector<std::string>{ARGUS_SIM_BINARY, "--rpc-port", std::to_string(rpc_port_), "--rpc-user", "u",
@@ -124,7 +144,47 @@ public:
         }
         return false;
     }
-    int confirmations(const Txid& txid) { return call("simulator_confirmations", json::array({txid.to_display_hex()})).get<int>(); }
+    int confirmations(const Txid& txid) {
+        if (!real_) return call("simulator_confirmations", json::array({txid.to_display_hex()})).get<int>();
+        // No txindex: look through the recent blocks.
+        std::uint32_t tip = chain_height();
+        for (std::uint32_t h = tip; h + 50 > tip && h > 0; --h) {
+            auto block = call("getblock", json::array({call("getblockhash", json::array({h})), 1}));
+            for (const auto& t : block["tx"]) {
+                if (t.get<std::string>() == txid.to_display_hex()) return static_cast<int>(tip - h + 1);
+            }
+        }
+        return 0;
+    }
+    // Replaces the top `depth` blocks with `new_blocks`, the first holding
+    // exactly `include`. The disconnected blocks' transactions go back to the
+    // mempool (both chains); the new blocks after the first take the mempool.
+    void reorg(std::uint32_t depth, std::uint32_t new_blocks, const std::vector<Transaction>& include = {}) {
+        json raw = json::array();
+        for (const auto& tx : include) raw.push_back(to_hex(tx.serialize()));
+        if (!real_) {
+            call("simulator_reorg", json::array({depth, new_blocks, raw}));
+            return;
+        }
+        std::string address = encode_address(p2wpkh_script(funder.public_key()), Network::regtest).value();
+        call("invalidateblock", json::array({call("getblockhash", json::array({chain_height() - depth + 1}))}));
+        if (new_blocks == 0) return;
+        call("generateblock", json::array({address, raw}));
+        if (new_blocks > 1) call("generatetoaddress", json::array({new_blocks - 1, address}));
+    }
+    // A fee market: the mempool refuses transactions paying less than
+    // `sat_per_kvb` (the simulator at once; bitcoind restarted with
+    // -minrelaytxfee, which empties its mempool as a restart does).
+    void set_min_fee(std::int64_t sat_per_kvb) {
+        if (!real_) {
+            call("simulator_set_min_fee", json::array({sat_per_kvb}));
+            return;
+        }
+        kill_chain();
+        char fee[32];
+        std::snprintf(fee, sizeof fee, "%.8f", static_cast<double>(std::max<std::int64_t>(sat_per_kvb, 1000)) / 1e8);
+        start_chain({std::string("-minrelaytxfee=") + fee});
+    }
     void send(const Transaction& tx) { call("sendrawtransaction", json::array({to_hex(tx.serialize())})); }
 
     // --- transactions
@@ -190,7 +250,18 @@ public:
     }
     // Waits for the 1 s metrics sampler to report `value`.
     bool metric_reaches(const std::string& name, double value) {
-        return wait_until([&] { return metric(name) == value; });
+        if (wait_until([&] { return metric(name) == value; })) return true;
+        // Say what it was instead, and the tower's log.
+        HttpClient http(metrics_port_);
+        auto r = http.get("/metrics");
+        std::string seen;
+        std::istringstream lines(r.body);
+        for (std::string line; std::getline(lines, line);) {
+            if (line.rfind(name, 0) == 0) seen += line + "\n";
+        }
+        MESSAGE("metric " << name << " never reached " << value << "; /metrics status " << r.status << ": " << seen
+                          << "\ntower log:\n" << tower_log());
+        return false;
     }
     bool tower_at_tip() { return admin_info()["chain_height"].get<std::uint32_t>() == chain_height(); }
 
@@ -216,6 +287,7 @@ private:
     TemporaryDirectory dir_;
     std::uint16_t rpc_port_ = 0, zmq_port_ = 0, api_port_ = 0, admin_port_ = 0, metrics_port_ = 0, wtwire_port_ = 0;
     int chain_starts_ = 0, tower_starts_ = 0;
+    bool real_ = false;
     std::unique_ptr<ChildProcess> chain_;
     std::unique_ptr<ChildProcess> tower_;
     std::unique_ptr<chain::BitcoindRpc> rpc_;

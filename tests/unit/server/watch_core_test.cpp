@@ -666,3 +666,27 @@ TEST_CASE("watch core: a penalty waiting for fee is abandoned when the CSV windo
         CHECK(f.core.waiting_for_fee() == 0);
     }
 }
+
+// A late event queued before its appointment's drop committed (the block scan
+// found it too) must not respond again; an updated appointment is new.
+TEST_CASE("watch core: an appointment dropped by a block scan is not answered again by its late event") {
+    Fixture f;
+    Dispute d = make_dispute(f.rng);
+    d.appointment.blob[0] ^= 1;  // does not decrypt
+    auto dropped = f.core.handle(connected(f.block({d.dispute}), {d}));
+    REQUIRE(all_of<DropAppointment>(dropped).size() == 1);
+    CHECK(f.core.handle(AppointmentStored{d.appointment, std::nullopt}).empty());
+    CHECK(f.core.counters().invalid_appointments == 1);
+
+    // Rejected by bitcoind: the same.
+    Dispute r = make_dispute(f.rng);
+    (void)f.core.handle(connected(f.block({r.dispute}), {r}));
+    REQUIRE(all_of<DropAppointment>(report(f, r, BroadcastPurpose::penalty, Kind::rejected, -25)).size() == 1);
+    CHECK(f.core.handle(AppointmentStored{r.appointment, std::nullopt}).empty());
+    CHECK(f.core.counters().penalties_rejected == 1);
+
+    // The user corrects the appointment: a new blob is answered.
+    Dispute fixed = d;
+    fixed.appointment.blob = teos::encrypt_penalty(d.penalty.serialize(), d.dispute.txid());
+    CHECK(all_of<Broadcast>(f.core.handle(AppointmentStored{fixed.appointment, std::nullopt})).size() == 1);
+}
