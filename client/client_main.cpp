@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <string_view>
 
 #include "client/node/client_api.h"
 #include "client/node/cln_plugin.h"
@@ -101,15 +102,34 @@ int call_daemon(std::uint16_t port, net::HttpMethod method, const std::string& t
     return 0;
 }
 
+// Core Lightning plugin mode: JSON-RPC on stdin/stdout, so stdout carries
+// nothing else.
+int run_plugin() {
+    signal(SIGPIPE, SIG_IGN);  // lightningd gone: writes fail and the plugin exits
+    return client::run_cln_plugin(std::cin, std::cout, [](const std::string& dir) {
+        return client::ClientNode::open(dir, system_context());
+    });
+}
+
+// a-day-in-the-life-of-a-plugin.md: lightningd runs plugins with
+// "LIGHTNINGD_PLUGIN" and "LIGHTNINGD_VERSION" set; lightningd/plugin.c sets
+// LIGHTNINGD_PLUGIN to "1", as pyln-client's Plugin.run checks.
+bool started_by_lightningd() {
+    const char* plugin = std::getenv("LIGHTNINGD_PLUGIN");
+    return plugin != nullptr && std::string_view(plugin) == "1";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     // systemd and lightningd stamp each line themselves.
     set_log_format({.timestamp = false, .program = "argus-client"});
-    if (argc == 1 && std::getenv("LIGHTNINGD_PLUGIN")) {
-        return client::run_cln_plugin(std::cin, std::cout, [](const std::string& dir) {
-            return client::ClientNode::open(dir, system_context());
-        });
+    if (started_by_lightningd()) {
+        // lightningd passes its own arguments: "--developer" in developer mode,
+        // "--dev-debug-self" when debugging the plugin (lightningd/plugin.c,
+        // plugin_send_getmanifest). Whatever they are, they are not ours.
+        for (int i = 1; i < argc; ++i) log_event(LogLevel::debug, "plugin_argument_ignored", {{"argument", argv[i]}});
+        return run_plugin();
     }
     CLI::App app{"argus-client: back up revoked Lightning states to teos-compatible watchtowers"};
     bool version = false;
@@ -153,11 +173,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (daemon->parsed()) return run_daemon(data_dir, bind, port, towers, ready_file);
-    if (plugin->parsed()) {
-        return client::run_cln_plugin(std::cin, std::cout, [](const std::string& dir) {
-            return client::ClientNode::open(dir, system_context());
-        });
-    }
+    if (plugin->parsed()) return run_plugin();
     if (add_tower->parsed()) return call_daemon(port, HttpMethod::post, "/towers", json{{"tower", tower}}.dump());
     if (remove_tower->parsed()) return call_daemon(port, HttpMethod::del, "/towers/" + tower_id, "");
     if (list_towers->parsed()) return call_daemon(port, HttpMethod::get, "/towers", "");

@@ -14,8 +14,12 @@
 
 namespace argus::client {
 
-// Runs until stdin closes. `open_node` is called at `init` with the data dir
-// derived from lightningd's configuration (or the argus-data-dir option).
+// Runs until stdin closes or lightningd sends the `shutdown` notification, then
+// stops the node and returns 0. `open_node` is called at `init` with the data
+// dir derived from lightningd's configuration (or the argus-data-dir option).
+// Requests get a JSON-RPC reply each (an error for unknown methods),
+// notifications none; malformed messages are reported on stderr and skipped.
+// `out` carries JSON-RPC only.
 int run_cln_plugin(std::istream& in, std::ostream& out,
                    const std::function<Result<std::unique_ptr<ClientNode>>(const std::string& data_dir)>& open_node);
 

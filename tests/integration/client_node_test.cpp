@@ -1,10 +1,17 @@
 // The client node against towers: real Argus towers (processes) and fake ones
 // (in-process HTTP servers) that misbehave, answer garbage or hang.
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -123,6 +130,174 @@ std::unique_ptr<ClientNode> open_node(const std::string& dir, std::chrono::milli
     options.tower_timeout = timeout;
     return std::move(ClientNode::open(dir, context(), options).value());
 }
+
+// argus-client started the way lightningd starts a plugin (lightningd/plugin.c,
+// plugin_send_getmanifest and plugins_init): argv is the plugin's path plus
+// "--dev-debug-self" and "--developer" as lightningd adds them, the environment
+// has LIGHTNINGD_PLUGIN=1 and LIGHTNINGD_VERSION, and JSON-RPC runs over the
+// child's stdin and stdout. Its stderr goes to a log file.
+class PluginProcess {
+public:
+    PluginProcess(const std::vector<std::string>& arguments, std::string stderr_path) : stderr_path_(std::move(stderr_path)) {
+        signal(SIGPIPE, SIG_IGN);  // a plugin that exited makes our writes fail with EPIPE, not kill the tests
+        std::vector<std::string> argv{ARGUS_CLIENT_BINARY};
+        argv.insert(argv.end(), arguments.begin(), arguments.end());
+        // Built before fork: the child of a threaded process may only exec.
+        std::vector<std::string> environment{"LIGHTNINGD_PLUGIN=1", "LIGHTNINGD_VERSION=v25.05"};
+        for (char** e = environ; *e != nullptr; ++e) {
+            std::string_view entry(*e);
+            if (!entry.starts_with("LIGHTNINGD_PLUGIN=") && !entry.starts_with("LIGHTNINGD_VERSION=")) environment.emplace_back(entry);
+        }
+        std::vector<char*> args, envp;
+        for (auto& a : argv) args.push_back(a.data());
+        args.push_back(nullptr);
+        for (auto& e : environment) envp.push_back(e.data());
+        envp.push_back(nullptr);
+        int to_child[2], from_child[2];
+        REQUIRE(pipe2(to_child, O_CLOEXEC) == 0);
+        REQUIRE(pipe2(from_child, O_CLOEXEC) == 0);
+        int err = open(stderr_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        REQUIRE(err >= 0);
+        pid_t parent = getpid();
+        pid_ = fork();
+        REQUIRE(pid_ >= 0);
+        if (pid_ == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() != parent) _exit(125);
+            dup2(to_child[0], 0);
+            dup2(from_child[1], 1);
+            dup2(err, 2);
+            execve(args[0], args.data(), envp.data());
+            _exit(127);
+        }
+        close(to_child[0]);
+        close(from_child[1]);
+        close(err);
+        stdin_ = to_child[1];
+        stdout_ = from_child[0];
+    }
+    ~PluginProcess() {
+        close_stdin();
+        if (stdout_ >= 0) close(stdout_);
+        if (pid_ > 0) {
+            kill(pid_, SIGKILL);
+            waitpid(pid_, nullptr, 0);
+        }
+    }
+    PluginProcess(const PluginProcess&) = delete;
+    PluginProcess& operator=(const PluginProcess&) = delete;
+
+    // lightningd ends every message with "\n\n" (lightningd/jsonrpc.c, jsonrpc_request_end).
+    void send(const json& message) { send_raw(message.dump() + "\n\n"); }
+    void send_raw(const std::string& text) {
+        std::size_t done = 0;
+        while (done < text.size()) {
+            ssize_t n = write(stdin_, text.data() + done, text.size() - done);
+            if (n <= 0) return;  // the plugin is gone; the checks on its replies say so
+            done += static_cast<std::size_t>(n);
+        }
+    }
+    void close_stdin() {
+        if (stdin_ >= 0) close(stdin_);
+        stdin_ = -1;
+    }
+    // The next message the plugin wrote (they end with "\n\n"), or nothing if
+    // none came within `limit` or stdout closed first.
+    std::optional<json> reply(std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+        auto deadline = std::chrono::steady_clock::now() + limit;
+        for (;;) {
+            if (auto end = unread_.find("\n\n"); end != std::string::npos) {
+                std::string message = unread_.substr(0, end);
+                unread_.erase(0, end + 2);
+                return json::parse(message, nullptr, false);
+            }
+            if (!read_some(deadline)) return std::nullopt;
+        }
+    }
+    // Waits for the exit status (-1 if it did not exit within `limit`), then
+    // reads what stdout still held.
+    int wait(std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+        auto deadline = std::chrono::steady_clock::now() + limit;
+        while (std::chrono::steady_clock::now() < deadline) {
+            int status = 0;
+            if (waitpid(pid_, &status, WNOHANG) == pid_) {
+                pid_ = -1;
+                while (read_some(std::chrono::steady_clock::now() + std::chrono::seconds(1))) {
+                }
+                return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        return -1;
+    }
+    // What stdout carried that no reply() took.
+    const std::string& unread() const { return unread_; }
+    std::string stderr_text() const {
+        std::ifstream in(stderr_path_);
+        std::stringstream s;
+        s << in.rdbuf();
+        return s.str();
+    }
+
+private:
+    bool read_some(std::chrono::steady_clock::time_point deadline) {
+        if (stdout_ < 0) return false;
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return false;
+        pollfd p{stdout_, POLLIN, 0};
+        if (poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+        char buffer[4096];
+        ssize_t n = read(stdout_, buffer, sizeof buffer);
+        if (n <= 0) {
+            close(stdout_);
+            stdout_ = -1;
+            return false;
+        }
+        unread_.append(buffer, static_cast<std::size_t>(n));
+        return true;
+    }
+
+    std::string stderr_path_;
+    pid_t pid_ = -1;
+    int stdin_ = -1, stdout_ = -1;
+    std::string unread_;
+};
+
+// A JSON-RPC 2.0 request as lightningd sends it, with a string id
+// (doc/lightningd-rpc.7.md, JSON IDS: "cln:METHOD#NUMBER").
+json request(const json& id, const std::string& method, json params = json::object()) {
+    return {{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", std::move(params)}};
+}
+// A notification: a request without "id" (doc/developers-guide/plugin-development/event-notifications.md).
+json notification(const std::string& method, json params = json::object()) {
+    return {{"jsonrpc", "2.0"}, {"method", method}, {"params", std::move(params)}};
+}
+
+// The `init` configuration of doc/developers-guide/plugin-development/a-day-in-the-life-of-a-plugin.md,
+// every field lightningd's plugin_populate_init_request writes.
+json init_configuration(const std::string& lightning_dir) {
+    return {{"lightning-dir", lightning_dir}, {"rpc-file", "lightning-rpc"}, {"startup", true}, {"network", "regtest"},
+            {"feature_set", {{"init", "02aaa2"}, {"node", "8000000002aaa2"}, {"channel", ""}, {"invoice", "028200"}}},
+            {"proxy", {{"type", "ipv4"}, {"address", "127.0.0.1"}, {"port", 9050}}}, {"torv3-enabled", true},
+            {"always_use_proxy", false}};
+}
+
+// Runs the plugin in-process over `input` and returns every message it wrote
+// (each ends with "\n\n"); `trailing` gets whatever followed the last one.
+std::vector<json> run_plugin_in_process(const std::string& input, std::string* trailing = nullptr) {
+    std::stringstream in(input), out;
+    CHECK(run_cln_plugin(in, out, [](const std::string& d) { return ClientNode::open(d, context()); }) == 0);
+    std::vector<json> replies;
+    std::string text = out.str();
+    std::size_t start = 0;
+    for (std::size_t end; (end = text.find("\n\n", start)) != std::string::npos; start = end + 2) {
+        replies.push_back(json::parse(text.substr(start, end - start), nullptr, false));
+    }
+    if (trailing != nullptr) *trailing = text.substr(start);
+    return replies;
+}
+
+std::string framed(const json& message) { return message.dump() + "\n\n"; }
 
 }  // namespace
 
@@ -276,6 +451,219 @@ TEST_CASE("client: the plugin refuses a bad argus-tower option by disabling itse
     REQUIRE(first["result"].contains("disable"));
     CHECK(first["result"]["disable"].get<std::string>().find("argus-tower not-a-tower") != std::string::npos);
     CHECK(text.find("argus plugin not initialised") != std::string::npos);  // nothing runs half-configured
+}
+
+// lightningd in developer mode starts every plugin as `<plugin> --developer`
+// (and adds --dev-debug-self when debugging it), with LIGHTNINGD_PLUGIN=1 set:
+// lightningd/plugin.c, plugin_send_getmanifest and plugins_init. The exchange
+// follows doc/developers-guide/plugin-development/a-day-in-the-life-of-a-plugin.md;
+// the shutdown notification is doc/schemas/notification/shutdown.json, sent only
+// to plugins subscribed to it (lightningd/notification.c, notify_plugin_shutdown).
+TEST_CASE("client: plugin started as lightningd --developer starts it - getmanifest, init, a command, the hook, then exit 0 on the shutdown notification (a-day-in-the-life-of-a-plugin.md)") {
+    FakeTower tower(FakeTower::Mode::honest);
+    TemporaryDirectory dir;
+    std::string lightning_dir = dir.path() + "/regtest";
+    std::filesystem::create_directories(lightning_dir);
+    PluginProcess plugin({"--developer", "--dev-debug-self", "--an-option-argus-has-never-heard-of"}, dir.path() + "/plugin.log");
+
+    plugin.send(request("cln:getmanifest#1", "getmanifest", {{"allow-deprecated-apis", false}}));
+    auto manifest = plugin.reply();
+    INFO("plugin stderr: " << plugin.stderr_text());
+    REQUIRE(manifest);
+    CHECK((*manifest)["jsonrpc"] == "2.0");
+    CHECK((*manifest)["id"] == "cln:getmanifest#1");
+    const json& m = (*manifest)["result"];
+    CHECK(m["hooks"][0]["name"] == "commitment_revocation");
+    // "if subscribed to "shutdown" notification, a plugin can exit cleanly".
+    CHECK(std::find(m["subscriptions"].begin(), m["subscriptions"].end(), "shutdown") != m["subscriptions"].end());
+    // "`nonnumericids` ... If present, this must be `true`".
+    CHECK(m["nonnumericids"] == true);
+    // "the `name` and `usage` fields are mandatory".
+    for (const auto& method : m["rpcmethods"]) {
+        CHECK(method["name"].is_string());
+        CHECK(method["usage"].is_string());
+    }
+
+    plugin.send(request("cln:init#2", "init",
+                        {{"options", {{"argus-data-dir", ""}, {"argus-tower", tower.address()}}},
+                         {"configuration", init_configuration(lightning_dir)}}));
+    auto init = plugin.reply();
+    REQUIRE(init);
+    CHECK((*init)["id"] == "cln:init#2");
+    CHECK((*init)["result"] == json::object());  // no "disable"
+
+    plugin.send(request("cli:listtowers#3/cln:listtowers#4", "listtowers"));
+    auto towers = plugin.reply();
+    REQUIRE(towers);
+    CHECK((*towers)["id"] == "cli:listtowers#3/cln:listtowers#4");
+    CHECK((*towers)["result"]["towers"].size() == 1);
+
+    RevokedState state = revoked_state(40);
+    plugin.send(request("cln:commitment_revocation#5", "commitment_revocation",
+                        {{"commitment_txid", state.commitment_txid}, {"penalty_tx", state.penalty_tx},
+                         {"channel_id", std::string(64, 'a')}, {"commitnum", 40}}));
+    auto hook = plugin.reply();
+    REQUIRE(hook);
+    CHECK((*hook)["id"] == "cln:commitment_revocation#5");
+    CHECK((*hook)["result"]["result"] == "continue");  // doc/schemas/hook/commitment_revocation.json
+
+    // notify_plugin_shutdown: {"method":"shutdown","params":{"shutdown":{}}}, no id.
+    // stdin stays open: the notification alone ends the plugin.
+    plugin.send(notification("shutdown", {{"shutdown", json::object()}}));
+    CHECK(plugin.wait() == 0);
+    CHECK(plugin.unread().empty());  // stdout carried the four replies and nothing else
+    // The revoked state was queued durably in <lightning-dir>/argus before "continue".
+    auto reopened = ClientNode::open(lightning_dir + "/argus", context()).value();
+    CHECK(reopened->backups_json().size() == 1);
+}
+
+// Same source: getmanifest "may have `allow-deprecated-apis: false`, but you
+// should accept, and ignore, other parameters"; init passes "options" and
+// "configuration", whose fields grow with lightningd's versions.
+TEST_CASE("client: plugin accepts getmanifest and init with every field lightningd sends plus unknown ones (a-day-in-the-life-of-a-plugin.md)") {
+    TemporaryDirectory dir;
+    json configuration = init_configuration(dir.path());
+    configuration["a-field-from-a-later-lightningd"] = {{"nested", json::array({1, "two", nullptr})}};
+    configuration["another-one"] = 7;
+    std::string input = framed(request("cln:getmanifest#1", "getmanifest", {{"allow-deprecated-apis", true}, {"later-param", {{"x", 1}}}})) +
+                        framed(request("cln:init#2", "init",
+                                       {{"options", {{"argus-data-dir", ""}, {"argus-tower", ""}, {"not-our-option", 5}}},
+                                        {"configuration", configuration}, {"a-later-init-param", true}})) +
+                        framed(request("cln:listbackups#3", "listbackups"));
+    auto replies = run_plugin_in_process(input);
+    REQUIRE(replies.size() == 3);
+    const json& m = replies[0]["result"];
+    CHECK(m["nonnumericids"] == true);
+    CHECK(m["dynamic"] == false);  // "Critical plugins that should not be stopped should set it to false"
+    CHECK(std::find(m["subscriptions"].begin(), m["subscriptions"].end(), "shutdown") != m["subscriptions"].end());
+    CHECK(replies[1]["id"] == "cln:init#2");
+    CHECK(replies[1]["result"] == json::object());
+    CHECK(replies[2]["result"]["backups"] == json::array());
+    CHECK(std::filesystem::exists(dir.path() + "/argus/backups.sqlite"));
+}
+
+// doc/developers-guide/plugin-development/event-notifications.md quotes JSON-RPC
+// 2.0: "A Notification is a Request object without an "id" member ... The
+// Server MUST NOT reply to a Notification".
+TEST_CASE("client: plugin never answers a notification, before or after init (event-notifications.md)") {
+    TemporaryDirectory dir;
+    std::string input = framed(notification("connect", {{"connect", {{"id", std::string(66, '2')}, {"direction", "in"}}}})) +
+                        framed(request("cln:getmanifest#1", "getmanifest")) +
+                        framed(notification("deprecated_oneshot", {{"deprecated_oneshot", {{"deprecated_ok", false}}}})) +
+                        framed(request("cln:init#2", "init", {{"options", json::object()}, {"configuration", init_configuration(dir.path())}})) +
+                        framed(notification("block_added", {{"block_added", {{"hash", std::string(64, '0')}, {"height", 7}}}})) +
+                        framed(notification("a-topic-nobody-registered")) +
+                        framed(request("cln:listtowers#3", "listtowers"));
+    auto replies = run_plugin_in_process(input);
+    REQUIRE(replies.size() == 3);
+    CHECK(replies[0]["id"] == "cln:getmanifest#1");
+    CHECK(replies[1]["id"] == "cln:init#2");
+    CHECK(replies[2]["id"] == "cln:listtowers#3");
+}
+
+// doc/schemas/notification/shutdown.json: "It is expected that the plugin
+// terminates it's own process when subscribing to this notification."
+TEST_CASE("client: plugin stops at the shutdown notification, even before init, and answers nothing after it (shutdown.json)") {
+    std::string input = framed(request("cln:getmanifest#1", "getmanifest")) +
+                        framed(notification("shutdown", {{"shutdown", json::object()}})) +
+                        framed(request("cln:listtowers#2", "listtowers"));
+    auto replies = run_plugin_in_process(input);
+    REQUIRE(replies.size() == 1);
+    CHECK(replies[0]["id"] == "cln:getmanifest#1");
+}
+
+// JSON-RPC 2.0 (which doc/lightningd-rpc.7.md builds on): -32601 "Method not
+// found", -32600 "Invalid Request"; lightningd passes a command's params as the
+// user gave them, an array or an object (lightningd-rpc.7.md, JSON COMMANDS).
+TEST_CASE("client: plugin answers unknown methods and malformed requests with JSON-RPC errors and never crashes (lightningd-rpc.7.md)") {
+    TemporaryDirectory dir;
+    std::string input = framed(request("cln:nosuchmethod#1", "nosuchmethod")) +
+                        framed(json{{"jsonrpc", "2.0"}, {"id", "cln:bad#2"}, {"method", 42}}) +
+                        framed(request("cln:init#3", "init", {{"options", json::object()}, {"configuration", init_configuration(dir.path())}})) +
+                        framed(request("cln:nosuchmethod#4", "nosuchmethod", json::array({1, 2}))) +
+                        framed(request("cln:commitment_revocation#5", "commitment_revocation", json::array({"not", "an", "object"}))) +
+                        framed(request("cln:commitment_revocation#6", "commitment_revocation", nullptr)) +
+                        framed(request("cli:registertower#7", "registertower", {{"tower_id", 5}})) +
+                        framed(request("cli:abandontower#8", "abandontower", "a string")) +
+                        framed(request("cln:init#9", "init", {{"options", json::object()}, {"configuration", init_configuration(dir.path())}})) +
+                        framed(request(10, "listtowers"));  // an old lightningd's numeric id
+    auto replies = run_plugin_in_process(input);
+    REQUIRE(replies.size() == 10);
+    for (const auto& r : replies) CHECK(r["jsonrpc"] == "2.0");
+    CHECK(replies[0]["id"] == "cln:nosuchmethod#1");
+    CHECK(replies[0]["error"]["code"] == -32601);
+    CHECK(replies[1]["id"] == "cln:bad#2");
+    CHECK(replies[1]["error"]["code"] == -32600);
+    CHECK(replies[2]["result"] == json::object());
+    CHECK(replies[3]["error"]["code"] == -32601);
+    // A hook call the plugin cannot read still lets the channel go on.
+    CHECK(replies[4]["result"]["result"] == "continue");
+    CHECK(replies[5]["result"]["result"] == "continue");
+    CHECK(replies[6]["error"]["code"] == -32602);
+    CHECK(replies[7]["error"]["code"] == -32602);
+    CHECK(replies[8]["id"] == "cln:init#9");
+    CHECK(replies[8].contains("error"));  // one node per plugin: a second init is refused
+    CHECK(replies[9]["id"] == 10);
+    CHECK(replies[9]["result"]["towers"] == json::array());
+
+    // A configuration whose lightning-dir is not a string disables the plugin, naming it.
+    auto bad = run_plugin_in_process(framed(request("cln:init#1", "init", {{"options", json::array()}, {"configuration", {{"lightning-dir", 5}}}})));
+    REQUIRE(bad.size() == 1);
+    REQUIRE(bad[0]["result"].contains("disable"));
+    CHECK(bad[0]["result"]["disable"].get<std::string>().find("lightning-dir") != std::string::npos);
+}
+
+TEST_CASE("client: plugin exits 0 at stdin EOF when started with lightningd --developer arguments (a-day-in-the-life-of-a-plugin.md)") {
+    TemporaryDirectory dir;
+    {
+        PluginProcess plugin({"--developer"}, dir.path() + "/eof-after-getmanifest.log");
+        plugin.send(request("cln:getmanifest#1", "getmanifest", {{"allow-deprecated-apis", false}}));
+        auto manifest = plugin.reply();
+        INFO("plugin stderr: " << plugin.stderr_text());
+        REQUIRE(manifest);
+        CHECK((*manifest)["id"] == "cln:getmanifest#1");
+        plugin.close_stdin();  // lightningd --help stops here
+        CHECK(plugin.wait() == 0);
+        CHECK(plugin.unread().empty());
+    }
+    {
+        PluginProcess plugin({"--developer", "--dev-debug-self"}, dir.path() + "/eof-after-init.log");
+        plugin.send(request("cln:getmanifest#1", "getmanifest"));
+        plugin.send(request("cln:init#2", "init", {{"options", json::object()}, {"configuration", init_configuration(dir.path())}}));
+        REQUIRE(plugin.reply());
+        auto init = plugin.reply();
+        INFO("plugin stderr: " << plugin.stderr_text());
+        REQUIRE(init);
+        CHECK((*init)["result"] == json::object());
+        plugin.close_stdin();  // lightningd died without a shutdown notification
+        CHECK(plugin.wait() == 0);
+        CHECK(plugin.unread().empty());
+    }
+}
+
+// doc/lightningd-rpc.7.md: every message "is followed by two '\n' characters,
+// which should not appear in normal JSON". A garbled message costs only
+// itself; nothing about it goes to stdout, the channel to lightningd.
+TEST_CASE("client: plugin reports malformed JSON on stderr and keeps serving (lightningd-rpc.7.md)") {
+    TemporaryDirectory dir;
+    PluginProcess plugin({}, dir.path() + "/plugin.log");
+    plugin.send_raw("this is not json\n\n");
+    plugin.send_raw(R"({"jsonrpc":"2.0","id":"cln:getmanifest#1","method":"getman)" "\n\n");  // cut short
+    plugin.send_raw("[1,2,3]\n\n");
+    plugin.send_raw(R"({"jsonrpc":"2.0","id":"cln:x#2","method":"init","params":{"options":{},"configuration":)" "\n\n");
+    plugin.send(request("cln:getmanifest#3", "getmanifest"));
+    auto manifest = plugin.reply();
+    INFO("plugin stderr: " << plugin.stderr_text());
+    REQUIRE(manifest);
+    CHECK((*manifest)["id"] == "cln:getmanifest#3");
+    plugin.send_raw(R"({"jsonrpc":"2.0","id":"cln:y#4")");  // and EOF in the middle of one
+    plugin.close_stdin();
+    CHECK(plugin.wait() == 0);
+    CHECK(plugin.unread().empty());
+    std::string log = plugin.stderr_text();
+    std::size_t reported = 0;
+    for (std::size_t at = 0; (at = log.find("plugin_malformed_message", at)) != std::string::npos; ++at) ++reported;
+    CHECK(reported == 5);
 }
 
 TEST_CASE("client: a receipt the queue cannot record is not taken for done, and the identical re-send is then recorded") {
