@@ -342,7 +342,10 @@ TEST_CASE("wtwire e2e: a breach backed up over wtwire is punished, for every alt
 TEST_CASE("wtwire e2e: a reward session pays the tower's reward address") {
     Bytes reward_script = p2wpkh_script(key(0x61).public_key());
     std::string address = encode_address(reward_script, Network::regtest).value();
-    BreachWorld world({.tower_args = {"--wtwire-reward-address", address}, .postgres = ""});
+    BreachWorld world({.tower_args = {"--wtwire-reward-address", address, "--wtwire-min-reward-rate", "5000"},
+                       .postgres = ""});
+    // Below the operator's minimum reward rate: 62 (reject reward rate).
+    CHECK(create(world, key(0x62), 0x0003, 10, 2500, 1000, 4999).code == wt::reply_code::reject_reward_rate);
     punish_over_wtwire(world, {"reward (0x0003)", 0x0003, wt::CommitmentType::legacy}, reward_script);
 }
 
