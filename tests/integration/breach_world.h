@@ -91,6 +91,10 @@ public:
         zmq_port_ = ports.at("zmq_port").get<std::uint16_t>();
     }
     void kill_chain() {
+        // bitcoind writes its chain state lazily: a SIGKILL would also take
+        // recent blocks with it. The scenarios are about the tower, so make
+        // bitcoind's state durable first (gettxoutsetinfo flushes it).
+        if (real_) call("gettxoutsetinfo");
         chain_->signal(SIGKILL);
         chain_->wait();
     }
