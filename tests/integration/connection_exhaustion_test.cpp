@@ -358,9 +358,131 @@ TEST_CASE("wtwire: 1200 stalled BOLT 8 handshakes do not lock an honest client o
     double p99 = percentile(latencies_ms, 0.99);
     api::WtwireStats stats = listener.stats();
     MESSAGE("honest handshakes " << latencies_ms.size() << ", failures " << failures << " (" << first_error << "), p99 "
-                                 << p99 << " ms; refused " << stats.refused << ", timeouts " << stats.timeouts);
+                                 << p99 << " ms; evicted idle " << stats.evicted_idle << ", stalled "
+                                 << stats.evicted_stalled << ", per source " << stats.evicted_per_source << ", refused "
+                                 << stats.refused << ", timeouts " << stats.timeouts);
     CHECK(failures == 0);
     CHECK(p99 <= 1000.0);
     CHECK(latencies_ms.size() > 20);
+    CHECK(stats.evicted_stalled > 0);
+    CHECK(stats.refused == 0);
+    CHECK(stats.evicted_per_source == 0);
     listener.stop();
+}
+
+namespace {
+
+// Reads until the peer closes or `wait` passes; true if it closed.
+bool closed_within(int fd, milliseconds wait) {
+    auto deadline = SteadyClock::now() + wait;
+    for (;;) {
+        auto left = std::chrono::duration_cast<milliseconds>(deadline - SteadyClock::now()).count();
+        pollfd p{fd, POLLIN, 0};
+        if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) return false;
+        char buffer[512];
+        if (::recv(fd, buffer, sizeof buffer, 0) <= 0) return true;
+    }
+}
+
+}  // namespace
+
+TEST_CASE("http: a request slower than the minimum receive rate is closed after the grace") {
+    TowerFixtureOptions options;
+    options.http.min_receive_rate = 100;
+    options.http.receive_rate_grace = milliseconds(300);
+    TowerFixture tower(Backend::sqlite, options);  // the request timeout stays at 10 s
+    // 20 bytes, then 10 bytes/s: below 100 B/s once the grace is over.
+    int slow = connect_loopback(tower.port());
+    REQUIRE(slow >= 0);
+    REQUIRE(send_now(slow, "GET /ping HTTP/1.1\r\n"));
+    auto start = SteadyClock::now();
+    bool closed = false;
+    for (int i = 0; i < 30 && !closed; ++i) {
+        send_now(slow, "X");
+        closed = closed_within(slow, milliseconds(100));
+    }
+    auto took = std::chrono::duration_cast<milliseconds>(SteadyClock::now() - start);
+    CHECK(closed);
+    CHECK(took < milliseconds(2000));
+    ::close(slow);
+    // The stream's timer closes the socket before the read handler counts it.
+    CHECK(wait_for([&] { return tower.server->connection_stats().slow_transfer == 1; }, milliseconds(2000)));
+    // A request that pauses within the grace is served.
+    int fd = connect_loopback(tower.port());
+    REQUIRE(fd >= 0);
+    REQUIRE(send_now(fd, "GET /ping HTTP/1.1\r\n"));
+    std::this_thread::sleep_for(milliseconds(150));
+    REQUIRE(send_now(fd, "Host: t\r\nConnection: close\r\n\r\n"));
+    std::string reply;
+    char buffer[512];
+    for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) reply.append(buffer, static_cast<std::size_t>(n));
+    CHECK(reply.rfind("HTTP/1.1 200", 0) == 0);
+    ::close(fd);
+    CHECK(tower.server->connection_stats().slow_transfer == 1);
+}
+
+TEST_CASE("http: at the cap the stalest trickler is evicted, not a keep-alive client that keeps sending") {
+    TowerFixtureOptions options;
+    options.http.max_connections = 3;
+    TowerFixture tower(Backend::sqlite, options);
+    HonestHttpClient active(tower.port());
+    REQUIRE(active.connect());
+    REQUIRE(active.get("/ping", true, milliseconds(5000)) == std::optional<unsigned>(200));
+    int older = connect_loopback(tower.port());
+    REQUIRE(send_now(older, "POST /register HTTP/1.1\r\nHost: t\r\n"));
+    std::this_thread::sleep_for(milliseconds(100));
+    int newer = connect_loopback(tower.port());
+    REQUIRE(send_now(newer, "POST /register HTTP/1.1\r\nHost: t\r\n"));
+    std::this_thread::sleep_for(milliseconds(100));
+    REQUIRE(active.get("/ping", true, milliseconds(5000)) == std::optional<unsigned>(200));
+    REQUIRE(tower.server->open_connections() == 3);
+
+    HonestHttpClient arriving(tower.port());
+    REQUIRE(arriving.connect());
+    CHECK(arriving.get("/ping", true, milliseconds(5000)) == std::optional<unsigned>(200));
+    CHECK(closed_within(older, milliseconds(2000)));
+    CHECK_FALSE(closed_within(newer, milliseconds(200)));
+    CHECK(active.get("/ping", true, milliseconds(5000)) == std::optional<unsigned>(200));
+    api::ConnectionStats stats = tower.server->connection_stats();
+    CHECK(stats.evicted_stalled == 1);
+    CHECK(stats.evicted_idle == 0);
+    CHECK(stats.refused == 0);
+    ::close(older);
+    ::close(newer);
+}
+
+TEST_CASE("http: at its per-source cap a source evicts its own stalest connection") {
+    TowerFixtureOptions options;
+    options.http.max_connections_per_source = 2;
+    options.http.limit_loopback_sources = true;  // loopback is exempt by default
+    TowerFixture tower(Backend::sqlite, options);
+    int first = connect_loopback(tower.port());
+    REQUIRE(send_now(first, "GET /ping HTTP/1.1\r\n"));
+    std::this_thread::sleep_for(milliseconds(100));
+    int second = connect_loopback(tower.port());
+    REQUIRE(send_now(second, "GET /ping HTTP/1.1\r\n"));
+    std::this_thread::sleep_for(milliseconds(100));
+    HonestHttpClient third(tower.port());
+    REQUIRE(third.connect());
+    CHECK(third.get("/ping", true, milliseconds(5000)) == std::optional<unsigned>(200));
+    CHECK(closed_within(first, milliseconds(2000)));
+    CHECK_FALSE(closed_within(second, milliseconds(200)));
+    api::ConnectionStats stats = tower.server->connection_stats();
+    CHECK(stats.evicted_per_source == 1);
+    CHECK(stats.evicted_stalled + stats.evicted_idle == 0);
+    ::close(first);
+    ::close(second);
+}
+
+TEST_CASE("http: loopback sources are exempt from the per-source cap by default") {
+    TowerFixtureOptions options;
+    options.http.max_connections_per_source = 2;
+    TowerFixture tower(Backend::sqlite, options);
+    std::vector<HonestHttpClient> clients;
+    clients.reserve(5);  // no copies: each closes its socket
+    for (int i = 0; i < 5; ++i) clients.emplace_back(tower.port());
+    for (auto& c : clients) REQUIRE(c.connect());
+    for (auto& c : clients) CHECK(c.get("/ping", true, milliseconds(5000)) == std::optional<unsigned>(200));
+    CHECK(tower.server->open_connections() == 5);
+    CHECK(tower.server->connection_stats().evicted_per_source == 0);
 }
