@@ -173,9 +173,10 @@ struct HttpServerOptions {
     // (its first byte; for a connection's first request, the accept or the TLS
     // handshake's end), the bytes received of it must average at least
     // `min_receive_rate` bytes/s, or the connection is closed. 0: no rule.
-    // 128 B/s after 5 s: a request up to 640 bytes has 5 s, a 2 KiB one 16 s
-    // (the request timeout still ends it at 10 s); a phone on GPRS sends 30x
-    // that, and a slow loris is cut after 5 s instead of the request timeout.
+    // 128 B/s after 5 s: a request up to 640 bytes just has to arrive within
+    // 5 s, a larger one must keep averaging 128 B/s until the request timeout;
+    // a phone on GPRS sends 30x that, and a slow loris is cut after 5 s
+    // instead of the request timeout.
     std::size_t min_receive_rate = 128;
     std::chrono::milliseconds receive_rate_grace{5'000};
     std::optional<TlsOptions> tls;
