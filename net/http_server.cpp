@@ -17,20 +17,136 @@ namespace net = boost::asio;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 
+namespace {
+
+// An IPv4 address, or the /64 an IPv6 host usually holds (v4-mapped: the IPv4).
+struct Source {
+    std::string key;
+    bool loopback = false;
+};
+
+Source source_of(const std::string& peer_address) {
+    beast::error_code ec;
+    auto address = net::ip::make_address(peer_address, ec);
+    if (ec) return {peer_address, false};
+    if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+        address = net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6());
+    }
+    if (address.is_v4()) return {address.to_string(), address.is_loopback()};
+    auto bytes = address.to_v6().to_bytes();
+    std::fill(bytes.begin() + 8, bytes.end(), 0);
+    return {net::ip::address_v6(bytes).to_string() + "/64", address.is_loopback()};
+}
+
+}  // namespace
+
+std::shared_ptr<ConnectionSlot> ConnectionTable::admit(const std::string& peer_address, Clock::time_point now) {
+    Source source = source_of(peer_address);
+    auto slot = std::make_shared<ConnectionSlot>();
+    slot->enter(ConnectionPhase::receiving, now);
+    slot->source_ = std::move(source.key);
+    slot->limited_ = limits_.max_connections_per_source > 0 && (!source.loopback || limits_.limit_loopback_sources);
+    std::shared_ptr<EvictableConnection> evicted;
+    {
+        std::lock_guard lock(mutex_);
+        ++accepted_;
+        std::shared_ptr<ConnectionSlot> victim;
+        bool source_full = slot->limited_ && per_source_[slot->source_] >= limits_.max_connections_per_source;
+        if (source_full || slots_.size() >= limits_.max_connections) {
+            victim = choose_victim_locked(source_full ? &slot->source_ : nullptr, now);
+            if (!victim) {
+                ++refused_;
+                if (slot->limited_ && per_source_[slot->source_] == 0) per_source_.erase(slot->source_);
+                return nullptr;
+            }
+            if (source_full) {
+                ++evicted_per_source_;
+            } else {
+                ++(victim->phase_.load(std::memory_order_relaxed) == ConnectionPhase::waiting ? evicted_idle_
+                                                                                              : evicted_stalled_);
+            }
+            evicted = victim->owner_.lock();
+            remove_locked(victim);
+        }
+        slot->position_ = slots_.insert(slots_.end(), slot);
+        if (slot->limited_) ++per_source_[slot->source_];
+    }
+    if (evicted) evicted->evict();  // outside the lock: it posts to the victim's executor
+    return slot;
+}
+
+void ConnectionTable::bind(const std::shared_ptr<ConnectionSlot>& slot, std::weak_ptr<EvictableConnection> owner) {
+    std::lock_guard lock(mutex_);
+    slot->owner_ = std::move(owner);
+}
+
+void ConnectionTable::release(const std::shared_ptr<ConnectionSlot>& slot) {
+    if (!slot) return;
+    std::lock_guard lock(mutex_);
+    if (!slot->removed_) remove_locked(slot);
+}
+
+void ConnectionTable::remove_locked(const std::shared_ptr<ConnectionSlot>& slot) {
+    slot->removed_ = true;
+    if (slot->limited_) {
+        auto it = per_source_.find(slot->source_);
+        if (it != per_source_.end() && --it->second == 0) per_source_.erase(it);
+    }
+    slots_.erase(slot->position_);
+}
+
+std::shared_ptr<ConnectionSlot> ConnectionTable::choose_victim_locked(const std::string* source,
+                                                                      Clock::time_point now) const {
+    const Clock::rep now_count = now.time_since_epoch().count();
+    std::shared_ptr<ConnectionSlot> best;
+    Clock::rep best_age = 0;
+    for (const auto& slot : slots_) {
+        if (source && slot->source_ != *source) continue;
+        if (slot->phase_.load(std::memory_order_relaxed) == ConnectionPhase::busy || slot->owner_.expired()) continue;
+        Clock::rep age = now_count - slot->since_.load(std::memory_order_relaxed);
+        if (!best || age > best_age) {
+            best = slot;
+            best_age = age;
+        }
+    }
+    return best;
+}
+
+ConnectionStats ConnectionTable::stats() const {
+    std::lock_guard lock(mutex_);
+    ConnectionStats s;
+    s.accepted = accepted_;
+    s.open = slots_.size();
+    s.refused = refused_;
+    s.evicted_idle = evicted_idle_;
+    s.evicted_stalled = evicted_stalled_;
+    s.evicted_per_source = evicted_per_source_;
+    s.slow_transfer = slow_transfer_.load(std::memory_order_relaxed);
+    return s;
+}
+
+std::size_t ConnectionTable::open() const {
+    std::lock_guard lock(mutex_);
+    return slots_.size();
+}
+
 struct HttpServer::Impl {
     // Declaration order matters: sessions still queued in `io` are destroyed
-    // with it and touch `connections` (and their TLS state) as they go.
+    // with it and release their `table` slots (and TLS state) as they go.
     HttpServerOptions options;
     Router& router;
-    std::atomic<std::size_t> connections{0};
-    std::atomic<std::size_t> accepted{0};
+    ConnectionTable table;
     std::atomic<bool> stopped{false};
     std::optional<ssl::context> tls;
     net::io_context io;
     tcp::acceptor acceptor{io};
     std::vector<std::thread> threads;
 
-    Impl(HttpServerOptions o, Router& r) : options(std::move(o)), router(r) {}
+    Impl(HttpServerOptions o, Router& r)
+        : options(std::move(o)),
+          router(r),
+          table(ConnectionLimits{options.max_connections, options.max_connections_per_source,
+                                 options.limit_loopback_sources}) {}
     void accept();
 };
 
@@ -53,38 +169,105 @@ std::string reason_json(unsigned status) {
 }
 
 template <class Stream>
-class Session : public std::enable_shared_from_this<Session<Stream>> {
+class Session : public std::enable_shared_from_this<Session<Stream>>, public EvictableConnection {
 public:
-    Session(Stream stream, HttpServer::Impl& server) : stream_(std::move(stream)), server_(server) {}
-    ~Session() { --server_.connections; }
+    Session(Stream stream, HttpServer::Impl& server, std::shared_ptr<ConnectionSlot> slot)
+        : stream_(std::move(stream)), server_(server), slot_(std::move(slot)) {}
+    ~Session() override { server_.table.release(slot_); }
 
     void start() {
+        server_.table.bind(slot_, this->weak_from_this());
         if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
-            read_header();
+            read_request();
         } else {
             beast::get_lowest_layer(stream_).expires_after(server_.options.request_timeout);
             stream_.async_handshake(ssl::stream_base::server,
                                     [self = this->shared_from_this()](beast::error_code ec) {
                                         if (ec) return;  // a failed handshake is a clean close
-                                        self->read_header();
+                                        self->read_request();
                                     });
         }
     }
 
-private:
-    void read_header() {
-        parser_.emplace();
-        parser_->header_limit(8 * 1024);
-        beast::get_lowest_layer(stream_).expires_after(first_ ? server_.options.request_timeout
-                                                               : server_.options.idle_timeout);
-        http::async_read_header(stream_, buffer_, *parser_,
-                                [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-                                    self->on_header(ec);
-                                });
+    // At the cap, from the acceptor: close on our own strand.
+    void evict() override {
+        net::post(stream_.get_executor(), [self = this->shared_from_this()] {
+            beast::get_lowest_layer(self->stream_).close();  // cancels the pending read and its timer
+        });
     }
 
-    void on_header(beast::error_code ec) {
+private:
+    using Clock = ConnectionTable::Clock;
+
+    // Waits for the next request: the first one counts from now (the accept
+    // or the TLS handshake's end), a keep-alive one from its first byte.
+    void read_request() {
+        parser_.emplace();
+        parser_->header_limit(8 * 1024);
+        header_done_ = false;
+        received_ = 0;
+        if (first_) {
+            begin_request(Clock::now());
+        } else {
+            in_request_ = false;
+            slot_->enter(ConnectionPhase::waiting, Clock::now());
+        }
+        read_some();
+    }
+
+    void begin_request(Clock::time_point now) {
+        in_request_ = true;
+        request_start_ = now;
+        slot_->enter(ConnectionPhase::receiving, now);
+    }
+
+    // The deadline of the next read: the idle timeout between requests; within
+    // one, the request timeout or, sooner, the moment the bytes received so
+    // far fall below the minimum rate (after the grace).
+    void read_some() {
+        auto& layer = beast::get_lowest_layer(stream_);
+        rate_deadline_ = false;
+        if (!in_request_) {
+            layer.expires_after(server_.options.idle_timeout);
+        } else {
+            auto deadline = request_start_ + server_.options.request_timeout;
+            if (std::size_t rate = server_.options.min_receive_rate; rate > 0) {
+                auto allowed = std::chrono::duration_cast<Clock::duration>(
+                    std::chrono::duration<double>(static_cast<double>(received_) / static_cast<double>(rate)));
+                auto slow_at = request_start_ + std::max<Clock::duration>(server_.options.receive_rate_grace, allowed);
+                if (slow_at < deadline) {
+                    deadline = slow_at;
+                    rate_deadline_ = true;
+                }
+            }
+            layer.expires_at(deadline);
+        }
+        http::async_read_some(stream_, buffer_, *parser_,
+                              [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
+                                  self->on_read(ec, n);
+                              });
+    }
+
+    void on_read(beast::error_code ec, std::size_t n) {
+        if (ec == beast::error::timeout && rate_deadline_) {
+            server_.table.count_slow_transfer();
+            return close();
+        }
         if (ec) return fail_read(ec);
+        if (n > 0) {
+            if (!in_request_) begin_request(Clock::now());
+            received_ += n;
+        }
+        if (!header_done_ && parser_->is_header_done()) {
+            header_done_ = true;
+            if (!on_header()) return;
+        }
+        if (parser_->is_done()) return on_request();
+        read_some();
+    }
+
+    // False when the request was refused.
+    bool on_header() {
         first_ = false;
         auto& header = parser_->get();
         Method method = method_of(header.method());
@@ -93,12 +276,12 @@ private:
         // Beast checks Content-Length against the limit while parsing the
         // header, before we know the route; so check it here, and let the
         // parser's limit catch chunked bodies.
-        if (auto length = parser_->content_length(); length && *length > limit) return send_and_close(413);
+        if (auto length = parser_->content_length(); length && *length > limit) {
+            send_and_close(413);
+            return false;
+        }
         parser_->body_limit(limit);
-        beast::get_lowest_layer(stream_).expires_after(server_.options.request_timeout);
-        http::async_read(stream_, buffer_, *parser_, [self = this->shared_from_this()](beast::error_code e, std::size_t) {
-            self->on_body(e);
-        });
+        return true;
     }
 
     void fail_read(beast::error_code ec) {
@@ -113,8 +296,8 @@ private:
         close();
     }
 
-    void on_body(beast::error_code ec) {
-        if (ec) return fail_read(ec);
+    void on_request() {
+        slot_->enter(ConnectionPhase::busy, Clock::now());
         auto message = parser_->release();
         keep_alive_ = message.keep_alive();
         version_ = message.version();
@@ -135,6 +318,7 @@ private:
     }
 
     void write(HttpResponse response) {
+        slot_->enter(ConnectionPhase::busy, Clock::now());
         auto message = std::make_shared<http::response<http::string_body>>(
             static_cast<http::status>(response.status), version_);
         message->set(http::field::server, "argus");
@@ -148,7 +332,7 @@ private:
         http::async_write(stream_, *message,
                           [self = this->shared_from_this(), message](beast::error_code ec, std::size_t) {
                               if (ec || !message->keep_alive()) return self->close();
-                              self->read_header();
+                              self->read_request();
                           });
     }
 
@@ -168,11 +352,17 @@ private:
 
     Stream stream_;
     HttpServer::Impl& server_;
+    std::shared_ptr<ConnectionSlot> slot_;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     bool keep_alive_ = false;
     bool first_ = true;
     unsigned version_ = 11;
+    bool in_request_ = false;    // a byte of the current request has arrived (or it is the first)
+    bool header_done_ = false;
+    bool rate_deadline_ = false;  // the armed deadline is the minimum rate's, not a timeout
+    std::size_t received_ = 0;    // bytes of the current request
+    Clock::time_point request_start_{};
 };
 
 }  // namespace
@@ -183,21 +373,22 @@ void HttpServer::Impl::accept() {
             if (!stopped) accept();
             return;
         }
-        ++accepted;
-        if (connections.load() >= options.max_connections) {
-            // Over the cap: a clean close, no work done for this peer.
-            beast::error_code ignored;
+        beast::error_code ignored;
+        auto peer = socket.remote_endpoint(ignored).address().to_string(ignored);
+        // At a cap the table evicts the stalest connection to make room.
+        auto slot = table.admit(peer, ConnectionTable::Clock::now());
+        if (!slot) {
+            // Every candidate is busy answering: a clean close, no work done for this peer.
             socket.shutdown(tcp::socket::shutdown_both, ignored);
             socket.close(ignored);
+        } else if (tls) {
+            std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+                beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *tls), *this,
+                std::move(slot))
+                ->start();
         } else {
-            ++connections;
-            if (tls) {
-                std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-                    beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *tls), *this)
-                    ->start();
-            } else {
-                std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), *this)->start();
-            }
+            std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), *this, std::move(slot))
+                ->start();
         }
         accept();
     });
@@ -252,7 +443,8 @@ void HttpServer::stop() {
     }
 }
 
-std::size_t HttpServer::open_connections() const { return impl_->connections.load(); }
-std::size_t HttpServer::accepted_connections() const { return impl_->accepted.load(); }
+std::size_t HttpServer::open_connections() const { return impl_->table.open(); }
+std::size_t HttpServer::accepted_connections() const { return impl_->table.stats().accepted; }
+ConnectionStats HttpServer::connection_stats() const { return impl_->table.stats(); }
 
 }  // namespace argus::api

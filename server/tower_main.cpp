@@ -150,6 +150,10 @@ int run(const config::TowerOptions& o) {
     api_options.max_connections = o.max_connections;
     api_options.request_timeout = std::chrono::milliseconds(o.request_timeout_ms);
     api_options.idle_timeout = std::chrono::milliseconds(o.idle_timeout_ms);
+    api_options.max_connections_per_source = o.max_connections_per_source;
+    api_options.limit_loopback_sources = o.limit_loopback_sources;
+    api_options.min_receive_rate = o.min_receive_rate;
+    api_options.receive_rate_grace = std::chrono::milliseconds(o.receive_rate_grace_ms);
     if (!o.tls_certificate.empty()) api_options.tls = api::TlsOptions{o.tls_certificate, o.tls_private_key};
     api::HttpServer api_server(api_options, teos_router);
     if (auto ok = api_server.start(); !ok) return fail("api_listen_failed", ok.error().message);
@@ -172,6 +176,10 @@ int run(const config::TowerOptions& o) {
         w.bind_address = o.wtwire_bind;
         w.port = o.wtwire_port;
         w.max_connections = o.wtwire_max_connections;
+        w.max_connections_per_source = o.wtwire_max_connections_per_source;
+        w.limit_loopback_sources = o.wtwire_limit_loopback_sources;
+        w.min_receive_rate = o.wtwire_min_receive_rate;
+        w.receive_rate_grace = std::chrono::milliseconds(o.wtwire_receive_rate_grace_ms);
         w.handshake_timeout = std::chrono::milliseconds(o.wtwire_handshake_timeout_ms);
         w.read_timeout = std::chrono::milliseconds(o.wtwire_read_timeout_ms);
         w.messages_per_second = o.wtwire_messages_per_second;
@@ -247,8 +255,13 @@ int run(const config::TowerOptions& o) {
                 s.wtwire = metrics::WtwireSample{w.connections,     w.refused,          w.open,
                                                  w.handshakes_failed, w.timeouts,        w.rate_limited,
                                                  w.protocol_errors, w.duplicate_connections, w.sessions_created,
-                                                 w.updates_accepted, w.updates_rejected, w.sessions_deleted};
+                                                 w.updates_accepted, w.updates_rejected, w.sessions_deleted,
+                                                 w.evicted_idle,     w.evicted_stalled,  w.evicted_per_source,
+                                                 w.slow_transfer};
             }
+            api::ConnectionStats h = api_server.connection_stats();
+            s.http = metrics::HttpConnectionSample{h.open,           h.refused,           h.evicted_idle,
+                                                   h.evicted_stalled, h.evicted_per_source, h.slow_transfer};
             metrics.sample(s);
             for (int i = 0; i < 10 && sampling; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }

@@ -35,18 +35,28 @@ Status check_remote_init(const Hash256& our_chain, const Hash256& their_chain, B
 namespace {
 
 struct Counters {
-    std::atomic<std::uint64_t> connections{0}, refused{0}, open{0}, handshakes_failed{0}, timeouts{0},
+    std::atomic<std::uint64_t> connections{0}, open{0}, handshakes_failed{0}, timeouts{0},
         rate_limited{0}, protocol_errors{0}, duplicate_connections{0}, sessions_created{0}, updates_accepted{0},
         updates_rejected{0}, sessions_deleted{0};
 };
 
 struct Shared {
+    Shared(tower::TowerService& s, PrivateKey key, const Hash256& chain, WtwireListenerOptions o, Context c)
+        : service(s),
+          tower_key(std::move(key)),
+          chain_hash(chain),
+          options(std::move(o)),
+          context(c),
+          table(ConnectionLimits{options.max_connections, options.max_connections_per_source,
+                                 options.limit_loopback_sources}) {}
+
     tower::TowerService& service;
     PrivateKey tower_key;
     Hash256 chain_hash;
     WtwireListenerOptions options;
     Context context;
     Counters counters;
+    ConnectionTable table;  // the connection cap, the per-source cap, eviction
     std::mutex mutex;
     std::set<ByteArray<33>> connected;  // session keys with a live connection
 
@@ -62,18 +72,25 @@ struct Shared {
     }
 };
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection : public std::enable_shared_from_this<Connection>, public EvictableConnection {
 public:
-    Connection(tcp::socket socket, Shared& shared)
-        : socket_(std::move(socket)), timer_(socket_.get_executor()), shared_(shared) {
+    Connection(tcp::socket socket, Shared& shared, std::shared_ptr<ConnectionSlot> slot)
+        : socket_(std::move(socket)), timer_(socket_.get_executor()), shared_(shared), slot_(std::move(slot)) {
         ++shared_.counters.open;
     }
-    ~Connection() {
+    ~Connection() override {
         unregister();
+        shared_.table.release(slot_);
         --shared_.counters.open;
     }
 
+    // At the cap, from the acceptor: close on our own executor.
+    void evict() override {
+        asio::post(socket_.get_executor(), [self = shared_from_this()] { self->close("evicted"); });
+    }
+
     void start() {
+        shared_.table.bind(slot_, weak_from_this());
         auto ephemeral = shared_.ephemeral_key();
         if (!ephemeral) return close("no_ephemeral_key");
         responder_.emplace(shared_.tower_key, *ephemeral);
@@ -105,15 +122,34 @@ private:
         });
     }
 
-    void arm(std::chrono::milliseconds timeout) {
-        timer_.expires_after(timeout);
-        timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    void arm(std::chrono::milliseconds timeout) { arm_at(asio::steady_timer::clock_type::now() + timeout, false); }
+
+    // `slow`: the deadline is the minimum receive rate's, not a timeout.
+    void arm_at(asio::steady_timer::time_point deadline, bool slow) {
+        timer_.expires_at(deadline);
+        timer_.async_wait([weak = weak_from_this(), slow](boost::system::error_code ec) {
             if (ec) return;  // re-armed or cancelled
             if (auto self = weak.lock()) {
+                if (slow) {
+                    self->shared_.table.count_slow_transfer();
+                    return self->close("slow_transfer");
+                }
                 ++self->shared_.counters.timeouts;
                 self->close("timeout");  // the pending operation then completes as aborted
             }
         });
+    }
+
+    // A message body of `size` bytes: within the read deadline already armed,
+    // and within max(grace, size / rate) of its length header.
+    void arm_body(std::size_t size) {
+        std::size_t rate = shared_.options.min_receive_rate;
+        if (rate == 0) return;
+        auto allowed = std::chrono::duration_cast<asio::steady_timer::duration>(
+            std::chrono::duration<double>(static_cast<double>(size) / static_cast<double>(rate)));
+        auto slow_at = asio::steady_timer::clock_type::now() +
+                       std::max<asio::steady_timer::duration>(shared_.options.receive_rate_grace, allowed);
+        if (slow_at < timer_.expiry()) arm_at(slow_at, true);
     }
 
     // Before the socket closes: a client that reconnects as soon as it sees
@@ -170,10 +206,13 @@ private:
     }
 
     void read_message() {
+        slot_->enter(ConnectionPhase::waiting, shared_.context.clock.monotonic_now());
         arm(shared_.options.read_timeout);
         read_exactly(bolt8::length_header_size, [self = shared_from_this()] {
             auto length = self->transport_->decrypt_length(self->buffer_);
             if (!length) return self->protocol_error("bad length header");
+            self->slot_->enter(ConnectionPhase::receiving, self->shared_.context.clock.monotonic_now());
+            self->arm_body(*length + aead_tag_size);
             self->read_exactly(*length + aead_tag_size, [self] {
                 auto body = self->transport_->decrypt_body(self->buffer_);
                 if (!body) return self->protocol_error("bad message body");
@@ -206,6 +245,7 @@ private:
 
     void on_message(const Bytes& plaintext) {
         timer_.cancel();
+        slot_->enter(ConnectionPhase::busy, shared_.context.clock.monotonic_now());
         if (!take_token()) {
             ++shared_.counters.rate_limited;
             return close("rate_limited");
@@ -288,6 +328,7 @@ private:
     tcp::socket socket_;
     asio::steady_timer timer_;
     Shared& shared_;
+    std::shared_ptr<ConnectionSlot> slot_;
     std::optional<bolt8::Responder> responder_;
     std::optional<bolt8::Transport> transport_;
     ByteArray<33> remote_{};
@@ -304,7 +345,7 @@ private:
 
 struct WtwireListener::Impl {
     Impl(tower::TowerService& service, PrivateKey key, const Hash256& chain, WtwireListenerOptions options, Context context)
-        : shared{service, std::move(key), chain, std::move(options), context, {}, {}, {}},
+        : shared(service, std::move(key), chain, std::move(options), context),
           io(static_cast<int>(std::max<std::size_t>(1, shared.options.threads))),
           acceptor(io) {}
 
@@ -312,12 +353,13 @@ struct WtwireListener::Impl {
         acceptor.async_accept(asio::make_strand(io), [this](boost::system::error_code ec, tcp::socket socket) {
             if (ec == asio::error::operation_aborted) return;
             if (!ec) {
-                if (shared.counters.open.load() >= shared.options.max_connections) {
-                    ++shared.counters.refused;
-                    boost::system::error_code ignored;
-                    socket.close(ignored);
+                boost::system::error_code ignored;
+                auto peer = socket.remote_endpoint(ignored).address().to_string(ignored);
+                // At a cap the table evicts the stalest connection to make room.
+                if (auto slot = shared.table.admit(peer, shared.context.clock.monotonic_now())) {
+                    std::make_shared<Connection>(std::move(socket), shared, std::move(slot))->start();
                 } else {
-                    std::make_shared<Connection>(std::move(socket), shared)->start();
+                    socket.close(ignored);  // every candidate is busy
                 }
             }
             accept();
@@ -376,8 +418,13 @@ void WtwireListener::stop() {
 WtwireStats WtwireListener::stats() const {
     const Counters& c = impl_->shared.counters;
     WtwireStats s;
+    ConnectionStats table = impl_->shared.table.stats();
     s.connections = c.connections;
-    s.refused = c.refused;
+    s.refused = table.refused;
+    s.evicted_idle = table.evicted_idle;
+    s.evicted_stalled = table.evicted_stalled;
+    s.evicted_per_source = table.evicted_per_source;
+    s.slow_transfer = table.slow_transfer;
     s.open = c.open;
     s.handshakes_failed = c.handshakes_failed;
     s.timeouts = c.timeouts;

@@ -9,9 +9,11 @@
 //        or StateUpdate...  tower: StateUpdateReply each; closes after is_complete or a failure code
 //
 // One connection per session key at a time (lnd: ErrPeerAlreadyConnected).
-// Bounded: a connection cap, a handshake deadline, a read deadline per message
-// (idle), a write deadline, and a per-connection message-rate limit. Session
-// decisions and durability are the TowerService's.
+// Bounded: a connection cap (at which the stalest connection is evicted, see
+// net/http_server.h's ConnectionTable) and a per-source cap, a handshake
+// deadline, a read deadline per message (idle), a minimum receive rate for a
+// message's body, a write deadline, and a per-connection message-rate limit.
+// Session decisions and durability are the TowerService's.
 #pragma once
 
 #include <chrono>
@@ -21,6 +23,7 @@
 
 #include "common/context.h"
 #include "common/keys.h"
+#include "net/http_server.h"
 #include "server/tower/tower_service.h"
 
 namespace argus::api {
@@ -29,17 +32,27 @@ struct WtwireListenerOptions {
     std::string bind_address = "0.0.0.0";
     std::uint16_t port = 9911;                          // lnd's default tower port
     std::size_t threads = 2;
-    std::size_t max_connections = 1024;
+    std::size_t max_connections = 1024;               // at the cap the stalest connection is evicted
+    std::size_t max_connections_per_source = 64;      // 0: no limit; see api::ConnectionLimits
+    bool limit_loopback_sources = false;              // Tor's daemon forwards every onion peer from loopback
     std::chrono::milliseconds handshake_timeout{5'000};
     std::chrono::milliseconds read_timeout{15'000};     // lnd watchtower DefaultReadTimeout
     std::chrono::milliseconds write_timeout{15'000};    // lnd watchtower DefaultWriteTimeout
     double messages_per_second = 50;                    // per connection, token bucket
     double message_burst = 200;
+    // Once a message's length header has arrived, its body must arrive within
+    // max(grace, body bytes / rate), and within the read deadline; 0: no rule.
+    std::size_t min_receive_rate = 128;                 // bytes/s
+    std::chrono::milliseconds receive_rate_grace{5'000};
 };
 
 struct WtwireStats {
     std::uint64_t connections = 0;          // accepted
-    std::uint64_t refused = 0;              // closed at once: the connection cap was reached
+    std::uint64_t refused = 0;              // closed at once: a cap was full and every connection busy
+    std::uint64_t evicted_idle = 0;         // at the cap: waiting between messages longest
+    std::uint64_t evicted_stalled = 0;      // at the cap: a handshake or message under way longest
+    std::uint64_t evicted_per_source = 0;   // at its source's cap: that source's stalest connection
+    std::uint64_t slow_transfer = 0;        // a message body slower than the minimum receive rate
     std::uint64_t open = 0;
     std::uint64_t handshakes_failed = 0;
     std::uint64_t timeouts = 0;

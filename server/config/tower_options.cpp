@@ -62,6 +62,10 @@ Result<ParsedTowerOptions, OptionsError> parse_tower_options(int argc, const cha
     opt("max-connections", o.max_connections, "Open API connections allowed at once");
     opt("request-timeout-ms", o.request_timeout_ms, "Time allowed to send one request");
     opt("idle-timeout-ms", o.idle_timeout_ms, "Keep-alive idle time before closing");
+    opt("max-connections-per-source", o.max_connections_per_source, "Open API connections one IPv4 address or IPv6 /64 may hold; 0: no limit");
+    opt("limit-loopback-sources", o.limit_loopback_sources, "Apply --max-connections-per-source to loopback peers too (behind Tor every peer is loopback)");
+    opt("min-receive-rate", o.min_receive_rate, "Bytes/s a request must average once the grace has passed; 0: no minimum");
+    opt("receive-rate-grace-ms", o.receive_rate_grace_ms, "Time a request may take before --min-receive-rate applies");
     opt("tls-certificate", o.tls_certificate, "PEM certificate chain: serve HTTPS");
     opt("tls-private-key", o.tls_private_key, "PEM private key for --tls-certificate");
     opt("wtwire", o.wtwire, "Serve LND's watchtower protocol (wtwire over BOLT 8): true or false");
@@ -69,6 +73,10 @@ Result<ParsedTowerOptions, OptionsError> parse_tower_options(int argc, const cha
     opt("wtwire-port", o.wtwire_port, "Port of the wtwire listener (lnd's default 9911)");
     opt("wtwire-external-address", o.wtwire_external_address, "host[:port] LND operators dial, shown by `info` [default: bind:port]");
     opt("wtwire-max-connections", o.wtwire_max_connections, "Open wtwire connections allowed at once");
+    opt("wtwire-max-connections-per-source", o.wtwire_max_connections_per_source, "Open wtwire connections one IPv4 address or IPv6 /64 may hold; 0: no limit");
+    opt("wtwire-limit-loopback-sources", o.wtwire_limit_loopback_sources, "Apply --wtwire-max-connections-per-source to loopback peers too");
+    opt("wtwire-min-receive-rate", o.wtwire_min_receive_rate, "Bytes/s a message body must arrive at once the grace has passed; 0: no minimum");
+    opt("wtwire-receive-rate-grace-ms", o.wtwire_receive_rate_grace_ms, "Time a message body may take before --wtwire-min-receive-rate applies");
     opt("wtwire-handshake-timeout-ms", o.wtwire_handshake_timeout_ms, "Time allowed for the BOLT 8 handshake");
     opt("wtwire-read-timeout-ms", o.wtwire_read_timeout_ms, "Time allowed between wtwire messages");
     opt("wtwire-messages-per-second", o.wtwire_messages_per_second, "Messages per second allowed per connection");
@@ -138,6 +146,7 @@ Result<ParsedTowerOptions, OptionsError> parse_tower_options(int argc, const cha
     }
     if (o.api_threads == 0 || o.api_threads > 64) problems.push_back("--api-threads must be 1..64");
     if (o.max_connections == 0) problems.push_back("--max-connections must be at least 1");
+    if (o.receive_rate_grace_ms < 100) problems.push_back("--receive-rate-grace-ms must be at least 100");
     if (o.subscription_slots == 0) problems.push_back("--subscription-slots must be at least 1");
     if (o.subscription_duration == 0) problems.push_back("--subscription-duration must be at least 1");
     if (o.add_appointment_body_limit < 100) problems.push_back("--add-appointment-body-limit is too small to hold an appointment");
@@ -153,6 +162,7 @@ Result<ParsedTowerOptions, OptionsError> parse_tower_options(int argc, const cha
     }
     if (o.wtwire) {
         if (o.wtwire_max_connections == 0) problems.push_back("--wtwire-max-connections must be at least 1");
+        if (o.wtwire_receive_rate_grace_ms < 100) problems.push_back("--wtwire-receive-rate-grace-ms must be at least 100");
         if (o.wtwire_handshake_timeout_ms < 100) problems.push_back("--wtwire-handshake-timeout-ms must be at least 100");
         if (o.wtwire_read_timeout_ms < 100) problems.push_back("--wtwire-read-timeout-ms must be at least 100");
         if (!(o.wtwire_messages_per_second > 0)) problems.push_back("--wtwire-messages-per-second must be positive");

@@ -27,6 +27,10 @@ struct TowerOptions {
     std::size_t max_connections = 1024;
     std::uint32_t request_timeout_ms = 10'000;
     std::uint32_t idle_timeout_ms = 30'000;
+    std::size_t max_connections_per_source = 64;   // 0: no limit; loopback exempt unless limit_loopback_sources
+    bool limit_loopback_sources = false;           // behind Tor every peer is 127.0.0.1
+    std::size_t min_receive_rate = 128;            // bytes/s a request must average after the grace; 0: off
+    std::uint32_t receive_rate_grace_ms = 5'000;
     std::string tls_certificate;  // both set: the API speaks HTTPS
     std::string tls_private_key;
 
@@ -36,6 +40,10 @@ struct TowerOptions {
     std::uint16_t wtwire_port = 9911;
     std::string wtwire_external_address;  // host[:port] printed for `lncli wtclient add`; default: bind:port
     std::size_t wtwire_max_connections = 1024;
+    std::size_t wtwire_max_connections_per_source = 64;
+    bool wtwire_limit_loopback_sources = false;
+    std::size_t wtwire_min_receive_rate = 128;       // bytes/s of a message body after its length header; 0: off
+    std::uint32_t wtwire_receive_rate_grace_ms = 5'000;
     std::uint32_t wtwire_handshake_timeout_ms = 5'000;
     std::uint32_t wtwire_read_timeout_ms = 15'000;   // lnd's tower default
     double wtwire_messages_per_second = 50;          // per connection

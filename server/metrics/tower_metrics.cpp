@@ -66,7 +66,19 @@ TowerMetrics::TowerMetrics(const std::string& version)
       wtwire_requests_(BuildCounter().Name("argus_wtwire_requests_total").Help("wtwire requests answered, by kind and result").Register(*registry_)),
       wtwire_sessions_created_(wtwire_requests_.Add({{"request", "create_session"}, {"result", "ok"}})),
       wtwire_updates_rejected_(wtwire_requests_.Add({{"request", "state_update"}, {"result", "rejected"}})),
-      wtwire_sessions_deleted_(wtwire_requests_.Add({{"request", "delete_session"}, {"result", "ok"}})) {
+      wtwire_sessions_deleted_(wtwire_requests_.Add({{"request", "delete_session"}, {"result", "ok"}})),
+      wtwire_evicted_(BuildCounter().Name("argus_wtwire_connections_evicted_total").Help("wtwire connections evicted to admit a new one, by reason: idle (longest between messages at the cap), stalled (longest handshake or message under way at the cap), per_source (at the source's own cap)").Register(*registry_)),
+      wtwire_evicted_idle_(wtwire_evicted_.Add({{"reason", "idle"}})),
+      wtwire_evicted_stalled_(wtwire_evicted_.Add({{"reason", "stalled"}})),
+      wtwire_evicted_per_source_(wtwire_evicted_.Add({{"reason", "per_source"}})),
+      wtwire_slow_transfer_(wtwire_closed_.Add({{"reason", "slow_transfer"}})),
+      http_open_(BuildGauge().Name("argus_http_connections_open").Help("open teos API connections").Register(*registry_).Add({})),
+      http_evicted_(BuildCounter().Name("argus_http_connections_evicted_total").Help("teos API connections evicted to admit a new one, by reason: idle (longest in keep-alive at the cap), stalled (longest request under way at the cap), per_source (at the source's own cap)").Register(*registry_)),
+      http_evicted_idle_(http_evicted_.Add({{"reason", "idle"}})),
+      http_evicted_stalled_(http_evicted_.Add({{"reason", "stalled"}})),
+      http_evicted_per_source_(http_evicted_.Add({{"reason", "per_source"}})),
+      http_refused_(BuildCounter().Name("argus_http_connections_refused_total").Help("teos API connections closed at once: a cap was full and every connection was busy").Register(*registry_).Add({})),
+      http_slow_transfer_(BuildCounter().Name("argus_http_slow_transfer_closed_total").Help("teos API connections closed for sending a request slower than --min-receive-rate").Register(*registry_).Add({})) {
     BuildGauge().Name("argus_build_info").Help("build information").Register(*registry_).Add({{"version", version}}).Set(1);
     // The bounded set of rejection reasons, present (at 0) from the start so
     // dashboards and alerts see the series before the first rejection.
@@ -141,6 +153,17 @@ void TowerMetrics::sample(const TowerSample& s) {
     add_delta(wtwire_sessions_created_, w.sessions_created, s.wtwire.sessions_created);
     add_delta(wtwire_updates_rejected_, w.updates_rejected, s.wtwire.updates_rejected);
     add_delta(wtwire_sessions_deleted_, w.sessions_deleted, s.wtwire.sessions_deleted);
+    add_delta(wtwire_evicted_idle_, w.evicted_idle, s.wtwire.evicted_idle);
+    add_delta(wtwire_evicted_stalled_, w.evicted_stalled, s.wtwire.evicted_stalled);
+    add_delta(wtwire_evicted_per_source_, w.evicted_per_source, s.wtwire.evicted_per_source);
+    add_delta(wtwire_slow_transfer_, w.slow_transfer, s.wtwire.slow_transfer);
+    HttpConnectionSample& h = last_http_;
+    http_open_.Set(static_cast<double>(s.http.open));
+    add_delta(http_evicted_idle_, h.evicted_idle, s.http.evicted_idle);
+    add_delta(http_evicted_stalled_, h.evicted_stalled, s.http.evicted_stalled);
+    add_delta(http_evicted_per_source_, h.evicted_per_source, s.http.evicted_per_source);
+    add_delta(http_refused_, h.refused, s.http.refused);
+    add_delta(http_slow_transfer_, h.slow_transfer, s.http.slow_transfer);
 }
 
 std::string TowerMetrics::serialize() const {

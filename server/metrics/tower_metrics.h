@@ -19,6 +19,12 @@ struct WtwireSample {  // the LND front door's listener counters (monotonic tota
     std::uint64_t connections = 0, refused = 0, open = 0, handshakes_failed = 0, timeouts = 0, rate_limited = 0,
                   protocol_errors = 0, duplicate_connections = 0, sessions_created = 0, updates_accepted = 0,
                   updates_rejected = 0, sessions_deleted = 0;
+    std::uint64_t evicted_idle = 0, evicted_stalled = 0, evicted_per_source = 0, slow_transfer = 0;
+};
+
+struct HttpConnectionSample {  // the teos API server's connection bounds (monotonic totals, open a gauge)
+    std::uint64_t open = 0, refused = 0, evicted_idle = 0, evicted_stalled = 0, evicted_per_source = 0,
+                  slow_transfer = 0;
 };
 
 struct TowerSample {  // what the sampler reads from the components each second
@@ -32,6 +38,7 @@ struct TowerSample {  // what the sampler reads from the components each second
     std::uint64_t penalties_waiting_for_fee = 0, penalties_refused_for_fee = 0, penalties_abandoned = 0;
     std::uint64_t wtwire_sessions = 0;
     WtwireSample wtwire;
+    HttpConnectionSample http;
 };
 
 class TowerMetrics {
@@ -103,7 +110,20 @@ private:
     prometheus::Counter& wtwire_sessions_created_;
     prometheus::Counter& wtwire_updates_rejected_;
     prometheus::Counter& wtwire_sessions_deleted_;
+    prometheus::Family<prometheus::Counter>& wtwire_evicted_;
+    prometheus::Counter& wtwire_evicted_idle_;
+    prometheus::Counter& wtwire_evicted_stalled_;
+    prometheus::Counter& wtwire_evicted_per_source_;
+    prometheus::Counter& wtwire_slow_transfer_;
     WtwireSample last_wtwire_{};
+    prometheus::Gauge& http_open_;
+    prometheus::Family<prometheus::Counter>& http_evicted_;
+    prometheus::Counter& http_evicted_idle_;
+    prometheus::Counter& http_evicted_stalled_;
+    prometheus::Counter& http_evicted_per_source_;
+    prometheus::Counter& http_refused_;
+    prometheus::Counter& http_slow_transfer_;
+    HttpConnectionSample last_http_{};
 
     std::mutex mutex_;
     TowerSample last_{};
