@@ -161,8 +161,8 @@ public:
         return 0;
     }
     // Replaces the top `depth` blocks with `new_blocks`, the first holding
-    // exactly `include`. The disconnected blocks' transactions go back to the
-    // mempool (both chains); the new blocks after the first take the mempool.
+    // exactly `include`, the others empty. The disconnected blocks'
+    // transactions go back to the mempool (on both chains).
     void reorg(std::uint32_t depth, std::uint32_t new_blocks, const std::vector<Transaction>& include = {}) {
         json raw = json::array();
         for (const auto& tx : include) raw.push_back(to_hex(tx.serialize()));
@@ -174,7 +174,7 @@ public:
         call("invalidateblock", json::array({call("getblockhash", json::array({chain_height() - depth + 1}))}));
         if (new_blocks == 0) return;
         call("generateblock", json::array({address, raw}));
-        if (new_blocks > 1) call("generatetoaddress", json::array({new_blocks - 1, address}));
+        for (std::uint32_t i = 1; i < new_blocks; ++i) call("generateblock", json::array({address, json::array()}));
     }
     // A fee market: the mempool refuses transactions paying less than
     // `sat_per_kvb` (the simulator at once; bitcoind restarted with
