@@ -108,10 +108,6 @@ TEST_CASE("e2e: the breach block is reorged out and the breach is mined again in
 
 TEST_CASE("e2e: a breach is punished although its ZMQ notification was dropped") {
     BreachWorld world({.tower_args = {"--chain-poll-ms", "600000"}, .postgres = ""});  // only ZMQ can wake it
-    if (world.real_bitcoind()) {
-        MESSAGE("skipped on a real bitcoind: only the chain simulator can drop a ZMQ notification");
-        return;
-    }
     Transaction dispute = world.make_dispute();
     Transaction penalty = world.make_penalty(dispute);
     REQUIRE(world.add_appointment(dispute, penalty).status == 200);
@@ -120,12 +116,12 @@ TEST_CASE("e2e: a breach is punished although its ZMQ notification was dropped")
     // Let the subscriber's one-off reconcile after joining pass: from now on
     // only a ZMQ message (or the 10-minute poll) wakes the tower.
     std::this_thread::sleep_for(std::chrono::milliseconds(600));
-    world.call("simulator_zmq_drop", json::array({true}));
+    world.drop_zmq(true);
     world.send(dispute);
     world.mine(1);  // its notification is lost
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     CHECK_FALSE(world.in_mempool(penalty.txid()));
-    world.call("simulator_zmq_drop", json::array({false}));
+    world.drop_zmq(false);
     world.mine(1);  // the next notification shows a gap; RPC reconciliation finds both blocks
     REQUIRE(wait_until([&] { return world.in_mempool(penalty.txid()) || world.confirmations(penalty.txid()) > 0; }));
     // The gap was seen (not merely recovered from by polling).

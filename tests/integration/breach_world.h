@@ -6,12 +6,16 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <functional>
+#include <future>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <thread>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
 
 #include "common/bech32.h"
 #include "common/hex.h"
@@ -40,6 +44,44 @@ inline bool wait_until(const std::function<bool()>& condition, std::chrono::mill
     return condition();
 }
 
+// Forwards a real bitcoind's ZMQ notifications to the tower, or drops them
+// on demand: how a lost notification is staged when the chain is bitcoind.
+class ZmqRelay {
+public:
+    explicit ZmqRelay(const std::string& upstream) {
+        std::promise<std::string> bound;
+        auto endpoint = bound.get_future();
+        thread_ = std::thread([this, upstream, bound = std::move(bound)]() mutable {
+            zmq::context_t context;
+            zmq::socket_t sub(context, zmq::socket_type::sub);
+            sub.set(zmq::sockopt::subscribe, "");
+            sub.connect(upstream);
+            zmq::socket_t pub(context, zmq::socket_type::pub);
+            pub.bind("tcp://127.0.0.1:*");
+            bound.set_value(pub.get(zmq::sockopt::last_endpoint));
+            while (!stop_) {
+                zmq::pollitem_t item{sub.handle(), 0, ZMQ_POLLIN, 0};
+                if (zmq::poll(&item, 1, std::chrono::milliseconds(100)) <= 0) continue;
+                std::vector<zmq::message_t> frames;
+                if (!zmq::recv_multipart(sub, std::back_inserter(frames))) continue;
+                if (!drop_) zmq::send_multipart(pub, frames);
+            }
+        });
+        endpoint_ = endpoint.get();
+    }
+    ~ZmqRelay() {
+        stop_ = true;
+        thread_.join();
+    }
+    const std::string& endpoint() const { return endpoint_; }
+    void set_drop(bool drop) { drop_ = drop; }
+
+private:
+    std::atomic<bool> stop_{false}, drop_{false};
+    std::string endpoint_;
+    std::thread thread_;
+};
+
 class BreachWorld {
 public:
     struct Options {
@@ -62,6 +104,19 @@ public:
         REQUIRE(api().post("/register", user.register_body()).status == 200);
     }
     bool real_bitcoind() const { return real_; }
+    // Drops the chain's ZMQ notifications until called with false.
+    void drop_zmq(bool drop) {
+        if (real_) {
+            relay_->set_drop(drop);
+        } else {
+            call("simulator_zmq_drop", json::array({drop}));
+        }
+    }
+    std::string zmq_endpoint() {
+        if (!real_) return "tcp://127.0.0.1:" + std::to_string(zmq_port_);
+        if (!relay_) relay_ = std::make_unique<ZmqRelay>("tcp://127.0.0.1:" + std::to_string(zmq_port_));
+        return relay_->endpoint();
+    }
 
     // --- processes
     // The first start passes port 0: the simulator binds its RPC and ZMQ ports
@@ -103,7 +158,7 @@ public:
         std::vector<std::string> argv = {ARGUS_TOWER_BINARY, "--data-dir", dir_.path() + "/tower", "--api-port", "0", "--wtwire-port", "0",
                                          "--admin-port", "0", "--metrics-port", "0", "--bitcoind-rpc-port", std::to_string(rpc_port_),
                                          "--bitcoind-rpc-user", "u", "--bitcoind-rpc-password", "p",
-                                         "--bitcoind-zmq", "tcp://127.0.0.1:" + std::to_string(zmq_port_),
+                                         "--bitcoind-zmq", zmq_endpoint(),
                                          "--ready-file", ready, "--resolve-depth", "3", "--rebroadcast-after", "2"};
         argv.insert(argv.end(), options_.tower_args.begin(), options_.tower_args.end());
         if (!options_.postgres.empty()) {
@@ -293,6 +348,7 @@ private:
     int chain_starts_ = 0, tower_starts_ = 0;
     bool real_ = false;
     std::unique_ptr<ChildProcess> chain_;
+    std::unique_ptr<ZmqRelay> relay_;  // bitcoind only
     std::unique_ptr<ChildProcess> tower_;
     std::unique_ptr<chain::BitcoindRpc> rpc_;
     std::unique_ptr<HttpClient> api_;
