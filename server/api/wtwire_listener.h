@@ -10,7 +10,7 @@
 //
 // One connection per session key at a time (lnd: ErrPeerAlreadyConnected).
 // Bounded: a connection cap (at which the stalest connection is evicted, see
-// net/http_server.h's ConnectionTable) and a per-source cap, a handshake
+// net/connection_table.h) and a per-source cap, a handshake
 // deadline, a read deadline per message (idle), a minimum receive rate for a
 // message's body, a write deadline, and a per-connection message-rate limit.
 // Session decisions and durability are the TowerService's.
@@ -23,7 +23,7 @@
 
 #include "common/context.h"
 #include "common/keys.h"
-#include "net/http_server.h"
+#include "net/connection_table.h"
 #include "server/tower/tower_service.h"
 
 namespace argus::api {
