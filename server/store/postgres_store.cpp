@@ -48,6 +48,15 @@ struct Connection {
     std::mutex mutex;
 };
 
+// Every write transaction holds this advisory lock shared; opening the store
+// takes it exclusively once (and lets go), which waits until every write
+// transaction already under way has ended. A tower killed right after sending
+// COMMIT leaves its transaction running in PostgreSQL; without the barrier a
+// restarted tower could load users before that commit lands and then write
+// over it (seen: a killed tower's last appointment stored without its slot
+// charge, after the restarted one's registration overwrote the user).
+constexpr long long write_barrier_key = postgres_write_barrier_key;
+
 class PostgresStore final : public Store {
 public:
     PostgresStore(std::string conninfo, std::size_t readers)
@@ -76,6 +85,9 @@ public:
                 tx.exec0("INSERT INTO schema_migrations (version, name) VALUES (" + std::to_string(m.version) +
                          ", " + tx.quote(m.name) + ")");
             }
+            // The write barrier (see write_barrier_key): nothing is read
+            // before the writes of a previous, killed tower have ended.
+            tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(write_barrier_key) + ")");
             tx.commit();
             return {};
         });
@@ -93,6 +105,7 @@ public:
         if (batch.empty()) return WriteEffects{};
         return with(writer_, [&](pqxx::connection& c) -> Result<WriteEffects> {
             pqxx::work tx(c);
+            tx.exec("SELECT pg_advisory_xact_lock_shared(" + std::to_string(write_barrier_key) + ")");
             EffectsTracker effects;
             Phase phase;
             for (const auto& op : batch.operations) {

@@ -210,6 +210,10 @@ public:
 // Opens (creating if needed) and migrates. Fails when the database carries a
 // schema newer than this build knows.
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path);
+// PostgreSQL: every write transaction holds this advisory lock shared, and
+// opening the store waits for it exclusively, so a tower never reads state
+// while a killed predecessor's last transaction may still commit.
+inline constexpr long long postgres_write_barrier_key = 0x4152475553574254;  // "ARGUSWBT"
 Result<std::unique_ptr<Store>> open_postgres_store(const std::string& connection_string,
                                                    std::size_t read_connections = 4);
 

@@ -2,6 +2,8 @@
 // and leaves nothing half-written. Real processes: argus-chain-sim and
 // argus-tower, on SQLite and on PostgreSQL (fsync on); clients over HTTP.
 #include <doctest/doctest.h>
+
+#include <fstream>
 #include <signal.h>
 
 #include <atomic>
@@ -48,7 +50,7 @@ TowerProcess start_tower(const std::string& dir, std::uint16_t rpc_port, const s
         argv.push_back(postgres);
     }
     TowerProcess t;
-    t.process = std::make_unique<ChildProcess>(argv, dir + "/tower.log");
+    t.process = std::make_unique<ChildProcess>(argv, dir + "/tower-" + std::to_string(generation) + ".log");
     t.api_port = json::parse(wait_for_file(ready))["api_port"].get<std::uint16_t>();
     return t;
 }
@@ -112,7 +114,15 @@ void kill_during_load(const std::string& postgres, std::uint32_t seed) {
         for (const auto& l : j["locators"]) stored.insert(l.get<std::string>());
         stored_total += stored.size();
         // One registration per round (2 x 10,000 slots); each appointment costs one slot.
-        CHECK(j["available_slots"].get<std::size_t>() == 2 * 10'000 - stored.size());
+        std::size_t slots = j["available_slots"].get<std::size_t>();
+        CHECK(slots == 2 * 10'000 - stored.size());
+        if (slots != 2 * 10'000 - stored.size()) {
+            for (int g : {0, 1, 9}) {
+                std::ifstream log(dir.path() + "/tower-" + std::to_string(g) + ".log");
+                std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+                MESSAGE("tower generation " << g << " log:\n" << text);
+            }
+        }
         for (std::uint32_t i = 0; i < next_index[c]; ++i) {
             Locator l = test_locator(i, static_cast<std::uint8_t>(c));
             bool was_acked = acked.count({c, i}) > 0;

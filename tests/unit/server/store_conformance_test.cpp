@@ -3,6 +3,8 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 #include <filesystem>
 #include <functional>
 #include <pqxx/pqxx>
@@ -336,3 +338,34 @@ TEST_CASE("store: postgres restart is reported as unavailable, then recovers") {
 }
 
 // Upgrades from the released schema-1 databases: store_schema1_upgrade_test.cpp.
+
+// A tower killed right after sending COMMIT leaves its transaction running in
+// PostgreSQL. A restarted tower must not read users before it ends, or it
+// writes over it (the kill -9 test once found a stored appointment whose slot
+// charge a restarted tower's registration had overwritten).
+TEST_CASE("store: opening PostgreSQL waits for a write transaction still under way") {
+    auto pg = test::TemporaryPostgres::start();
+    auto first = open_postgres_store(pg->connection_string()).value();
+    WriteBatch batch;
+    batch.put_user({user(1), 10, 1, 100});
+    REQUIRE(first->write(batch));
+
+    // The killed tower's last transaction, as its write() runs it.
+    pqxx::connection zombie_connection(pg->connection_string());
+    pqxx::work zombie(zombie_connection);
+    zombie.exec("SELECT pg_advisory_xact_lock_shared(" + std::to_string(postgres_write_barrier_key) + ")");
+    zombie.exec("UPDATE users SET available_slots = 9");
+
+    std::atomic<bool> opened{false};
+    std::unique_ptr<Store> second;
+    std::thread restart([&] {
+        second = open_postgres_store(pg->connection_string()).value();
+        opened = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    CHECK_FALSE(opened.load());  // still waiting for the zombie
+    zombie.commit();
+    restart.join();
+    REQUIRE(second);
+    CHECK(second->get_user(user(1)).value()->available_slots == 9);  // reads what the zombie committed
+}
