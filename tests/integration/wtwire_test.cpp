@@ -385,3 +385,65 @@ TEST_CASE("wtwire e2e: a kit whose signature does not verify is never broadcast"
     CHECK_FALSE(world.in_mempool(backup.justice_tx.txid()));
     CHECK(world.tower_log().find("no valid justice transaction") != std::string::npos);
 }
+
+// Kill -9 while sessions stream StateUpdates: after the restart every
+// acknowledged update is there (lnd's client learns it from CreateSession's
+// "already exists" reply, whose last_applied may also count one update that
+// committed before its reply was sent), and nothing more than that.
+namespace {
+void kill_during_updates(BreachWorld& world) {
+    constexpr int sessions = 4;
+    for (int s = 0; s < sessions; ++s) {
+        REQUIRE(create(world, key(static_cast<std::uint8_t>(0x80 + s)), 0x0002, 60000).code == wt::reply_code::ok);
+    }
+    std::atomic<bool> stop{false};
+    std::uint16_t acked[sessions] = {};
+    std::vector<std::thread> threads;
+    for (int s = 0; s < sessions; ++s) {
+        threads.emplace_back([&, s] {
+            PrivateKey session = key(static_cast<std::uint8_t>(0x80 + s));
+            auto client = wt::Client::connect("127.0.0.1", world.wtwire_port(), tower_key(world), session,
+                                              key(static_cast<std::uint8_t>(0xa0 + s)), std::chrono::seconds(5));
+            if (!client || !client->exchange_init(wt::lnd_client_features(0x0002), regtest_chain())) return;
+            for (std::uint16_t seq = 1; !stop && seq < 60000; ++seq) {
+                ByteArray<16> h{};
+                h[0] = static_cast<std::uint8_t>(s);
+                h[1] = static_cast<std::uint8_t>(seq >> 8);
+                h[2] = static_cast<std::uint8_t>(seq);
+                auto reply = client->state_update(seq, static_cast<std::uint16_t>(seq - 1), false, h, Bytes(314, 3));
+                if (!reply || reply->code != wt::reply_code::ok) return;  // the tower is gone
+                acked[s] = reply->last_applied;
+            }
+        });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    world.kill_tower();
+    stop = true;
+    for (auto& t : threads) t.join();
+    world.start_tower();
+    for (int s = 0; s < sessions; ++s) {
+        CAPTURE(s);
+        PrivateKey session = key(static_cast<std::uint8_t>(0x80 + s));
+        CHECK(acked[s] > 0);
+        wt::Reply dup = create(world, session, 0x0002, 60000);
+        CHECK(dup.code == wt::reply_code::already_exists);
+        CHECK(dup.last_applied >= acked[s]);      // nothing acknowledged is lost
+        CHECK(dup.last_applied <= acked[s] + 1);  // at most the one in flight
+        ByteArray<33> account = session.public_key().bytes();
+        account[0] |= 0x10;
+        // Every applied update is stored, each under its own hint.
+        CHECK(world.admin_get("/users/" + to_hex(account))["locators"].size() == dup.last_applied);
+    }
+}
+}  // namespace
+
+TEST_CASE("wtwire: kill -9 while sessions stream updates loses no acknowledged update [sqlite]") {
+    BreachWorld world;
+    kill_during_updates(world);
+}
+
+TEST_CASE("wtwire: kill -9 while sessions stream updates loses no acknowledged update [postgres]") {
+    auto pg = TemporaryPostgres::start();
+    BreachWorld world({.tower_args = {}, .postgres = pg->connection_string()});
+    kill_during_updates(world);
+}
