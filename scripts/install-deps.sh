@@ -14,6 +14,7 @@ packages=(
   doctest-dev
   libsqlite3-dev
   nlohmann-json3-dev libsodium-dev libcli11-dev
+  prometheus prometheus-alertmanager
 )
 
 missing=()
