@@ -17,7 +17,7 @@
 #include "common/hex.h"
 #include "common/version.h"
 #include "log/log.h"
-#include "net/http_client.h"
+#include "net/cli_call.h"
 
 using namespace argus;
 using json = nlohmann::json;
@@ -37,19 +37,19 @@ int run_daemon(const std::string& data_dir, const std::string& bind, std::uint16
     signal(SIGPIPE, SIG_IGN);
     auto node = client::ClientNode::open(data_dir, system_context());
     if (!node) {
-        std::fprintf(stderr, "argus-client: %s\n", node.error().message.c_str());
+        log_event(LogLevel::error, "client_open_failed", {{"error", node.error().message}});
         return 1;
     }
     for (const auto& t : towers) {
         auto added = (*node)->add_tower(t);
         if (!added) {
-            std::fprintf(stderr, "argus-client: --tower %s: %s\n", t.c_str(), added.error().message.c_str());
+            log_event(LogLevel::error, "bad_tower_option", {{"tower", t}, {"error", added.error().message}});
             return 2;
         }
     }
     client::ChannelBook channels(**node);
     if (auto ok = channels.open(data_dir + "/channels.sqlite"); !ok) {
-        std::fprintf(stderr, "argus-client: %s\n", ok.error().message.c_str());
+        log_event(LogLevel::error, "channels_open_failed", {{"error", ok.error().message}});
         return 1;
     }
     client::ClientApi api(**node, &channels);
@@ -59,12 +59,12 @@ int run_daemon(const std::string& data_dir, const std::string& bind, std::uint16
     options.threads = 1;
     api::HttpServer server(options, api);
     if (auto ok = server.start(); !ok) {
-        std::fprintf(stderr, "argus-client: %s\n", ok.error().message.c_str());
+        log_event(LogLevel::error, "api_listen_failed", {{"error", ok.error().message}});
         return 1;
     }
     (*node)->start();
-    std::fprintf(stderr, "argus-client ready user_id=%s api=%s:%u\n", to_hex((*node)->user_id().bytes()).c_str(),
-                 bind.c_str(), server.port());
+    log_event(LogLevel::info, "client_ready",
+              {{"user_id", to_hex((*node)->user_id().bytes())}, {"api", bind + ":" + std::to_string(server.port())}});
     if (!ready_file.empty()) {
         std::ofstream(ready_file + ".tmp") << json{{"api_port", server.port()}, {"user_id", to_hex((*node)->user_id().bytes())}}.dump()
                                           << "\n";
@@ -72,34 +72,23 @@ int run_daemon(const std::string& data_dir, const std::string& bind, std::uint16
     }
     int received = 0;
     sigwait(&signals, &received);
+    log_event(LogLevel::info, "client_stopping", {{"signal", std::to_string(received)}});
     server.stop();
     (*node)->stop();
+    log_event(LogLevel::info, "client_stopped");
     return 0;
 }
 
-int call_daemon(std::uint16_t port, net::HttpMethod method, const std::string& target, const std::string& body) {
-    net::HttpClientOptions options;
-    options.host = "127.0.0.1";
-    options.port = port;
-    options.connect_timeout = std::chrono::seconds(10);
-    options.write_timeout = options.read_timeout = std::chrono::seconds(30);
-    options.max_response_body = 256 * 1024 * 1024;  // every backup of a long-lived node
-    options.keep_alive = false;
-    net::HttpClient client(options);
-    auto res = client.request({method, target, body, body.empty() ? "" : "application/json", ""});
-    if (!res) {
-        std::fprintf(stderr, "argus-client: cannot reach the daemon on 127.0.0.1:%u: %s\n", port,
-                     res.error().message.c_str());
-        return 1;
-    }
-    auto j = json::parse(res->body, nullptr, false);
-    std::string text = j.is_discarded() ? res->body : j.dump(2);
-    if (res->status != 200) {
-        std::fprintf(stderr, "argus-client: %s\n", text.c_str());
-        return 1;
-    }
-    std::printf("%s\n", text.c_str());
-    return 0;
+int call_daemon(std::uint16_t port, net::HttpMethod method, const std::string& target, const std::string& body,
+                net::OutputFormat format) {
+    net::CliCall call;
+    call.program = "argus-client";
+    call.what = "the daemon";
+    call.port = port;
+    call.method = method;
+    call.target = target;
+    call.body = body;
+    return net::run_cli_call(call, format);
 }
 
 // Core Lightning plugin mode: JSON-RPC on stdin/stdout, so stdout carries
@@ -132,9 +121,12 @@ int main(int argc, char** argv) {
         return run_plugin();
     }
     CLI::App app{"argus-client: back up revoked Lightning states to teos-compatible watchtowers"};
-    bool version = false;
+    app.fallthrough();  // --json and --api-port may follow the command
+    bool version = false, json_output = false;
     std::uint16_t port = 9816;
+    std::string log_format = "text";
     app.add_flag("--version", version, "Print the version and exit");
+    app.add_flag("--json", json_output, "Print the answer as JSON (stable field names, docs/operations.md)");
     app.add_option("--api-port", port, "The daemon's local API port")->envname("ARGUS_CLIENT_API_PORT")->capture_default_str();
     app.require_subcommand(0, 1);
 
@@ -147,6 +139,9 @@ int main(int argc, char** argv) {
     daemon->add_option("--api-bind", bind, "Local API address (loopback)")->capture_default_str();
     daemon->add_option("--tower", towers, "Tower to back up to: tower_id@host:port (repeatable)");
     daemon->add_option("--ready-file", ready_file, "Write {api_port, user_id} here once serving");
+    daemon->add_option("--log-format", log_format, "text or json (one JSON object per line)")
+        ->check(CLI::IsMember({"text", "json"}))
+        ->capture_default_str();
     auto* plugin = app.add_subcommand("plugin", "Run as a Core Lightning plugin (stdin/stdout)");
     std::string tower, tower_id;
     auto* add_tower = app.add_subcommand("add-tower", "Add a tower");
@@ -165,26 +160,35 @@ int main(int argc, char** argv) {
     backup->add_option("--penalty-tx", penalty_tx, "Signed justice transaction (hex)")->required();
     backup->add_option("--channel-id", channel_id, "Channel id");
     backup->add_option("--commitnum", commitnum, "Commitment number");
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : static_cast<int>(net::ExitCode::usage);
+    }
 
     using net::HttpMethod;
     if (version) {
         std::printf("argus-client %s\n", version_string);
         return 0;
     }
-    if (daemon->parsed()) return run_daemon(data_dir, bind, port, towers, ready_file);
+    if (daemon->parsed()) {
+        set_log_format({.timestamp = false, .program = "argus-client", .json = log_format == "json"});
+        return run_daemon(data_dir, bind, port, towers, ready_file);
+    }
     if (plugin->parsed()) return run_plugin();
-    if (add_tower->parsed()) return call_daemon(port, HttpMethod::post, "/towers", json{{"tower", tower}}.dump());
-    if (remove_tower->parsed()) return call_daemon(port, HttpMethod::del, "/towers/" + tower_id, "");
-    if (list_towers->parsed()) return call_daemon(port, HttpMethod::get, "/towers", "");
-    if (list_backups->parsed()) return call_daemon(port, HttpMethod::get, "/backups", "");
-    if (status->parsed()) return call_daemon(port, HttpMethod::get, "/status", "");
-    if (retry->parsed()) return call_daemon(port, HttpMethod::post, "/retry", "");
-    if (audit->parsed()) return call_daemon(port, HttpMethod::post, "/audit", "");
+    auto format = json_output ? net::OutputFormat::json : net::OutputFormat::text;
+    if (add_tower->parsed()) return call_daemon(port, HttpMethod::post, "/towers", json{{"tower", tower}}.dump(), format);
+    if (remove_tower->parsed()) return call_daemon(port, HttpMethod::del, "/towers/" + tower_id, "", format);
+    if (list_towers->parsed()) return call_daemon(port, HttpMethod::get, "/towers", "", format);
+    if (list_backups->parsed()) return call_daemon(port, HttpMethod::get, "/backups", "", format);
+    if (status->parsed()) return call_daemon(port, HttpMethod::get, "/status", "", format);
+    if (retry->parsed()) return call_daemon(port, HttpMethod::post, "/retry", "", format);
+    if (audit->parsed()) return call_daemon(port, HttpMethod::post, "/audit", "", format);
     if (backup->parsed()) {
         return call_daemon(port, HttpMethod::post, "/backups",
                            json{{"commitment_txid", commitment_txid}, {"penalty_tx", penalty_tx},
-                                {"channel_id", channel_id}, {"commitnum", commitnum}}.dump());
+                                {"channel_id", channel_id}, {"commitnum", commitnum}}.dump(),
+                           format);
     }
     std::printf("%s", app.help().c_str());
     return 0;
