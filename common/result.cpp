@@ -35,6 +35,7 @@ const char* to_string(ErrorCode code) {
         case ErrorCode::unavailable: return "unavailable";
         case ErrorCode::storage: return "storage";
         case ErrorCode::not_found: return "not_found";
+        case ErrorCode::unsupported: return "unsupported";
     }
     return "unknown";
 }

@@ -24,6 +24,7 @@ enum class ErrorCode {
     unavailable,          // a dependency (database, bitcoind) cannot be reached
     storage,              // the store refused or failed an operation
     not_found,
+    unsupported,          // the operation does not exist for this backend or build
 };
 
 const char* to_string(ErrorCode code);

@@ -1,6 +1,7 @@
 #include "net/connection_table.h"
 
 #include <boost/asio/ip/address.hpp>
+#include <vector>
 
 namespace argus::api {
 
@@ -34,10 +35,10 @@ std::shared_ptr<ConnectionSlot> ConnectionTable::admit(const std::string& peer_a
     auto slot = std::make_shared<ConnectionSlot>();
     slot->enter(ConnectionPhase::receiving, now);
     slot->source_ = std::move(source.key);
-    slot->limited_ = limits_.max_connections_per_source > 0 && (!source.loopback || limits_.limit_loopback_sources);
     std::shared_ptr<EvictableConnection> evicted;
     {
         std::lock_guard lock(mutex_);
+        slot->limited_ = limits_.max_connections_per_source > 0 && (!source.loopback || limits_.limit_loopback_sources);
         ++accepted_;
         std::shared_ptr<ConnectionSlot> victim;
         bool source_full = slot->limited_ && per_source_[slot->source_] >= limits_.max_connections_per_source;
@@ -62,6 +63,27 @@ std::shared_ptr<ConnectionSlot> ConnectionTable::admit(const std::string& peer_a
     }
     if (evicted) evicted->evict();  // outside the lock: it posts to the victim's executor
     return slot;
+}
+
+void ConnectionTable::set_limits(ConnectionLimits limits) {
+    std::lock_guard lock(mutex_);
+    limits_ = limits;
+}
+
+void ConnectionTable::evict_waiting() {
+    std::vector<std::shared_ptr<EvictableConnection>> idle;
+    {
+        std::lock_guard lock(mutex_);
+        for (auto it = slots_.begin(); it != slots_.end();) {
+            auto slot = *it++;
+            if (slot->phase_.load(std::memory_order_relaxed) != ConnectionPhase::waiting) continue;
+            if (auto owner = slot->owner_.lock()) {
+                idle.push_back(std::move(owner));
+                remove_locked(slot);
+            }
+        }
+    }
+    for (auto& connection : idle) connection->evict();
 }
 
 void ConnectionTable::bind(const std::shared_ptr<ConnectionSlot>& slot, std::weak_ptr<EvictableConnection> owner) {

@@ -85,6 +85,11 @@ public:
     // When the connection ends (its owner's destructor); a no-op once evicted.
     void release(const std::shared_ptr<ConnectionSlot>& slot);
     void count_slow_transfer() { slow_transfer_.fetch_add(1, std::memory_order_relaxed); }
+    // New caps for the next admissions (a reload); open connections over a
+    // lowered cap stay until eviction makes room for newcomers.
+    void set_limits(ConnectionLimits limits);
+    // Evicts every connection waiting between requests (a graceful stop).
+    void evict_waiting();
 
     ConnectionStats stats() const;
     std::size_t open() const;

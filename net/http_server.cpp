@@ -24,7 +24,28 @@ struct HttpServer::Impl {
     Router& router;
     ConnectionTable table;
     std::atomic<bool> stopped{false};
-    std::optional<ssl::context> tls;
+    std::atomic<bool> draining{false};
+    // New connections take the current context; each session keeps its own
+    // alive, so a reload (SIGHUP) never pulls one from under a connection.
+    mutable std::mutex tls_mutex;
+    std::shared_ptr<ssl::context> tls;
+    // What a reload may change while connections run (reconfigure()).
+    struct Tunables {
+        std::chrono::milliseconds request_timeout;
+        std::chrono::milliseconds idle_timeout;
+        std::size_t min_receive_rate;
+        std::chrono::milliseconds receive_rate_grace;
+    };
+    mutable std::mutex tunables_mutex;
+    Tunables tunables_value;
+    Tunables tunables() const {
+        std::lock_guard lock(tunables_mutex);
+        return tunables_value;
+    }
+    std::shared_ptr<ssl::context> tls_context() const {
+        std::lock_guard lock(tls_mutex);
+        return tls;
+    }
     net::io_context io;
     tcp::acceptor acceptor{io};
     std::vector<std::thread> threads;
@@ -33,7 +54,9 @@ struct HttpServer::Impl {
         : options(std::move(o)),
           router(r),
           table(ConnectionLimits{options.max_connections, options.max_connections_per_source,
-                                 options.limit_loopback_sources}) {}
+                                 options.limit_loopback_sources}),
+          tunables_value{options.request_timeout, options.idle_timeout, options.min_receive_rate,
+                         options.receive_rate_grace} {}
     void accept();
 };
 
@@ -58,8 +81,9 @@ std::string reason_json(unsigned status) {
 template <class Stream>
 class Session : public std::enable_shared_from_this<Session<Stream>>, public EvictableConnection {
 public:
-    Session(Stream stream, HttpServer::Impl& server, std::shared_ptr<ConnectionSlot> slot)
-        : stream_(std::move(stream)), server_(server), slot_(std::move(slot)) {}
+    Session(Stream stream, HttpServer::Impl& server, std::shared_ptr<ConnectionSlot> slot,
+            std::shared_ptr<ssl::context> tls = nullptr)
+        : tls_(std::move(tls)), stream_(std::move(stream)), server_(server), slot_(std::move(slot)) {}
     ~Session() override { server_.table.release(slot_); }
 
     void start() {
@@ -67,7 +91,7 @@ public:
         if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
             read_request();
         } else {
-            beast::get_lowest_layer(stream_).expires_after(server_.options.request_timeout);
+            beast::get_lowest_layer(stream_).expires_after(server_.tunables().request_timeout);
             stream_.async_handshake(ssl::stream_base::server,
                                     [self = this->shared_from_this()](beast::error_code ec) {
                                         if (ec) return;  // a failed handshake is a clean close
@@ -114,14 +138,15 @@ private:
     void read_some() {
         auto& layer = beast::get_lowest_layer(stream_);
         rate_deadline_ = false;
+        auto tunables = server_.tunables();
         if (!in_request_) {
-            layer.expires_after(server_.options.idle_timeout);
+            layer.expires_after(tunables.idle_timeout);
         } else {
-            auto deadline = request_start_ + server_.options.request_timeout;
-            if (std::size_t rate = server_.options.min_receive_rate; rate > 0) {
+            auto deadline = request_start_ + tunables.request_timeout;
+            if (std::size_t rate = tunables.min_receive_rate; rate > 0) {
                 auto allowed = std::chrono::duration_cast<Clock::duration>(
                     std::chrono::duration<double>(static_cast<double>(received_) / static_cast<double>(rate)));
-                auto slow_at = request_start_ + std::max<Clock::duration>(server_.options.receive_rate_grace, allowed);
+                auto slow_at = request_start_ + std::max<Clock::duration>(tunables.receive_rate_grace, allowed);
                 if (slow_at < deadline) {
                     deadline = slow_at;
                     rate_deadline_ = true;
@@ -213,9 +238,9 @@ private:
             message->set(http::field::content_type, response.content_type);
         }
         message->body() = std::move(response.body);
-        message->keep_alive(keep_alive_ && !server_.stopped);
+        message->keep_alive(keep_alive_ && !server_.stopped && !server_.draining);
         message->prepare_payload();
-        beast::get_lowest_layer(stream_).expires_after(server_.options.request_timeout);
+        beast::get_lowest_layer(stream_).expires_after(server_.tunables().request_timeout);
         http::async_write(stream_, *message,
                           [self = this->shared_from_this(), message](beast::error_code ec, std::size_t) {
                               if (ec || !message->keep_alive()) return self->close();
@@ -237,6 +262,7 @@ private:
         }
     }
 
+    std::shared_ptr<ssl::context> tls_;  // outlives stream_, which refers to it
     Stream stream_;
     HttpServer::Impl& server_;
     std::shared_ptr<ConnectionSlot> slot_;
@@ -251,6 +277,23 @@ private:
     std::size_t received_ = 0;    // bytes of the current request
     Clock::time_point request_start_{};
 };
+
+Result<std::shared_ptr<ssl::context>> make_tls_context(const TlsOptions& o) {
+    beast::error_code ec;
+    auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
+    context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                         ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    context->use_certificate_chain_file(o.certificate_chain_file, ec);
+    if (ec) return make_error(ErrorCode::invalid_argument, "TLS certificate " + o.certificate_chain_file + ": " + ec.message());
+    context->use_private_key_file(o.private_key_file, ssl::context::pem, ec);
+    if (ec) return make_error(ErrorCode::invalid_argument, "TLS private key " + o.private_key_file + ": " + ec.message());
+    // A key that does not belong to the certificate would fail every handshake.
+    if (SSL_CTX_check_private_key(context->native_handle()) != 1) {
+        return make_error(ErrorCode::invalid_argument, "TLS private key " + o.private_key_file +
+                                                           " does not match the certificate " + o.certificate_chain_file);
+    }
+    return context;
+}
 
 }  // namespace
 
@@ -268,10 +311,10 @@ void HttpServer::Impl::accept() {
             // Every candidate is busy answering: a clean close, no work done for this peer.
             socket.shutdown(tcp::socket::shutdown_both, ignored);
             socket.close(ignored);
-        } else if (tls) {
+        } else if (auto context = tls_context()) {
             std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-                beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *tls), *this,
-                std::move(slot))
+                beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *context), *this,
+                std::move(slot), context)
                 ->start();
         } else {
             std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), *this, std::move(slot))
@@ -292,13 +335,9 @@ Status HttpServer::start() {
     auto address = net::ip::make_address(o.address, ec);
     if (ec) return make_error(ErrorCode::invalid_argument, "invalid bind address '" + o.address + "'");
     if (o.tls) {
-        impl_->tls.emplace(ssl::context::tls_server);
-        impl_->tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                                ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-        impl_->tls->use_certificate_chain_file(o.tls->certificate_chain_file, ec);
-        if (ec) return make_error(ErrorCode::invalid_argument, "TLS certificate: " + ec.message());
-        impl_->tls->use_private_key_file(o.tls->private_key_file, ssl::context::pem, ec);
-        if (ec) return make_error(ErrorCode::invalid_argument, "TLS private key: " + ec.message());
+        auto context = make_tls_context(*o.tls);
+        if (!context) return context.error();
+        impl_->tls = *context;
     }
     tcp::endpoint endpoint(address, o.port);
     auto& acceptor = impl_->acceptor;
@@ -316,6 +355,46 @@ Status HttpServer::start() {
         impl_->threads.emplace_back([this] { impl_->io.run(); });
     }
     return {};
+}
+
+void HttpServer::reconfigure(const HttpServerOptions& o) {
+    impl_->table.set_limits(ConnectionLimits{o.max_connections, o.max_connections_per_source, o.limit_loopback_sources});
+    std::lock_guard lock(impl_->tunables_mutex);
+    impl_->tunables_value = {o.request_timeout, o.idle_timeout, o.min_receive_rate, o.receive_rate_grace};
+}
+
+Status HttpServer::reload_tls(const TlsOptions& tls) {
+    if (!impl_->tls_context()) return make_error(ErrorCode::invalid_argument, "TLS is off: turning it on needs a restart");
+    auto context = make_tls_context(tls);
+    if (!context) return context.error();
+    std::lock_guard lock(impl_->tls_mutex);
+    impl_->tls = *context;
+    return {};
+}
+
+bool HttpServer::drain(std::chrono::milliseconds timeout) {
+    if (!impl_ || impl_->stopped) return true;
+    impl_->draining = true;
+    net::post(impl_->io, [this] {
+        beast::error_code ignored;
+        impl_->acceptor.close(ignored);
+    });
+    // Connections waiting between requests owe nothing: close them now. The
+    // others finish their request, are answered with `Connection: close`,
+    // and go; whatever is left at the deadline is cut by stop().
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    bool drained = false;
+    while (true) {
+        impl_->table.evict_waiting();
+        if (impl_->table.open() == 0) {
+            drained = true;
+            break;
+        }
+        if (std::chrono::steady_clock::now() >= deadline) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    stop();
+    return drained;
 }
 
 void HttpServer::stop() {

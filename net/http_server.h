@@ -86,6 +86,17 @@ public:
 
     Status start();  // binds, listens and starts the threads
     void stop();
+    // Graceful stop: no new connections, idle ones closed, requests under way
+    // answered (with `Connection: close`) until `timeout`; then stop(). True
+    // when every connection had gone by then.
+    bool drain(std::chrono::milliseconds timeout);
+    // While running (SIGHUP): the connection caps, timeouts and minimum
+    // receive rate of `options` apply from now on (address, port, threads
+    // and TLS on/off need a restart).
+    void reconfigure(const HttpServerOptions& options);
+    // New connections use the certificate and key read now; a file that does
+    // not load (or a key that does not match) leaves the old ones in place.
+    Status reload_tls(const TlsOptions& tls);
     std::uint16_t port() const { return port_; }
     std::size_t open_connections() const;
     std::size_t accepted_connections() const;  // since start, including those closed over the cap

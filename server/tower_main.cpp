@@ -18,6 +18,7 @@
 #include "server/api/wtwire_listener.h"
 #include "server/chain/rpc_chain_source.h"
 #include "server/chain/zmq_subscriber.h"
+#include "server/config/reload.h"
 #include "server/config/tower_options.h"
 #include "log/log.h"
 #include "server/metrics/tower_metrics.h"
@@ -42,12 +43,86 @@ Status ensure_data_dir(const std::string& dir) {
     return {};
 }
 
-int run(const config::TowerOptions& o) {
-    // Block the stop signals before any thread starts, so they reach sigwait below.
+api::HttpServerOptions api_server_options(const config::TowerOptions& o) {
+    api::HttpServerOptions a;
+    a.address = o.api_bind;
+    a.port = o.api_port;
+    a.threads = o.api_threads;
+    a.max_connections = o.max_connections;
+    a.request_timeout = std::chrono::milliseconds(o.request_timeout_ms);
+    a.idle_timeout = std::chrono::milliseconds(o.idle_timeout_ms);
+    a.max_connections_per_source = o.max_connections_per_source;
+    a.limit_loopback_sources = o.limit_loopback_sources;
+    a.min_receive_rate = o.min_receive_rate;
+    a.receive_rate_grace = std::chrono::milliseconds(o.receive_rate_grace_ms);
+    if (!o.tls_certificate.empty()) a.tls = api::TlsOptions{o.tls_certificate, o.tls_private_key};
+    return a;
+}
+
+api::WtwireListenerOptions wtwire_listener_options(const config::TowerOptions& o) {
+    api::WtwireListenerOptions w;
+    w.bind_address = o.wtwire_bind;
+    w.port = o.wtwire_port;
+    w.max_connections = o.wtwire_max_connections;
+    w.max_connections_per_source = o.wtwire_max_connections_per_source;
+    w.limit_loopback_sources = o.wtwire_limit_loopback_sources;
+    w.min_receive_rate = o.wtwire_min_receive_rate;
+    w.receive_rate_grace = std::chrono::milliseconds(o.wtwire_receive_rate_grace_ms);
+    w.handshake_timeout = std::chrono::milliseconds(o.wtwire_handshake_timeout_ms);
+    w.read_timeout = std::chrono::milliseconds(o.wtwire_read_timeout_ms);
+    w.messages_per_second = o.wtwire_messages_per_second;
+    w.message_burst = std::max(4.0, o.wtwire_messages_per_second * 4);
+    return w;
+}
+
+// SIGHUP: the configuration read again (same command line, the config file
+// re-read); what can change while running is applied, the rest is named as
+// needing a restart. Returns the options now in force.
+config::TowerOptions reload(const config::TowerOptions& current, int argc, const char* const* argv,
+                            api::HttpServer& api_server, api::WtwireListener* wtwire) {
+    auto parsed = config::parse_tower_options(argc, argv);
+    if (!parsed) {
+        log_event(LogLevel::error, "reload_failed", {{"error", parsed.error().message}, {"kept", "the running configuration"}});
+        return current;
+    }
+    config::ReloadPlan plan = config::plan_reload(current, parsed->options);
+    config::TowerOptions next = config::options_after_reload(current, parsed->options);
+    if (plan.reload_tls) {
+        if (auto ok = api_server.reload_tls({next.tls_certificate, next.tls_private_key}); !ok) {
+            log_event(LogLevel::error, "tls_reload_failed", {{"error", ok.error().message}, {"kept", "the certificate in use"}});
+            next.tls_certificate = current.tls_certificate;
+            next.tls_private_key = current.tls_private_key;
+        } else {
+            log_event(LogLevel::info, "tls_certificate_reloaded", {{"certificate", next.tls_certificate}});
+        }
+    }
+    LogLevel level = LogLevel::info;
+    parse_log_level(next.log_level, level);
+    set_log_level(level);
+    api_server.reconfigure(api_server_options(next));
+    if (wtwire) wtwire->reconfigure(wtwire_listener_options(next));
+    for (const auto& c : plan.applied) {
+        if ((c.option == "tls-certificate" || c.option == "tls-private-key") && next.tls_certificate == current.tls_certificate &&
+            next.tls_private_key == current.tls_private_key) {
+            continue;  // the new files did not load: nothing changed
+        }
+        log_event(LogLevel::info, "config_reloaded", {{"option", c.option}, {"from", c.from}, {"to", c.to}});
+    }
+    for (const auto& c : plan.needs_restart) {
+        log_event(LogLevel::warn, "config_change_needs_restart", {{"option", c.option}, {"from", c.from}, {"to", c.to}});
+    }
+    log_event(LogLevel::info, "reload_done", {{"applied", std::to_string(plan.applied.size())},
+                                              {"needs_restart", std::to_string(plan.needs_restart.size())}});
+    return next;
+}
+
+int run(const config::TowerOptions& o, int argc, const char* const* argv) {
+    // Block the signals before any thread starts, so they reach sigwait below.
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     signal(SIGPIPE, SIG_IGN);
 
@@ -143,19 +218,7 @@ int run(const config::TowerOptions& o) {
             }
         },
         context.clock);
-    api::HttpServerOptions api_options;
-    api_options.address = o.api_bind;
-    api_options.port = o.api_port;
-    api_options.threads = o.api_threads;
-    api_options.max_connections = o.max_connections;
-    api_options.request_timeout = std::chrono::milliseconds(o.request_timeout_ms);
-    api_options.idle_timeout = std::chrono::milliseconds(o.idle_timeout_ms);
-    api_options.max_connections_per_source = o.max_connections_per_source;
-    api_options.limit_loopback_sources = o.limit_loopback_sources;
-    api_options.min_receive_rate = o.min_receive_rate;
-    api_options.receive_rate_grace = std::chrono::milliseconds(o.receive_rate_grace_ms);
-    if (!o.tls_certificate.empty()) api_options.tls = api::TlsOptions{o.tls_certificate, o.tls_private_key};
-    api::HttpServer api_server(api_options, teos_router);
+    api::HttpServer api_server(api_server_options(o), teos_router);
     if (auto ok = api_server.start(); !ok) return fail("api_listen_failed", ok.error().message);
 
     // The LND front door: same tower key, same service, same store.
@@ -172,19 +235,8 @@ int run(const config::TowerOptions& o) {
     std::uint16_t wtwire_port = 0;
     std::string wtwire_uri;
     if (o.wtwire) {
-        api::WtwireListenerOptions w;
-        w.bind_address = o.wtwire_bind;
-        w.port = o.wtwire_port;
-        w.max_connections = o.wtwire_max_connections;
-        w.max_connections_per_source = o.wtwire_max_connections_per_source;
-        w.limit_loopback_sources = o.wtwire_limit_loopback_sources;
-        w.min_receive_rate = o.wtwire_min_receive_rate;
-        w.receive_rate_grace = std::chrono::milliseconds(o.wtwire_receive_rate_grace_ms);
-        w.handshake_timeout = std::chrono::milliseconds(o.wtwire_handshake_timeout_ms);
-        w.read_timeout = std::chrono::milliseconds(o.wtwire_read_timeout_ms);
-        w.messages_per_second = o.wtwire_messages_per_second;
-        w.message_burst = std::max(4.0, o.wtwire_messages_per_second * 4);
-        wtwire = std::make_unique<api::WtwireListener>(service, *key, genesis_block_hash(o.network), w, context);
+        wtwire = std::make_unique<api::WtwireListener>(service, *key, genesis_block_hash(o.network),
+                                                       wtwire_listener_options(o), context);
         auto port = wtwire->start();
         if (!port) return fail("wtwire_listen_failed", port.error().message);
         wtwire_port = *port;
@@ -203,9 +255,10 @@ int run(const config::TowerOptions& o) {
     api::HttpServer admin_server(admin_options, admin_router);
     if (auto ok = admin_server.start(); !ok) return fail("admin_listen_failed", ok.error().message);
 
+    std::atomic<bool> stopping{false};
     auto readiness = [&] {
         return api::Readiness{static_cast<bool>(store->ping()) && service.healthy(), follower.status().reachable,
-                              follower.caught_up() && follower.status().height >= follower.best_height()};
+                              follower.caught_up() && follower.status().height >= follower.best_height(), stopping.load()};
     };
     api::OpsRouter ops_router([&] { return metrics.serialize(); }, readiness);
     api::HttpServerOptions ops_options;
@@ -233,6 +286,7 @@ int run(const config::TowerOptions& o) {
             s.bitcoind_reachable = ready.bitcoind_reachable;
             s.store_reachable = ready.store_reachable;
             s.caught_up = ready.caught_up;
+            s.stopping = ready.stopping;
             s.zmq_gaps = zmq ? zmq->gaps() : 0;
             s.rpc_errors = stats.rpc_errors;
             s.breaches = stats.core.breaches;
@@ -296,10 +350,21 @@ int run(const config::TowerOptions& o) {
         }
     }
 
+    config::TowerOptions current = o;
     int received = 0;
-    sigwait(&signals, &received);
-    log_event(LogLevel::info, "tower_stopping", {{"signal", std::to_string(received)}});
-    api_server.stop();
+    while (sigwait(&signals, &received) == 0 && received == SIGHUP) {
+        current = reload(current, argc, argv, api_server, wtwire.get());
+    }
+    // SIGTERM drains: /ready turns 503, the API stops accepting, closes idle
+    // connections and answers every request under way (its group commit
+    // finishes: an answer is only ever sent after the commit) until the
+    // shutdown timeout; what is still unanswered then was never acknowledged.
+    log_event(LogLevel::info, "tower_stopping",
+              {{"signal", std::to_string(received)}, {"shutdown_timeout_ms", std::to_string(current.shutdown_timeout_ms)}});
+    stopping = true;
+    bool drained = api_server.drain(std::chrono::milliseconds(current.shutdown_timeout_ms));
+    log_event(drained ? LogLevel::info : LogLevel::warn, "api_drained",
+              {{"complete", drained ? "true" : "false"}});
     // Its connections may wait on commits: the listener's threads stop first,
     // the committer drains in service.stop(), the listener object outlives it.
     if (wtwire) wtwire->stop();
@@ -328,6 +393,7 @@ int main(int argc, char** argv) {
     LogLevel level = LogLevel::info;
     parse_log_level(o.log_level, level);
     set_log_level(level);
+    set_log_format({.timestamp = true, .program = "", .json = o.log_format == "json"});
     switch (parsed->command) {
         case config::TowerCommand::version:
             std::printf("argus-tower %s\n", version_string);
@@ -343,7 +409,7 @@ int main(int argc, char** argv) {
             std::printf("%s\n", to_hex(key->public_key().bytes()).c_str());
             return 0;
         }
-        case config::TowerCommand::run: return run(o);
+        case config::TowerCommand::run: return run(o, argc, argv);
     }
     return 0;
 }

@@ -79,6 +79,29 @@ void AdminRouter::handle(HttpRequest request, Reply reply) {
             return reply(json_response(200, json{{"removed_appointments", *removed}}));
         }
     }
+    if (request.method == Method::post && t == "/backup") {
+        auto body = json::parse(request.body, nullptr, false);
+        if (body.is_discarded() || !body.is_object() || !body.contains("path") || !body["path"].is_string()) {
+            return reply(error(400, "expected {\"path\": \"/absolute/path/of/the/new/file\"}"));
+        }
+        // Runs on the admin thread: one backup at a time, other operator
+        // requests wait; the public API and the watcher are not held up.
+        auto done = context_.store.backup(body["path"].get<std::string>());
+        if (!done) {
+            unsigned status = done.error().code == ErrorCode::invalid_argument ? 400
+                              : done.error().code == ErrorCode::unsupported    ? 501
+                                                                                : 503;
+            return reply(error(status, done.error().message));
+        }
+        json j{{"path", done->path},
+               {"bytes", done->bytes},
+               {"users", done->counts.users},
+               {"appointments", done->counts.appointments},
+               {"schema_version", done->schema_version},
+               {"chain_height", done->chain_position ? json(done->chain_position->height) : json(nullptr)},
+               {"chain_block_hash", done->chain_position ? json(to_hex(reversed(done->chain_position->block_hash))) : json(nullptr)}};
+        return reply(json_response(200, j));
+    }
     if (request.method == Method::get && t.rfind("/appointments/", 0) == 0) {
         auto parsed = parse_hex_array<16>(t.substr(14));
         if (!parsed) return reply(error(400, "locator must be 16 bytes of hex"));

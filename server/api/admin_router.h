@@ -5,6 +5,7 @@
 //   GET    /users/<user_id>        one user and its locators
 //   DELETE /users/<user_id>        remove a user and all its appointments
 //   GET    /appointments/<locator> every appointment (any user) with that locator
+//   POST   /backup {"path": P}     an online, consistent copy of an SQLite store at the new file P
 #pragma once
 
 #include <functional>
@@ -31,7 +32,9 @@ struct AdminContext {
 class AdminRouter final : public Router {
 public:
     explicit AdminRouter(AdminContext context) : context_(std::move(context)) {}
-    std::size_t body_limit(Method, std::string_view) const override { return 0; }
+    std::size_t body_limit(Method method, std::string_view target) const override {
+        return method == Method::post && target == "/backup" ? 8192 : 0;
+    }
     void handle(HttpRequest request, Reply reply) override;
 
 private:

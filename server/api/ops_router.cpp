@@ -13,7 +13,8 @@ void OpsRouter::handle(HttpRequest request, Reply reply) {
         nlohmann::json body = {{"ready", r.ready()},
                                {"store_reachable", r.store_reachable},
                                {"bitcoind_reachable", r.bitcoind_reachable},
-                               {"caught_up", r.caught_up}};
+                               {"caught_up", r.caught_up},
+                               {"stopping", r.stopping}};
         return reply({r.ready() ? 200u : 503u, body.dump()});
     }
     reply({404, R"({"error":"not found"})"});

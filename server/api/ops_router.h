@@ -15,7 +15,8 @@ struct Readiness {
     bool store_reachable = false;
     bool bitcoind_reachable = false;
     bool caught_up = false;
-    bool ready() const { return store_reachable && bitcoind_reachable && caught_up; }
+    bool stopping = false;  // SIGTERM: draining, so load balancers send nothing new
+    bool ready() const { return store_reachable && bitcoind_reachable && caught_up && !stopping; }
 };
 
 class OpsRouter final : public Router {

@@ -50,9 +50,17 @@ struct Shared {
           table(ConnectionLimits{options.max_connections, options.max_connections_per_source,
                                  options.limit_loopback_sources}) {}
 
+    // What connections read of the options, a copy under the lock: a reload
+    // (reconfigure) changes timeouts and rates while they run.
+    WtwireListenerOptions live() const {
+        std::lock_guard lock(options_mutex);
+        return options;
+    }
+
     tower::TowerService& service;
     PrivateKey tower_key;
     Hash256 chain_hash;
+    mutable std::mutex options_mutex;
     WtwireListenerOptions options;
     Context context;
     Counters counters;
@@ -94,9 +102,9 @@ public:
         auto ephemeral = shared_.ephemeral_key();
         if (!ephemeral) return close("no_ephemeral_key");
         responder_.emplace(shared_.tower_key, *ephemeral);
-        tokens_ = shared_.options.message_burst;
+        tokens_ = shared_.live().message_burst;
         last_refill_ = shared_.context.clock.monotonic_now();
-        arm(shared_.options.handshake_timeout);
+        arm(shared_.live().handshake_timeout);
         read_exactly(bolt8::act_one_size, [self = shared_from_this()] { self->on_act_one(); });
     }
 
@@ -114,7 +122,7 @@ private:
 
     template <class Then>
     void write(Bytes bytes, Then then) {
-        arm(shared_.options.write_timeout);
+        arm(shared_.live().write_timeout);
         out_ = std::move(bytes);
         asio::async_write(socket_, asio::buffer(out_), [self = shared_from_this(), then](boost::system::error_code ec, std::size_t) {
             if (ec) return self->close("write_failed");
@@ -143,12 +151,12 @@ private:
     // A message body of `size` bytes: within the read deadline already armed,
     // and within max(grace, size / rate) of its length header.
     void arm_body(std::size_t size) {
-        std::size_t rate = shared_.options.min_receive_rate;
+        std::size_t rate = shared_.live().min_receive_rate;
         if (rate == 0) return;
         auto allowed = std::chrono::duration_cast<asio::steady_timer::duration>(
             std::chrono::duration<double>(static_cast<double>(size) / static_cast<double>(rate)));
         auto slow_at = asio::steady_timer::clock_type::now() +
-                       std::max<asio::steady_timer::duration>(shared_.options.receive_rate_grace, allowed);
+                       std::max<asio::steady_timer::duration>(shared_.live().receive_rate_grace, allowed);
         if (slow_at < timer_.expiry()) arm_at(slow_at, true);
     }
 
@@ -181,7 +189,7 @@ private:
         auto act_two = responder_->read_act_one(buffer_);
         if (!act_two) return fail_handshake();  // BOLT #8: on failure, terminate the connection
         write(std::move(*act_two), [self = shared_from_this()] {
-            self->arm(self->shared_.options.handshake_timeout);
+            self->arm(self->shared_.live().handshake_timeout);
             self->read_exactly(bolt8::act_three_size, [self] { self->on_act_three(); });
         });
     }
@@ -207,7 +215,7 @@ private:
 
     void read_message() {
         slot_->enter(ConnectionPhase::waiting, shared_.context.clock.monotonic_now());
-        arm(shared_.options.read_timeout);
+        arm(shared_.live().read_timeout);
         read_exactly(bolt8::length_header_size, [self = shared_from_this()] {
             auto length = self->transport_->decrypt_length(self->buffer_);
             if (!length) return self->protocol_error("bad length header");
@@ -225,7 +233,8 @@ private:
         auto now = shared_.context.clock.monotonic_now();
         double elapsed = std::chrono::duration<double>(now - last_refill_).count();
         last_refill_ = now;
-        tokens_ = std::min(shared_.options.message_burst, tokens_ + elapsed * shared_.options.messages_per_second);
+        auto options = shared_.live();
+        tokens_ = std::min(options.message_burst, tokens_ + elapsed * options.messages_per_second);
         if (tokens_ < 1) return false;
         tokens_ -= 1;
         return true;
@@ -401,6 +410,23 @@ Result<std::uint16_t> WtwireListener::start() {
         impl_->threads.emplace_back([this] { impl_->io.run(); });
     }
     return port;
+}
+
+void WtwireListener::reconfigure(const WtwireListenerOptions& o) {
+    auto& shared = impl_->shared;
+    shared.table.set_limits(ConnectionLimits{o.max_connections, o.max_connections_per_source, o.limit_loopback_sources});
+    std::lock_guard lock(shared.options_mutex);
+    auto& live = shared.options;
+    live.max_connections = o.max_connections;
+    live.max_connections_per_source = o.max_connections_per_source;
+    live.limit_loopback_sources = o.limit_loopback_sources;
+    live.handshake_timeout = o.handshake_timeout;
+    live.read_timeout = o.read_timeout;
+    live.write_timeout = o.write_timeout;
+    live.messages_per_second = o.messages_per_second;
+    live.message_burst = o.message_burst;
+    live.min_receive_rate = o.min_receive_rate;
+    live.receive_rate_grace = o.receive_rate_grace;
 }
 
 void WtwireListener::stop() {

@@ -77,6 +77,10 @@ public:
     // Binds and starts serving; returns the bound port (options.port 0 picks one).
     Result<std::uint16_t> start();
     void stop();
+    // While running (SIGHUP): caps, timeouts, the message rate and the
+    // minimum receive rate of `options` apply from now on (bind address,
+    // port and threads need a restart).
+    void reconfigure(const WtwireListenerOptions& options);
     WtwireStats stats() const;
 
 private:

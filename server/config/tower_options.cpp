@@ -54,7 +54,9 @@ Result<ParsedTowerOptions, OptionsError> parse_tower_options(int argc, const cha
     };
     opt("network", network, "mainnet, testnet, signet or regtest");
     opt("data-dir", o.data_dir, "Data directory [default: $HOME/.argus/<network>]");
-    opt("log-level", o.log_level, "debug, info, warn or error");
+    opt("log-level", o.log_level, "debug, info, warn or error (SIGHUP reloads it)");
+    opt("log-format", o.log_format, "text or json (one JSON object per line, the same fields)");
+    opt("shutdown-timeout-ms", o.shutdown_timeout_ms, "On SIGTERM, time requests under way get to be answered before the tower exits");
     opt("ready-file", o.ready_file, "Write {api_port, admin_port, metrics_port, wtwire_port, tower_id} as JSON here once serving");
     opt("api-bind", o.api_bind, "Address of the public teos API");
     opt("api-port", o.api_port, "Port of the public teos API");
@@ -138,6 +140,8 @@ Result<ParsedTowerOptions, OptionsError> parse_tower_options(int argc, const cha
     if (o.log_level != "debug" && o.log_level != "info" && o.log_level != "warn" && o.log_level != "error") {
         problems.push_back("--log-level must be debug, info, warn or error");
     }
+    if (o.log_format != "text" && o.log_format != "json") problems.push_back("--log-format must be text or json");
+    if (o.shutdown_timeout_ms > 600'000) problems.push_back("--shutdown-timeout-ms must be at most 600000");
     if (o.tls_certificate.empty() != o.tls_private_key.empty()) {
         problems.push_back("--tls-certificate and --tls-private-key go together");
     }

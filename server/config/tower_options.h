@@ -18,6 +18,8 @@ struct TowerOptions {
     Network network = Network::regtest;
     std::string data_dir;  // default: $HOME/.argus/<network>
     std::string log_level = "info";
+    std::string log_format = "text";  // or "json": one object per line, same fields
+    std::uint32_t shutdown_timeout_ms = 10'000;  // SIGTERM: time requests under way get to be answered
     std::string ready_file;  // written (JSON: ports, tower id) once serving
 
     // Public teos API.

@@ -122,7 +122,7 @@ void TowerMetrics::sample(const TowerSample& s) {
     blocks_behind_.Set(s.best_height > s.processed_height ? s.best_height - s.processed_height : 0);
     bitcoind_up_.Set(s.bitcoind_reachable ? 1 : 0);
     store_up_.Set(s.store_reachable ? 1 : 0);
-    ready_.Set(s.bitcoind_reachable && s.store_reachable && s.caught_up ? 1 : 0);
+    ready_.Set(s.bitcoind_reachable && s.store_reachable && s.caught_up && !s.stopping ? 1 : 0);
     add_delta(blocks_connected_, last_.blocks_connected, s.blocks_connected);
     add_delta(blocks_disconnected_, last_.blocks_disconnected, s.blocks_disconnected);
     add_delta(zmq_gaps_, last_.zmq_gaps, s.zmq_gaps);

@@ -31,6 +31,7 @@ struct TowerSample {  // what the sampler reads from the components each second
     std::uint64_t users = 0, appointments = 0, trackers = 0;
     std::uint32_t best_height = 0, processed_height = 0;
     bool bitcoind_reachable = false, store_reachable = false, caught_up = false;
+    bool stopping = false;  // SIGTERM received: draining
     std::uint64_t zmq_gaps = 0, rpc_errors = 0, breaches = 0, penalties_broadcast = 0, penalties_rejected = 0,
                   penalties_confirmed = 0, penalties_rebroadcast = 0, store_errors = 0, blocks_connected = 0,
                   blocks_disconnected = 0, invalid_appointments = 0, breaches_reorged_out = 0, late_breaches = 0;

@@ -278,6 +278,12 @@ public:
         return {};
     }
 
+    Result<BackupInfo> backup(const std::string&) override {
+        return make_error(ErrorCode::unsupported,
+                          "a PostgreSQL store is backed up with PostgreSQL's own tools (pg_basebackup, continuous "
+                          "archiving for point-in-time recovery): see docs/operations.md, Backup and restore");
+    }
+
     Result<int> schema_version() override {
         return read<int>([&](pqxx::work& tx) {
             return tx.exec1("SELECT coalesce(max(version), 0) FROM schema_migrations")[0].as<int>();

@@ -10,6 +10,10 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <thread>
+#include <unistd.h>
 #include <memory>
 #include <type_traits>
 #include <mutex>
@@ -61,6 +65,10 @@ public:
         sqlite3_clear_bindings(stmt_);
     }
     std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+    std::string text(int col) const {
+        const unsigned char* p = sqlite3_column_text(stmt_, col);
+        return p ? std::string(reinterpret_cast<const char*>(p)) : std::string();
+    }
     Bytes blob(int col) const {
         auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt_, col));
         int n = sqlite3_column_bytes(stmt_, col);
@@ -378,7 +386,101 @@ public:
         return current_version(writer_.db);
     }
 
+    // One sqlite3_backup_step(-1) on a connection of its own: the whole copy
+    // is one read transaction, so it is one consistent snapshot, and in WAL
+    // mode the writer goes on meanwhile. The copy is written beside the
+    // destination, made self-contained (journal_mode=DELETE), synced, read
+    // back and only then renamed into place.
+    Result<BackupInfo> backup(const std::string& destination) override {
+        namespace fs = std::filesystem;
+        std::error_code ec;
+        fs::path dest(destination);
+        if (destination.empty() || !dest.is_absolute()) {
+            return make_error(ErrorCode::invalid_argument, "backup path must be absolute: '" + destination + "'");
+        }
+        if (fs::exists(dest, ec) || fs::is_symlink(dest, ec)) {
+            return make_error(ErrorCode::invalid_argument, destination + " exists: a backup never overwrites a file");
+        }
+        if (!fs::is_directory(dest.parent_path(), ec)) {
+            return make_error(ErrorCode::invalid_argument,
+                              "backup directory " + dest.parent_path().string() + " does not exist");
+        }
+        std::string partial = destination + ".partial";
+        fs::remove(partial, ec);  // what an interrupted backup left
+        auto source = open_connection(path_, false);
+        if (!source) return source.error();
+        Connection src;
+        src.db = *source;
+        Connection dst;
+        if (sqlite3_open_v2(partial.c_str(), &dst.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
+            Error e = sqlite_error(dst.db, "cannot create " + partial);
+            fs::remove(partial, ec);
+            return e;
+        }
+        auto failed = [&](Error e) -> Result<BackupInfo> {
+            sqlite3_close_v2(dst.db);
+            dst.db = nullptr;
+            fs::remove(partial, ec);
+            fs::remove(partial + "-journal", ec);
+            return e;
+        };
+        sqlite3_backup* copy = sqlite3_backup_init(dst.db, "main", src.db, "main");
+        if (copy == nullptr) return failed(sqlite_error(dst.db, "backup"));
+        int rc = SQLITE_OK;
+        for (int attempt = 0; attempt < 100; ++attempt) {
+            rc = sqlite3_backup_step(copy, -1);
+            if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        sqlite3_backup_finish(copy);
+        if (rc != SQLITE_DONE) return failed(sqlite_error(dst.db, "backup step"));
+        if (auto ok = exec(dst.db, "PRAGMA journal_mode=DELETE"); !ok) return failed(ok.error());
+        BackupInfo info;
+        info.path = destination;
+        {
+            Statement check(dst.db, "PRAGMA quick_check");
+            if (!check.ok() || check.step() != SQLITE_ROW) return failed(sqlite_error(dst.db, "backup quick_check"));
+            if (std::string verdict = check.text(0); verdict != "ok") {
+                return failed(make_error(ErrorCode::storage, "backup copy fails quick_check: " + verdict));
+            }
+        }
+        {
+            Statement s(dst.db, "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM appointments), "
+                                "(SELECT coalesce(max(version), 0) FROM schema_migrations)");
+            if (!s.ok() || s.step() != SQLITE_ROW) return failed(sqlite_error(dst.db, "reading the backup"));
+            info.counts = StoreCounts{static_cast<std::uint64_t>(s.integer(0)), static_cast<std::uint64_t>(s.integer(1))};
+            info.schema_version = static_cast<int>(s.integer(2));
+        }
+        {
+            Statement s(dst.db, "SELECT height, block_hash FROM chain_position");
+            if (!s.ok()) return failed(sqlite_error(dst.db, "reading the backup"));
+            int row = s.step();
+            if (row == SQLITE_ROW) {
+                info.chain_position = ChainPosition{static_cast<std::uint32_t>(s.integer(0)), s.array<32>(1)};
+            } else if (row != SQLITE_DONE) {
+                return failed(sqlite_error(dst.db, "reading the backup"));
+            }
+        }
+        if (sqlite3_close(dst.db) != SQLITE_OK) return failed(sqlite_error(dst.db, "closing the backup"));
+        dst.db = nullptr;
+        if (auto ok = sync_path(partial, O_RDONLY); !ok) return failed(ok.error());
+        fs::rename(partial, dest, ec);
+        if (ec) return failed(make_error(ErrorCode::storage, "cannot rename the backup into place: " + ec.message()));
+        if (auto ok = sync_path(dest.parent_path().string(), O_RDONLY | O_DIRECTORY); !ok) return ok.error();
+        info.bytes = fs::file_size(dest, ec);
+        return info;
+    }
+
 private:
+    static Status sync_path(const std::string& path, int flags) {
+        int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+        if (fd < 0) return make_error(ErrorCode::storage, "cannot open " + path + " to sync it");
+        int rc = ::fsync(fd);
+        ::close(fd);
+        if (rc != 0) return make_error(ErrorCode::storage, "fsync " + path + " failed");
+        return {};
+    }
+
     static UserRecord user_from(const Statement& s) {
         return UserRecord{s.array<33>(0), static_cast<std::uint32_t>(s.integer(1)),
                           static_cast<std::uint32_t>(s.integer(2)), static_cast<std::uint32_t>(s.integer(3))};

@@ -176,6 +176,15 @@ struct StoreCounts {
     std::uint64_t appointments = 0;
 };
 
+// What an online backup holds: the snapshot's contents, read back from the copy.
+struct BackupInfo {
+    std::string path;
+    std::uint64_t bytes = 0;
+    StoreCounts counts;
+    std::optional<ChainPosition> chain_position;  // where a tower restored from it resumes
+    int schema_version = 0;
+};
+
 class Store {
 public:
     virtual ~Store() = default;
@@ -205,6 +214,12 @@ public:
 
     // Schema version currently applied.
     virtual Result<int> schema_version() = 0;
+
+    // An online, consistent copy of the whole store at `destination` (a new
+    // file: never overwritten), taken while writes go on. SQLite only: a
+    // PostgreSQL store answers ErrorCode::unsupported (pg_basebackup / PITR,
+    // docs/operations.md).
+    virtual Result<BackupInfo> backup(const std::string& destination) = 0;
 };
 
 // Opens (creating if needed) and migrates. Fails when the database carries a

@@ -174,6 +174,7 @@ public:
     Status set_chain_position(const store::ChainPosition& p) override { return inner_->set_chain_position(p); }
     Status ping() override { return inner_->ping(); }
     Result<int> schema_version() override { return inner_->schema_version(); }
+    Result<store::BackupInfo> backup(const std::string& path) override { return inner_->backup(path); }
 
 private:
     std::unique_ptr<store::Store> inner_;
