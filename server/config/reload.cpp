@@ -143,4 +143,10 @@ TowerOptions options_after_reload(const TowerOptions& running, const TowerOption
     return out;
 }
 
+std::vector<std::string> reload_option_names() {
+    std::vector<std::string> names;
+    for (const auto& f : fields()) names.emplace_back(f.option);
+    return names;
+}
+
 }  // namespace argus::config

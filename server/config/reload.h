@@ -32,4 +32,8 @@ ReloadPlan plan_reload(const TowerOptions& running, const TowerOptions& next);
 // reload against.
 TowerOptions options_after_reload(const TowerOptions& running, const TowerOptions& next);
 
+// The option names plan_reload knows (every one parse_tower_options takes
+// but --config, --check-config, --version and --help).
+std::vector<std::string> reload_option_names();
+
 }  // namespace argus::config

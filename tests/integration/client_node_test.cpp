@@ -1,6 +1,8 @@
 // The client node against towers: real Argus towers (processes) and fake ones
 // (in-process HTTP servers) that misbehave, answer garbage or hang.
 #include <doctest/doctest.h>
+
+#include <algorithm>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -812,14 +814,21 @@ TEST_CASE("client: two towers, one down then up, and the queue survives kill -9 
     auto status = run_command(cli + "status");
     CHECK(status.status == 0);
     CHECK(status.output.find("queue_depth") != std::string::npos);
-    auto towers_out = run_command(cli + "towers");
+    auto towers_out = run_command(cli + "towers --json");
     CHECK(towers_out.status == 0);
     CHECK(json::parse(towers_out.output).size() == 2);
+    auto towers_text = run_command(cli + "towers");
+    CHECK(towers_text.status == 0);
+    CHECK(std::count(towers_text.output.begin(), towers_text.output.end(), '\n') == 3);  // header + 2 towers
+    CHECK(towers_text.output.find(b_id) != std::string::npos);
+    // Exit codes of docs/operations.md ("Scripting the CLIs").
     auto bad_backup = run_command(cli + "backup --commitment-txid 00 --penalty-tx 00");
-    CHECK(bad_backup.status == 1);
+    CHECK(bad_backup.status == 2);
     CHECK(bad_backup.output.find("commitment_txid") != std::string::npos);
+    auto unknown_tower = run_command(cli + "remove-tower 0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798");  // G: a key no tower has
+    CHECK(unknown_tower.status == 5);
     auto no_daemon = run_command(std::string(ARGUS_CLIENT_BINARY) + " --api-port 1 status");
-    CHECK(no_daemon.status == 1);
+    CHECK(no_daemon.status == 3);
     CHECK(no_daemon.output.find("cannot reach the daemon") != std::string::npos);
 
     // The client's metrics: B unreachable, A acknowledged everything.

@@ -49,6 +49,14 @@ void run_conformance(const std::function<std::unique_ptr<Store>()>& open, const 
     int latest = store->backend_name() == "postgres" ? postgres_migrations().back().version
                                                       : sqlite_migrations().back().version;
     CHECK(store->schema_version().value() == latest);
+    if (store->backend_name() == "postgres") {
+        // PostgreSQL is backed up with its own tools (docs/operations.md).
+        auto backup = store->backup("/tmp/argus-never-written.sqlite");
+        REQUIRE_FALSE(backup);
+        CHECK(backup.error().code == ErrorCode::unsupported);
+        CHECK(backup.error().message.find("pg_basebackup") != std::string::npos);
+        CHECK_FALSE(std::filesystem::exists("/tmp/argus-never-written.sqlite"));
+    }
     CHECK(store->counts()->appointments == 0);
     CHECK_FALSE(store->chain_position().value().has_value());
 
@@ -300,6 +308,89 @@ TEST_CASE("store conformance: sqlite") {
             sqlite3_close(db);
         });
     CHECK(error.find("newer than this build") != std::string::npos);
+}
+
+TEST_CASE("store: an SQLite backup taken while a writer commits is one consistent snapshot") {
+    test::TemporaryDirectory dir;
+    auto store = open_sqlite_store(dir.path() + "/tower.sqlite").value();
+    // Every batch adds 10 appointments and moves the chain position one
+    // block: in any consistent snapshot, appointments == 10 * height.
+    REQUIRE(store->write(WriteBatch{}.put_user({user(1), 1'000'000, 1, 1'000'000}).set_chain_position({0, Hash256{}})));
+    std::atomic<bool> writing{true};
+    std::atomic<std::uint32_t> height{0};
+    std::thread writer([&] {
+        while (writing) {
+            std::uint32_t h = height + 1;
+            WriteBatch batch;
+            for (std::uint8_t i = 0; i < 10; ++i) {
+                Locator l{};
+                l[0] = static_cast<std::uint8_t>(h >> 8);
+                l[1] = static_cast<std::uint8_t>(h);
+                l[2] = i;
+                l[3] = static_cast<std::uint8_t>(h >> 16);
+                batch.put_appointment(appointment(user(1), l, 300, i));
+            }
+            Hash256 hash{};
+            hash[0] = static_cast<std::uint8_t>(h);
+            batch.set_chain_position({h, hash});
+            if (!store->write(batch)) break;
+            height = h;
+        }
+    });
+    while (height < 200) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::vector<BackupInfo> backups;
+    for (int i = 0; i < 3; ++i) {
+        auto b = store->backup(dir.path() + "/backup-" + std::to_string(i) + ".sqlite");
+        REQUIRE(b);
+        backups.push_back(*b);
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    writing = false;
+    writer.join();
+    std::uint32_t last = 0;
+    for (const auto& b : backups) {
+        CAPTURE(b.path);
+        REQUIRE(b.chain_position);
+        CHECK(b.counts.appointments == 10ull * b.chain_position->height);
+        CHECK(b.chain_position->height >= last);  // later backups, later snapshots
+        last = b.chain_position->height;
+        CHECK(b.counts.users == 1);
+        CHECK(b.bytes == std::filesystem::file_size(b.path));
+        CHECK(b.schema_version == sqlite_migrations().back().version);
+        // Self-contained: no WAL beside it, nothing half-written left.
+        CHECK_FALSE(std::filesystem::exists(b.path + "-wal"));
+        CHECK_FALSE(std::filesystem::exists(b.path + ".partial"));
+        // The copy opens as a store and says the same.
+        auto restored = open_sqlite_store(b.path);
+        REQUIRE(restored);
+        CHECK((*restored)->counts()->appointments == b.counts.appointments);
+        CHECK((*restored)->chain_position().value()->height == b.chain_position->height);
+    }
+    CHECK(last < height);  // the writer went on after the last backup
+}
+
+TEST_CASE("store: an SQLite backup refuses a relative path, an existing file and a missing directory") {
+    test::TemporaryDirectory dir;
+    auto store = open_sqlite_store(dir.path() + "/tower.sqlite").value();
+    REQUIRE(store->write(WriteBatch{}.put_user({user(1), 10, 1, 100})));
+    auto relative = store->backup("backup.sqlite");
+    REQUIRE_FALSE(relative);
+    CHECK(relative.error().code == ErrorCode::invalid_argument);
+    CHECK(relative.error().message.find("absolute") != std::string::npos);
+
+    std::string taken = dir.path() + "/taken.sqlite";
+    { std::FILE* f = std::fopen(taken.c_str(), "w"); std::fputs("precious", f); std::fclose(f); }
+    auto existing = store->backup(taken);
+    REQUIRE_FALSE(existing);
+    CHECK(existing.error().message.find("never overwrites") != std::string::npos);
+    CHECK(std::filesystem::file_size(taken) == 8);  // untouched
+    auto live = store->backup(dir.path() + "/tower.sqlite");
+    REQUIRE_FALSE(live);  // the live database is an existing file too
+
+    auto nowhere = store->backup(dir.path() + "/no/such/dir/b.sqlite");
+    REQUIRE_FALSE(nowhere);
+    CHECK(nowhere.error().message.find("does not exist") != std::string::npos);
+    CHECK(store->counts()->users == 1);
 }
 
 TEST_CASE("store conformance: postgres") {
