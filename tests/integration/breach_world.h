@@ -328,6 +328,10 @@ public:
     std::uint16_t metrics_port() const { return metrics_port_; }
     std::uint16_t api_port() const { return api_port_; }
     std::uint16_t wtwire_port() const { return wtwire_port_; }
+    std::uint16_t admin_port() const { return admin_port_; }
+    std::string tower_dir() const { return dir_.path() + "/tower"; }
+    std::string work_dir() const { return dir_.path(); }
+    ChildProcess& tower_process() { return *tower_; }
     std::string tower_id() {
         std::string ready = wait_for_file(dir_.path() + "/ready." + std::to_string(tower_starts_));
         return json::parse(ready)["tower_id"].get<std::string>();

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -156,4 +157,117 @@ TEST_CASE("http: a connection over the cap evicts the stalest one, the server ke
     CHECK(tower.server->connection_stats().evicted_stalled == 1);
     CHECK(tower.server->connection_stats().refused == 0);
     for (int fd : held) close(fd);
+}
+
+namespace {
+
+// A connect that may fail (the listener is closed during a drain).
+bool can_connect(std::uint16_t port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    close(fd);
+    return ok;
+}
+
+}  // namespace
+
+TEST_CASE("http: reconfigure changes the connection cap and the idle timeout of a running server") {
+    TowerFixtureOptions options;
+    options.http.max_connections = 100;
+    TowerFixture tower(Backend::sqlite, options);
+    std::vector<int> held;
+    for (int i = 0; i < 3; ++i) {
+        held.push_back(raw_connect(tower.port()));
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    CHECK(tower.server->connection_stats().evicted_stalled == 0);
+
+    auto lowered = options.http;
+    lowered.max_connections = 2;
+    lowered.idle_timeout = std::chrono::milliseconds(300);
+    tower.server->reconfigure(lowered);
+    HttpClient http(tower.port());
+    CHECK(http.get("/ping").status == 200);  // over the new cap: the stalest silent connection went
+    auto [nothing, oldest_closed] = read_until_close(held[0], std::chrono::seconds(3));
+    CHECK(oldest_closed);
+    CHECK(tower.server->connection_stats().evicted_stalled >= 1);
+
+    // The new idle timeout: a keep-alive connection is closed after 300 ms.
+    int fd = raw_connect(tower.port());
+    send_all(fd, "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto start = std::chrono::steady_clock::now();
+    auto [answer, closed] = read_until_close(fd, std::chrono::seconds(5));
+    auto took = std::chrono::steady_clock::now() - start;
+    CHECK(answer.find("200 OK") != std::string::npos);
+    CHECK(closed);
+    CHECK(took < std::chrono::seconds(3));  // the old idle timeout was 30 s
+    close(fd);
+    for (int h : held) close(h);
+}
+
+TEST_CASE("http: drain answers the request under way, closes idle connections and takes no new ones") {
+    TowerFixture tower(Backend::sqlite);
+    std::uint16_t port = tower.port();
+    // An idle keep-alive connection, and one in the middle of sending a request.
+    int idle = raw_connect(port);
+    send_all(idle, "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto [pong, idle_closed_early] = read_until_close(idle, std::chrono::milliseconds(300));
+    REQUIRE(pong.find("200 OK") != std::string::npos);
+    REQUIRE_FALSE(idle_closed_early);
+    TeosUser alice(1);
+    std::string body = alice.register_body();
+    std::string head = "POST /register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+                       std::to_string(body.size()) + "\r\n\r\n";
+    int busy = raw_connect(port);
+    send_all(busy, head + body.substr(0, 10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+
+    std::atomic<bool> drained{false}, returned{false};
+    std::thread stopper([&] {
+        drained = tower.server->drain(std::chrono::seconds(5));
+        returned = true;
+    });
+    auto [nothing, idle_closed] = read_until_close(idle, std::chrono::seconds(2));
+    CHECK(idle_closed);
+    CHECK(nothing.empty());
+    bool refused = false;
+    for (int i = 0; i < 200 && !refused; ++i) {
+        refused = !can_connect(port);
+        if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CHECK(refused);
+    CHECK_FALSE(returned);  // still waiting for the request under way
+
+    send_all(busy, body.substr(10));
+    auto [reply, busy_closed] = read_until_close(busy, std::chrono::seconds(5));
+    CHECK(reply.find("HTTP/1.1 200 OK") == 0);
+    CHECK(reply.find("Connection: close") != std::string::npos);
+    CHECK(reply.find(alice.id_hex()) != std::string::npos);
+    CHECK(busy_closed);
+    stopper.join();
+    CHECK(drained);
+    close(idle);
+    close(busy);
+}
+
+TEST_CASE("http: drain gives up on a request that never completes at its timeout") {
+    TowerFixture tower(Backend::sqlite);
+    int stuck = raw_connect(tower.port());
+    send_all(stuck, "POST /register HTTP/1.1\r\nHost: x\r\nContent-Length: 80\r\n\r\n{");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto start = std::chrono::steady_clock::now();
+    bool drained = tower.server->drain(std::chrono::milliseconds(500));
+    auto took = std::chrono::steady_clock::now() - start;
+    CHECK_FALSE(drained);
+    CHECK(took >= std::chrono::milliseconds(500));
+    CHECK(took < std::chrono::seconds(3));
+    // Stopped: nothing is ever answered on it (the process exits next).
+    auto [nothing, closed] = read_until_close(stuck, std::chrono::milliseconds(300));
+    CHECK(nothing.empty());
+    close(stuck);
 }
