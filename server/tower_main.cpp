@@ -362,9 +362,19 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
     log_event(LogLevel::info, "tower_stopping",
               {{"signal", std::to_string(received)}, {"shutdown_timeout_ms", std::to_string(current.shutdown_timeout_ms)}});
     stopping = true;
+    // Both front doors drain at once, within the one timeout.
+    std::atomic<bool> wtwire_drained{true};
+    std::thread wtwire_drainer([&] {
+        if (wtwire) wtwire_drained = wtwire->drain(std::chrono::milliseconds(current.shutdown_timeout_ms));
+    });
     bool drained = api_server.drain(std::chrono::milliseconds(current.shutdown_timeout_ms));
-    log_event(drained ? LogLevel::info : LogLevel::warn, "api_drained",
-              {{"complete", drained ? "true" : "false"}});
+    wtwire_drainer.join();
+    log_event(drained ? LogLevel::info : LogLevel::warn, "api_drained", {{"complete", drained ? "true" : "false"}});
+    if (wtwire) {
+        log_event(wtwire_drained ? LogLevel::info : LogLevel::warn, "wtwire_drained",
+                  {{"complete", wtwire_drained ? "true" : "false"}});
+    }
+
     // Its connections may wait on commits: the listener's threads stop first,
     // the committer drains in service.stop(), the listener object outlives it.
     if (wtwire) wtwire->stop();

@@ -3,6 +3,7 @@
 #include <boost/asio.hpp>
 #include <mutex>
 #include <set>
+#include <atomic>
 #include <thread>
 #include <vector>
 
@@ -62,6 +63,7 @@ struct Shared {
     Hash256 chain_hash;
     mutable std::mutex options_mutex;
     WtwireListenerOptions options;
+    std::atomic<bool> draining{false};
     Context context;
     Counters counters;
     ConnectionTable table;  // the connection cap, the per-source cap, eviction
@@ -214,6 +216,8 @@ private:
     }
 
     void read_message() {
+        // Shutting down: the reply under way was sent, take no next message.
+        if (shared_.draining) return close("shutting_down");
         slot_->enter(ConnectionPhase::waiting, shared_.context.clock.monotonic_now());
         arm(shared_.live().read_timeout);
         read_exactly(bolt8::length_header_size, [self = shared_from_this()] {
@@ -427,6 +431,28 @@ void WtwireListener::reconfigure(const WtwireListenerOptions& o) {
     live.message_burst = o.message_burst;
     live.min_receive_rate = o.min_receive_rate;
     live.receive_rate_grace = o.receive_rate_grace;
+}
+
+bool WtwireListener::drain(std::chrono::milliseconds timeout) {
+    if (!impl_ || !impl_->running) return true;
+    impl_->shared.draining = true;
+    asio::post(impl_->io, [this] {
+        boost::system::error_code ignored;
+        impl_->acceptor.close(ignored);
+    });
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    bool drained = false;
+    while (true) {
+        impl_->shared.table.evict_waiting();
+        if (impl_->shared.table.open() == 0) {
+            drained = true;
+            break;
+        }
+        if (std::chrono::steady_clock::now() >= deadline) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    stop();
+    return drained;
 }
 
 void WtwireListener::stop() {

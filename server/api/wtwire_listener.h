@@ -77,6 +77,11 @@ public:
     // Binds and starts serving; returns the bound port (options.port 0 picks one).
     Result<std::uint16_t> start();
     void stop();
+    // Graceful stop: no new connections, connections between messages
+    // closed, a message under way answered (its commit awaited) and the
+    // connection closed after its reply, until `timeout`; then stop(). True
+    // when every connection had gone by then.
+    bool drain(std::chrono::milliseconds timeout);
     // While running (SIGHUP): caps, timeouts, the message rate and the
     // minimum receive rate of `options` apply from now on (bind address,
     // port and threads need a restart).
