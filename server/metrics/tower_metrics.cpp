@@ -86,6 +86,14 @@ TowerMetrics::TowerMetrics(const std::string& version)
                                "code_32", "code_35", "code_255"}) {
         appointments_rejected_.Add({{"reason", reason}});
     }
+    // Likewise the teos API's endpoints (api/teos_router.cpp) and their
+    // success: a series born at its first request would hide that request from
+    // rate() and increase(). Error statuses appear with their first request;
+    // argus_appointments_rejected_total counts refusals from the start.
+    for (const char* endpoint : {"/register", "/add_appointment", "/get_appointment", "/get_subscription_info", "/ping"}) {
+        http_requests_.Add({{"endpoint", endpoint}, {"status", "200"}});
+        http_duration_.Add({{"endpoint", endpoint}}, latency);
+    }
 }
 
 void TowerMetrics::http_request(const std::string& endpoint, unsigned status, double seconds) {

@@ -180,6 +180,8 @@ private:
             const Block& b = lookup(block_hash_param(p[0]), h, active);
             int verbosity = 1;
             if (p.size() > 1) verbosity = p[1].is_boolean() ? (p[1].get<bool>() ? 1 : 0) : p[1].get<int>();
+            // bitcoind's answer for a block whose header it has but whose data it does not.
+            if (method == "getblock" && withhold_blocks_) throw RpcFailure{-1, "Block not available (not fully downloaded)"};
             if (method == "getblockheader") {
                 if (verbosity == 0) return to_hex(b.header.serialize());
             } else if (verbosity == 0) {
@@ -288,6 +290,13 @@ private:
             if (zmq_) zmq_->set_drop(p.at(0).get<bool>());
             return nullptr;
         }
+        // [bool] While true, getblock fails as for a block not yet downloaded;
+        // the tip, headers and hashes are still served: a follower sees how
+        // far ahead the chain is but cannot process it.
+        if (method == "simulator_withhold_blocks") {
+            withhold_blocks_ = p.at(0).get<bool>();
+            return nullptr;
+        }
         if (method == "stop") return "Argus chain simulator stopping";
         throw RpcFailure{-32601, "Method not found"};
     }
@@ -297,6 +306,7 @@ private:
     std::string state_file_;
     std::mutex mutex_;
     sim::SimulatedChain chain_;
+    bool withhold_blocks_ = false;
 };
 
 // Readers poll for the file: it appears complete or not at all.
