@@ -15,6 +15,7 @@ packages=(
   libsqlite3-dev
   nlohmann-json3-dev libsodium-dev libcli11-dev
   prometheus prometheus-alertmanager
+  python3-electrum
 )
 
 missing=()
