@@ -86,6 +86,13 @@ void ConnectionTable::evict_waiting() {
     for (auto& connection : idle) connection->evict();
 }
 
+std::array<std::size_t, 3> ConnectionTable::phases() const {
+    std::array<std::size_t, 3> out{};
+    std::lock_guard lock(mutex_);
+    for (const auto& slot : slots_) ++out[static_cast<std::size_t>(slot->phase_.load(std::memory_order_relaxed))];
+    return out;
+}
+
 void ConnectionTable::bind(const std::shared_ptr<ConnectionSlot>& slot, std::weak_ptr<EvictableConnection> owner) {
     std::lock_guard lock(mutex_);
     slot->owner_ = std::move(owner);

@@ -4,6 +4,7 @@
 // is evicted instead of the newcomer refused.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -90,6 +91,8 @@ public:
     void set_limits(ConnectionLimits limits);
     // Evicts every connection waiting between requests (a graceful stop).
     void evict_waiting();
+    // Open connections in each phase: receiving, waiting, busy.
+    std::array<std::size_t, 3> phases() const;
 
     ConnectionStats stats() const;
     std::size_t open() const;

@@ -1,5 +1,6 @@
 #include "net/http_server.h"
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
@@ -47,6 +48,11 @@ struct HttpServer::Impl {
         return tls;
     }
     net::io_context io;
+    // Keeps the threads running while no operation is pending: a request
+    // waiting on its router's reply (a group commit) is no asio work, and once
+    // a drain closes the acceptor the io_context could otherwise run dry and
+    // its threads return with replies still to write. stop() ends it.
+    net::executor_work_guard<net::io_context::executor_type> work{io.get_executor()};
     tcp::acceptor acceptor{io};
     std::vector<std::thread> threads;
 

@@ -381,6 +381,10 @@ struct WtwireListener::Impl {
 
     Shared shared;
     asio::io_context io;
+    // As in net/http_server: a connection waiting for its commit has no asio
+    // operation pending; without this a drain that closed the acceptor could
+    // let the threads return before the reply is written. stop() ends it.
+    asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
     tcp::acceptor acceptor;
     std::vector<std::thread> threads;
     bool running = false;
@@ -448,7 +452,12 @@ bool WtwireListener::drain(std::chrono::milliseconds timeout) {
             drained = true;
             break;
         }
-        if (std::chrono::steady_clock::now() >= deadline) break;
+        if (std::chrono::steady_clock::now() >= deadline) {
+            auto p = impl_->shared.table.phases();
+            log_event(LogLevel::warn, "wtwire_drain_timeout",
+                      {{"receiving", std::to_string(p[0])}, {"waiting", std::to_string(p[1])}, {"busy", std::to_string(p[2])}});
+            break;
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     stop();

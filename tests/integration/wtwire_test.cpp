@@ -423,7 +423,7 @@ void kill_during_updates(BreachWorld& world, bool graceful = false) {
     if (graceful) {
         world.tower_process().signal(SIGTERM);
         CHECK(world.tower_process().wait(std::chrono::seconds(20)) == 0);
-        CHECK(world.tower_log().find("wtwire_drained complete=true") != std::string::npos);
+        CHECK_MESSAGE(world.tower_log().find("wtwire_drained complete=true") != std::string::npos, world.tower_log());
     } else {
         world.kill_tower();
     }
