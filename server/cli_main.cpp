@@ -45,6 +45,16 @@ int main(int argc, char** argv) {
     appointments->add_option("locator", locator, "16-byte locator, hex")->required();
     auto* backup = app.add_subcommand("backup", "Online, consistent copy of the tower's SQLite store into a new file");
     backup->add_option("path", backup_path, "The new file (on the tower's machine; never overwritten)")->required();
+    std::string username, password_file;
+    auto* electrum_users = app.add_subcommand("electrum-users", "Electrum accounts, their subscriptions and channel counts");
+    auto* electrum_add = app.add_subcommand(
+        "electrum-add-user", "Create an Electrum account (password from --password-file, or generated and printed once)");
+    electrum_add->add_option("username", username, "1-64 characters of A-Z a-z 0-9 . _ -")->required();
+    electrum_add->add_option("--password-file", password_file, "File whose first line is the password ('-': stdin)");
+    auto* electrum_remove = app.add_subcommand("electrum-remove-user", "Remove an Electrum account with its channels and sweeps");
+    electrum_remove->add_option("username", username, "The account")->required();
+    auto* electrum_channels = app.add_subcommand("electrum-channels", "The channels an Electrum account registered");
+    electrum_channels->add_option("username", username, "The account")->required();
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -82,6 +92,50 @@ int main(int argc, char** argv) {
         call.target = "/users/" + user_id;
     } else if (appointments->parsed()) {
         call.target = "/appointments/" + locator;
+    } else if (electrum_users->parsed()) {
+        call.target = "/electrum/users";
+    } else if (electrum_channels->parsed()) {
+        call.target = "/electrum/users/" + username + "/channels";
+    } else if (electrum_remove->parsed()) {
+        call.method = HttpMethod::del;
+        call.target = "/electrum/users/" + username;
+    } else if (electrum_add->parsed()) {
+        std::string password;
+        bool generated = false;
+        if (password_file.empty()) {
+            // 24 random bytes, base64url: what goes into watchtower_url.
+            std::string raw(24, '\0');
+            std::FILE* random = std::fopen("/dev/urandom", "rb");
+            if (random == nullptr || std::fread(raw.data(), 1, raw.size(), random) != raw.size()) {
+                std::fprintf(stderr, "argus-cli: cannot read /dev/urandom\n");
+                if (random) std::fclose(random);
+                return code(ExitCode::failure);
+            }
+            std::fclose(random);
+            static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+            for (unsigned char c : raw) password += alphabet[c % 64];
+            generated = true;
+        } else {
+            std::FILE* in = password_file == "-" ? stdin : std::fopen(password_file.c_str(), "r");
+            if (in == nullptr) {
+                std::fprintf(stderr, "argus-cli: cannot read %s\n", password_file.c_str());
+                return code(ExitCode::usage);
+            }
+            char line[512] = {};
+            if (std::fgets(line, sizeof line, in) != nullptr) password = line;
+            if (in != stdin) std::fclose(in);
+            while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) password.pop_back();
+        }
+        call.method = HttpMethod::post;
+        call.target = "/electrum/users";
+        call.body = nlohmann::json{{"username", username}, {"password", password}}.dump();
+        int result = argus::net::run_cli_call(call, json_output ? argus::net::OutputFormat::json : argus::net::OutputFormat::text);
+        if (result == 0 && generated) {
+            // Printed once, on stderr so --json output stays one document.
+            std::fprintf(stderr, "password: %s\n(put it in Electrum's watchtower_url: http://%s:<password>@host:port)\n",
+                         password.c_str(), username.c_str());
+        }
+        return result;
     } else if (backup->parsed()) {
         // The CLI runs beside the tower (the admin endpoint is loopback):
         // a relative path means the operator's working directory.

@@ -13,6 +13,7 @@
 #include "net/bitcoind_rpc.h"
 #include "net/http_server.h"
 #include "server/api/admin_router.h"
+#include "server/api/electrum_router.h"
 #include "server/api/ops_router.h"
 #include "server/api/teos_router.h"
 #include "server/api/wtwire_listener.h"
@@ -245,6 +246,23 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
         wtwire_uri = to_hex(service.tower_id().bytes()) + "@" + address;
     }
 
+    // The Electrum front door: same service, store and watcher.
+    api::ElectrumRouter electrum_router(service, {o.electrum_body_limit},
+                                        [&](const std::string& method, bool ok, double seconds) {
+                                            metrics.electrum_call(method, ok, seconds);
+                                        });
+    std::unique_ptr<api::HttpServer> electrum_server;
+    if (o.electrum) {
+        api::HttpServerOptions e = api_server_options(o);
+        e.address = o.electrum_bind;
+        e.port = o.electrum_port;
+        e.threads = 1;
+        e.tls.reset();
+        if (!o.electrum_tls_certificate.empty()) e.tls = api::TlsOptions{o.electrum_tls_certificate, o.electrum_tls_private_key};
+        electrum_server = std::make_unique<api::HttpServer>(e, electrum_router);
+        if (auto ok = electrum_server->start(); !ok) return fail("electrum_listen_failed", ok.error().message);
+    }
+
     api::AdminRouter admin_router({service, *store, index, [&] { return follower.status(); },
                                    [&] { return follower.tracker_count(); }, hooks.tracker_for, *token, wtwire_uri});
     api::HttpServerOptions admin_options;
@@ -331,6 +349,7 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
                {"admin", o.admin_bind + ":" + std::to_string(admin_server.port())},
                {"metrics", o.metrics_bind + ":" + std::to_string(ops_server.port())},
                {"wtwire", wtwire ? wtwire_uri : std::string("off")},
+               {"electrum", electrum_server ? o.electrum_bind + ":" + std::to_string(electrum_server->port()) : std::string("off")},
                {"users", std::to_string(service.user_count())},
                {"appointments", std::to_string(counts ? counts->appointments : 0)},
                {"chain_height", std::to_string(follower.status().height)},
@@ -342,8 +361,9 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
         if (std::FILE* f = std::fopen(tmp.c_str(), "w")) {
             std::fprintf(f,
                          "{\"api_port\":%u,\"admin_port\":%u,\"metrics_port\":%u,\"wtwire_port\":%u,"
-                         "\"tower_id\":\"%s\"}\n",
+                         "\"electrum_port\":%u,\"tower_id\":\"%s\"}\n",
                          api_server.port(), admin_server.port(), ops_server.port(), wtwire_port,
+                         electrum_server ? electrum_server->port() : 0u,
                          to_hex(service.tower_id().bytes()).c_str());
             std::fclose(f);
             std::rename(tmp.c_str(), o.ready_file.c_str());
@@ -367,8 +387,12 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
     std::thread wtwire_drainer([&] {
         if (wtwire) wtwire_drained = wtwire->drain(std::chrono::milliseconds(current.shutdown_timeout_ms));
     });
+    std::thread electrum_drainer([&] {
+        if (electrum_server) electrum_server->drain(std::chrono::milliseconds(current.shutdown_timeout_ms));
+    });
     bool drained = api_server.drain(std::chrono::milliseconds(current.shutdown_timeout_ms));
     wtwire_drainer.join();
+    electrum_drainer.join();
     log_event(drained ? LogLevel::info : LogLevel::warn, "api_drained", {{"complete", drained ? "true" : "false"}});
     if (wtwire) {
         log_event(wtwire_drained ? LogLevel::info : LogLevel::warn, "wtwire_drained",

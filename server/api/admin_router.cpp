@@ -1,5 +1,6 @@
 #include "server/api/admin_router.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "common/hex.h"
@@ -79,6 +80,7 @@ void AdminRouter::handle(HttpRequest request, Reply reply) {
             return reply(json_response(200, json{{"removed_appointments", *removed}}));
         }
     }
+    if (t == "/electrum/users" || t.rfind("/electrum/users/", 0) == 0) return electrum(request, reply);
     if (request.method == Method::post && t == "/backup") {
         auto body = json::parse(request.body, nullptr, false);
         if (body.is_discarded() || !body.is_object() || !body.contains("path") || !body["path"].is_string()) {
@@ -128,6 +130,62 @@ void AdminRouter::handle(HttpRequest request, Reply reply) {
             list.push_back(entry);
         }
         return reply(json_response(200, list));
+    }
+    reply(error(404, "unknown operator command"));
+}
+
+void AdminRouter::electrum(const HttpRequest& request, const Reply& reply) {
+    const std::string& t = request.target;
+    auto user_json_of = [&](const store::ElectrumAccountRecord& a) {
+        json j{{"username", a.username}, {"user_id", to_hex(a.account)}};
+        if (auto u = context_.service.get_user(a.account)) {
+            j["available_slots"] = u->available_slots;
+            j["subscription_expiry"] = u->subscription_expiry;
+        }
+        j["channels"] = context_.service.electrum_channels(a.account).size();
+        return j;
+    };
+    if (t == "/electrum/users" && request.method == Method::get) {
+        json list = json::array();
+        auto accounts = context_.service.electrum_accounts();
+        std::sort(accounts.begin(), accounts.end(), [](const auto& a, const auto& b) { return a.username < b.username; });
+        for (const auto& a : accounts) list.push_back(user_json_of(a));
+        return reply(json_response(200, list));
+    }
+    if (t == "/electrum/users" && request.method == Method::post) {
+        auto body = json::parse(request.body, nullptr, false);
+        if (body.is_discarded() || !body.is_object() || !body.contains("username") || !body["username"].is_string() ||
+            !body.contains("password") || !body["password"].is_string()) {
+            return reply(error(400, "expected {\"username\": ..., \"password\": ...}"));
+        }
+        auto created = context_.service.create_electrum_account(body["username"].get<std::string>(),
+                                                                body["password"].get<std::string>());
+        if (!created) {
+            return reply(error(created.error().code == ErrorCode::invalid_argument ? 400 : 503, created.error().message));
+        }
+        return reply(json_response(200, user_json_of(*created)));
+    }
+    std::string rest = t.size() > 16 ? t.substr(16) : "";  // after "/electrum/users/"
+    std::string name = rest.substr(0, rest.find('/'));
+    bool channels = rest.size() > name.size() && rest.substr(name.size()) == "/channels";
+    if (auto ok = tower::check_electrum_username(name); !ok) return reply(error(400, ok.error().message));
+    store::UserId account = tower::electrum_account_id(name);
+    if (!context_.service.get_user(account)) return reply(error(404, "no Electrum user " + name));
+    if (channels && request.method == Method::get) {
+        json list = json::array();
+        for (const auto& c : context_.service.electrum_channels(account)) {
+            list.push_back(json{{"funding_outpoint", c.funding_txid.to_display_hex() + ":" + std::to_string(c.funding_vout)},
+                                {"funding_address", c.funding_address},
+                                {"max_ctn", c.max_ctn}});
+        }
+        return reply(json_response(200, list));
+    }
+    if (!channels && rest == name && request.method == Method::del) {
+        auto removed = context_.service.remove_electrum_account(name);
+        if (!removed) {
+            return reply(error(removed.error().code == ErrorCode::not_found ? 404 : 503, removed.error().message));
+        }
+        return reply(json_response(200, json{{"removed_appointments", *removed}}));
     }
     reply(error(404, "unknown operator command"));
 }

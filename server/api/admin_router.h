@@ -6,6 +6,10 @@
 //   DELETE /users/<user_id>        remove a user and all its appointments
 //   GET    /appointments/<locator> every appointment (any user) with that locator
 //   POST   /backup {"path": P}     an online, consistent copy of an SQLite store at the new file P
+//   GET    /electrum/users                    Electrum accounts with their subscription and channel count
+//   POST   /electrum/users {username, password}  create one
+//   DELETE /electrum/users/<username>         remove it, its channels and sweeps
+//   GET    /electrum/users/<username>/channels  its channels: funding outpoint, address, highest ctn
 #pragma once
 
 #include <functional>
@@ -33,11 +37,12 @@ class AdminRouter final : public Router {
 public:
     explicit AdminRouter(AdminContext context) : context_(std::move(context)) {}
     std::size_t body_limit(Method method, std::string_view target) const override {
-        return method == Method::post && target == "/backup" ? 8192 : 0;
+        return method == Method::post && (target == "/backup" || target == "/electrum/users") ? 8192 : 0;
     }
     void handle(HttpRequest request, Reply reply) override;
 
 private:
+    void electrum(const HttpRequest& request, const Reply& reply);
     AdminContext context_;
 };
 

@@ -89,6 +89,12 @@ Result<ParsedTowerOptions, OptionsError> parse_tower_options(int argc, const cha
     opt("wtwire-reward-address", o.wtwire_reward_address, "Address paid by reward sessions; empty: reward sessions refused");
     opt("wtwire-min-reward-base", o.wtwire_min_reward_base, "Lowest reward base accepted (sat)");
     opt("wtwire-min-reward-rate", o.wtwire_min_reward_rate, "Lowest reward rate accepted (parts per million)");
+    opt("electrum", o.electrum, "Serve Electrum's watchtower JSON-RPC (watchtower_url): true or false");
+    opt("electrum-bind", o.electrum_bind, "Address of the Electrum listener");
+    opt("electrum-port", o.electrum_port, "Port of the Electrum listener");
+    opt("electrum-tls-certificate", o.electrum_tls_certificate, "PEM certificate chain: the Electrum listener speaks HTTPS");
+    opt("electrum-tls-private-key", o.electrum_tls_private_key, "PEM private key for --electrum-tls-certificate");
+    opt("electrum-body-limit", o.electrum_body_limit, "Largest Electrum JSON-RPC request body, bytes");
     opt("metrics-bind", o.metrics_bind, "Address of /metrics, /health and /ready");
     opt("metrics-port", o.metrics_port, "Port of /metrics, /health and /ready");
     opt("admin-bind", o.admin_bind, "Address of the operator interface (loopback only)");
@@ -191,6 +197,16 @@ Result<ParsedTowerOptions, OptionsError> parse_tower_options(int argc, const cha
             } else {
                 o.wtwire_reward_script = *script;
             }
+        }
+    }
+    if (o.electrum) {
+        if (o.electrum_tls_certificate.empty() != o.electrum_tls_private_key.empty()) {
+            problems.push_back("--electrum-tls-certificate and --electrum-tls-private-key go together");
+        }
+        if (o.electrum_body_limit < 1024) problems.push_back("--electrum-body-limit must be at least 1024");
+        if (o.electrum_port != 0 && ((o.electrum_port == o.api_port && o.electrum_bind == o.api_bind) ||
+                                     (o.wtwire && o.electrum_port == o.wtwire_port && o.electrum_bind == o.wtwire_bind))) {
+            problems.push_back("--electrum-port must differ from --api-port and --wtwire-port");
         }
     }
     if (o.bitcoind_rpc_user.empty() != o.bitcoind_rpc_password.empty()) {

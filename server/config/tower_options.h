@@ -58,6 +58,14 @@ struct TowerOptions {
     std::uint32_t wtwire_min_reward_rate = 0;        // parts per million
     Bytes wtwire_reward_script;                      // derived from wtwire_reward_address
 
+    // Electrum front door: Electrum 4.3.4's watchtower JSON-RPC (watchtower_url).
+    bool electrum = true;
+    std::string electrum_bind = "127.0.0.1";
+    std::uint16_t electrum_port = 9912;
+    std::string electrum_tls_certificate;  // both set: HTTPS (Electrum wants it for non-local addresses)
+    std::string electrum_tls_private_key;
+    std::size_t electrum_body_limit = 16 * 1024;
+
     // Metrics and health (/metrics, /health, /ready); port 0 picks a free port.
     std::string metrics_bind = "127.0.0.1";
     std::uint16_t metrics_port = 9817;

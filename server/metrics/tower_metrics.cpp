@@ -22,6 +22,9 @@ TowerMetrics::TowerMetrics(const std::string& version)
       appointments_accepted_family_(BuildCounter().Name("argus_appointments_accepted_total").Help("appointments durably stored and acknowledged, by protocol (teos add_appointment, wtwire StateUpdate)").Register(*registry_)),
       appointments_accepted_(appointments_accepted_family_.Add({{"protocol", "teos"}})),
       wtwire_updates_accepted_(appointments_accepted_family_.Add({{"protocol", "wtwire"}})),
+      electrum_sweeps_accepted_(appointments_accepted_family_.Add({{"protocol", "electrum"}})),
+      electrum_calls_(BuildCounter().Name("argus_electrum_calls_total").Help("Electrum JSON-RPC calls by method (get_ctn, add_sweep_tx, unauthorized, invalid, other) and result (ok, error)").Register(*registry_)),
+      electrum_duration_(BuildHistogram().Name("argus_electrum_call_duration_seconds").Help("Electrum JSON-RPC call duration, durable reply included").Register(*registry_)),
       appointments_rejected_(BuildCounter().Name("argus_appointments_rejected_total").Help("appointments refused, by reason").Register(*registry_)),
       appointments_stored_(BuildGauge().Name("argus_appointments_stored").Help("appointments in the store").Register(*registry_).Add({})),
       users_(BuildGauge().Name("argus_users").Help("registered users").Register(*registry_).Add({})),
@@ -102,6 +105,14 @@ void TowerMetrics::http_request(const std::string& endpoint, unsigned status, do
 }
 
 void TowerMetrics::appointment_accepted() { appointments_accepted_.Increment(); }
+
+void TowerMetrics::electrum_call(const std::string& method, bool ok, double seconds) {
+    electrum_calls_.Add({{"method", method}, {"result", ok ? "ok" : "error"}}).Increment();
+    electrum_duration_
+        .Add({{"method", method}}, prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1})
+        .Observe(seconds);
+    if (ok && method == "add_sweep_tx") electrum_sweeps_accepted_.Increment();
+}
 
 void TowerMetrics::appointment_rejected(const std::string& reason) {
     appointments_rejected_.Add({{"reason", reason}}).Increment();

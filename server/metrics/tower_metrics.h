@@ -49,6 +49,9 @@ public:
     // Events, from the HTTP router, the group committer and the follower.
     void http_request(const std::string& endpoint, unsigned status, double seconds);
     void appointment_accepted();  // teos; wtwire StateUpdates are counted from WtwireSample
+    // One Electrum JSON-RPC call: its method (get_ctn, add_sweep_tx, or
+    // unauthorized/invalid/other), whether it succeeded, its duration.
+    void electrum_call(const std::string& method, bool ok, double seconds);
     void appointment_rejected(const std::string& reason);
     void commit_batch(std::size_t parts, double seconds, bool ok);
     void block_processed(double seconds);
@@ -66,6 +69,9 @@ private:
     prometheus::Family<prometheus::Counter>& appointments_accepted_family_;
     prometheus::Counter& appointments_accepted_;  // protocol="teos"
     prometheus::Counter& wtwire_updates_accepted_;  // argus_appointments_accepted_total{protocol="wtwire"}
+    prometheus::Counter& electrum_sweeps_accepted_;  // protocol="electrum"
+    prometheus::Family<prometheus::Counter>& electrum_calls_;
+    prometheus::Family<prometheus::Histogram>& electrum_duration_;
     prometheus::Family<prometheus::Counter>& appointments_rejected_;
     prometheus::Gauge& appointments_stored_;
     prometheus::Gauge& users_;

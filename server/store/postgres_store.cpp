@@ -231,6 +231,34 @@ public:
         });
     }
 
+    Result<std::vector<ElectrumAccountRecord>> load_electrum_accounts() override {
+        return read<std::vector<ElectrumAccountRecord>>([&](pqxx::work& tx) {
+            std::vector<ElectrumAccountRecord> out;
+            for (const auto& row : tx.exec("SELECT e.username, u.user_id, e.password_hash FROM electrum_accounts e "
+                                           "JOIN users u USING (user_key)")) {
+                out.push_back({row[0].as<std::string>(), array_from<33>(row[1]), row[2].as<std::string>()});
+            }
+            return out;
+        });
+    }
+
+    Result<std::vector<ElectrumChannelRecord>> load_electrum_channels() override {
+        return read<std::vector<ElectrumChannelRecord>>([&](pqxx::work& tx) {
+            std::vector<ElectrumChannelRecord> out;
+            for (const auto& row : tx.exec("SELECT u.user_id, c.funding_txid, c.funding_vout, c.funding_address, "
+                                           "c.max_ctn FROM electrum_channels c JOIN users u USING (user_key)")) {
+                ElectrumChannelRecord c;
+                c.account = array_from<33>(row[0]);
+                c.funding_txid.bytes = array_from<32>(row[1]);
+                c.funding_vout = row[2].as<std::uint32_t>();
+                c.funding_address = row[3].as<std::string>();
+                c.max_ctn = row[4].as<std::int64_t>();
+                out.push_back(std::move(c));
+            }
+            return out;
+        });
+    }
+
     Result<std::vector<SessionRecord>> load_sessions() override {
         return read<std::vector<SessionRecord>>([&](pqxx::work& tx) {
             std::vector<SessionRecord> out;
@@ -309,6 +337,13 @@ private:
             if (auto* t = std::get_if<PutTracker>(&op)) return key('t', {t->tracker.locator, t->tracker.user_id});
             if (auto* r = std::get_if<RemoveTracker>(&op)) return key('t', r->key);
             if (auto* s = std::get_if<PutSession>(&op)) return key('s', {Locator{}, s->session.account});
+            if (auto* e = std::get_if<PutElectrumAccount>(&op)) return key('e', {Locator{}, e->account.account});
+            if (auto* c = std::get_if<PutElectrumChannel>(&op)) {
+                Locator channel{};  // the funding outpoint's first bytes and its vout name the row
+                std::copy_n(c->channel.funding_txid.bytes.begin(), 12, channel.begin());
+                for (int i = 0; i < 4; ++i) channel[12 + i] = static_cast<std::uint8_t>(c->channel.funding_vout >> (8 * i));
+                return key('c', {channel, c->channel.account});
+            }
             return std::nullopt;
         }
         bool admits(const WriteOperation& op) const {
@@ -358,6 +393,26 @@ private:
             if (auto ok = put_trackers(tx, of<PutTracker>(phase)); !ok) return ok;
         }
         if (!of<RemoveTracker>(phase).empty()) remove_keys(tx, of<RemoveTracker>(phase), "trackers", nullptr);
+        for (const auto* op : of<PutElectrumAccount>(phase)) {
+            const auto& a = std::get<PutElectrumAccount>(*op).account;
+            auto r = tx.exec_params("INSERT INTO electrum_accounts (user_key, username, password_hash) "
+                                    "SELECT user_key, $1, $2 FROM users WHERE user_id = $3::bytea "
+                                    "ON CONFLICT (user_key) DO UPDATE SET username = excluded.username, "
+                                    "password_hash = excluded.password_hash",
+                                    a.username, a.password_hash, param(a.account));
+            if (r.affected_rows() != 1) return make_error(ErrorCode::storage, "electrum account for unknown user");
+        }
+        for (const auto* op : of<PutElectrumChannel>(phase)) {
+            const auto& c = std::get<PutElectrumChannel>(*op).channel;
+            auto r = tx.exec_params("INSERT INTO electrum_channels (user_key, funding_txid, funding_vout, "
+                                    "funding_address, max_ctn) SELECT user_key, $1::bytea, $2, $3, $4 FROM users "
+                                    "WHERE user_id = $5::bytea ON CONFLICT (user_key, funding_txid, funding_vout) "
+                                    "DO UPDATE SET funding_address = excluded.funding_address, "
+                                    "max_ctn = excluded.max_ctn",
+                                    param(c.funding_txid.bytes), static_cast<long long>(c.funding_vout),
+                                    c.funding_address, static_cast<long long>(c.max_ctn), param(c.account));
+            if (r.affected_rows() != 1) return make_error(ErrorCode::storage, "electrum channel for unknown user");
+        }
         for (const auto* op : of<RemoveUser>(phase)) remove_user(tx, std::get<RemoveUser>(*op).user, effects);
         if (!of<SetChainPosition>(phase).empty()) {
             const auto& position = std::get<SetChainPosition>(*of<SetChainPosition>(phase).back()).position;

@@ -15,6 +15,7 @@
 #include <thread>
 #include <unistd.h>
 #include <memory>
+#include <string_view>
 #include <type_traits>
 #include <mutex>
 
@@ -52,6 +53,10 @@ public:
     }
     Statement& bind(int i, std::int64_t v) {
         sqlite3_bind_int64(stmt_, i, v);
+        return *this;
+    }
+    Statement& bind_text(int i, std::string_view text) {
+        sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
         return *this;
     }
     Statement& bind_null(int i) {
@@ -324,6 +329,40 @@ public:
         });
     }
 
+    Result<std::vector<ElectrumAccountRecord>> load_electrum_accounts() override {
+        return with_reader([&](sqlite3* db) -> Result<std::vector<ElectrumAccountRecord>> {
+            Statement s(db, "SELECT e.username, u.user_id, e.password_hash FROM electrum_accounts e "
+                            "JOIN users u USING (user_key)");
+            if (!s.ok()) return sqlite_error(db, "load_electrum_accounts");
+            std::vector<ElectrumAccountRecord> out;
+            int rc;
+            while ((rc = s.step()) == SQLITE_ROW) out.push_back({s.text(0), s.array<33>(1), s.text(2)});
+            if (rc != SQLITE_DONE) return sqlite_error(db, "load_electrum_accounts");
+            return out;
+        });
+    }
+
+    Result<std::vector<ElectrumChannelRecord>> load_electrum_channels() override {
+        return with_reader([&](sqlite3* db) -> Result<std::vector<ElectrumChannelRecord>> {
+            Statement s(db, "SELECT u.user_id, c.funding_txid, c.funding_vout, c.funding_address, c.max_ctn "
+                            "FROM electrum_channels c JOIN users u USING (user_key)");
+            if (!s.ok()) return sqlite_error(db, "load_electrum_channels");
+            std::vector<ElectrumChannelRecord> out;
+            int rc;
+            while ((rc = s.step()) == SQLITE_ROW) {
+                ElectrumChannelRecord c;
+                c.account = s.array<33>(0);
+                c.funding_txid.bytes = s.array<32>(1);
+                c.funding_vout = static_cast<std::uint32_t>(s.integer(2));
+                c.funding_address = s.text(3);
+                c.max_ctn = s.integer(4);
+                out.push_back(std::move(c));
+            }
+            if (rc != SQLITE_DONE) return sqlite_error(db, "load_electrum_channels");
+            return out;
+        });
+    }
+
     Result<std::vector<SessionRecord>> load_sessions() override {
         return with_reader([&](sqlite3* db) -> Result<std::vector<SessionRecord>> {
             Statement s(db, "SELECT u.user_id, w.blob_type, w.max_updates, w.reward_base, w.reward_rate, "
@@ -507,7 +546,8 @@ private:
         }
         sqlite3* db;
         std::unique_ptr<Statement> put_user, insert_appointment, update_appointment, remove_appointment, put_tracker,
-            remove_tracker, put_session, user_appointments, remove_user, chain_position;
+            remove_tracker, put_session, user_appointments, remove_user, chain_position, put_electrum_account,
+            put_electrum_channel;
     };
 
     // Applies the operations in order. Each appointment operation reports
@@ -533,7 +573,12 @@ private:
                         return put_session(st, op.session);
                     } else if constexpr (std::is_same_v<Op, RemoveUser>) {
                         return remove_user(st, op.user, effects);
+                    } else if constexpr (std::is_same_v<Op, PutElectrumAccount>) {
+                        return put_electrum_account(st, op.account);
+                    } else if constexpr (std::is_same_v<Op, PutElectrumChannel>) {
+                        return put_electrum_channel(st, op.channel);
                     } else {
+                        static_assert(std::is_same_v<Op, SetChainPosition>);
                         return set_position(st, op.position);
                     }
                 },
@@ -692,6 +737,37 @@ private:
         s.reset();
         if (rc != SQLITE_DONE) return sqlite_error(st.db, "write session");
         if (sqlite3_changes(st.db) != 1) return make_error(ErrorCode::storage, "session for unknown user");
+        return {};
+    }
+
+    static Status put_electrum_account(Statements& st, const ElectrumAccountRecord& a) {
+        Statement& s = st.get(st.put_electrum_account,
+                              "INSERT INTO electrum_accounts (user_key, username, password_hash) "
+                              "SELECT user_key, ?, ? FROM users WHERE user_id = ? "
+                              "ON CONFLICT (user_key) DO UPDATE SET username = excluded.username, "
+                              "password_hash = excluded.password_hash");
+        if (!s.ok()) return sqlite_error(st.db, "write electrum accounts");
+        s.bind_text(1, a.username).bind_text(2, a.password_hash).bind(3, a.account);
+        int rc = s.step();
+        s.reset();
+        if (rc != SQLITE_DONE) return sqlite_error(st.db, "write electrum account");
+        if (sqlite3_changes(st.db) != 1) return make_error(ErrorCode::storage, "electrum account for unknown user");
+        return {};
+    }
+
+    static Status put_electrum_channel(Statements& st, const ElectrumChannelRecord& c) {
+        Statement& s = st.get(st.put_electrum_channel,
+                              "INSERT INTO electrum_channels (user_key, funding_txid, funding_vout, funding_address, "
+                              "max_ctn) SELECT user_key, ?, ?, ?, ? FROM users WHERE user_id = ? "
+                              "ON CONFLICT (user_key, funding_txid, funding_vout) DO UPDATE SET "
+                              "funding_address = excluded.funding_address, max_ctn = excluded.max_ctn");
+        if (!s.ok()) return sqlite_error(st.db, "write electrum channels");
+        s.bind(1, c.funding_txid.bytes).bind(2, std::int64_t{c.funding_vout}).bind_text(3, c.funding_address)
+            .bind(4, c.max_ctn).bind(5, c.account);
+        int rc = s.step();
+        s.reset();
+        if (rc != SQLITE_DONE) return sqlite_error(st.db, "write electrum channel");
+        if (sqlite3_changes(st.db) != 1) return make_error(ErrorCode::storage, "electrum channel for unknown user");
         return {};
     }
 

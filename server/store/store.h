@@ -84,6 +84,29 @@ struct SessionRecord {
     bool operator==(const SessionRecord&) const = default;
 };
 
+// Electrum watchtower accounts (Electrum 4.3.4): a users row whose id is
+// electrum_account(username) -- prefix 0x20 | SHA256 of the username's bytes
+// in the rest, so it is never a valid teos key (0x02/0x03) or a session
+// account (0x12/0x13) -- and a password hash (libsodium crypto_pwhash_str).
+inline constexpr std::uint8_t electrum_account_tag = 0x20;
+inline bool is_electrum_account(const UserId& account) { return account[0] == electrum_account_tag; }
+struct ElectrumAccountRecord {
+    std::string username;
+    UserId account{};
+    std::string password_hash;
+    bool operator==(const ElectrumAccountRecord&) const = default;
+};
+// A channel an Electrum client registered (get_ctn): its funding outpoint and
+// the highest commitment number whose sweeps are stored (-1: none yet).
+struct ElectrumChannelRecord {
+    UserId account{};
+    Txid funding_txid;
+    std::uint32_t funding_vout = 0;
+    std::string funding_address;
+    std::int64_t max_ctn = -1;
+    bool operator==(const ElectrumChannelRecord&) const = default;
+};
+
 struct ChainPosition {
     std::uint32_t height = 0;
     Hash256 block_hash{};  // internal byte order
@@ -135,9 +158,15 @@ struct RemoveUser {  // the user, its appointments, trackers and session
 struct SetChainPosition {  // the block whose effects the batch carries
     ChainPosition position;
 };
+struct PutElectrumAccount {  // insert or replace; its account user must exist
+    ElectrumAccountRecord account;
+};
+struct PutElectrumChannel {  // insert or replace; its account user must exist
+    ElectrumChannelRecord channel;
+};
 using WriteOperation =
     std::variant<PutUser, PutAppointment, RemoveAppointment, PutTracker, RemoveTracker, PutSession, RemoveUser,
-                 SetChainPosition>;
+                 SetChainPosition, PutElectrumAccount, PutElectrumChannel>;
 
 struct WriteBatch {
     std::vector<WriteOperation> operations;
@@ -150,6 +179,8 @@ struct WriteBatch {
     WriteBatch& put_session(SessionRecord s) { return add(PutSession{std::move(s)}); }
     WriteBatch& remove_user(const UserId& user) { return add(RemoveUser{user}); }
     WriteBatch& set_chain_position(ChainPosition position) { return add(SetChainPosition{position}); }
+    WriteBatch& put_electrum_account(ElectrumAccountRecord a) { return add(PutElectrumAccount{std::move(a)}); }
+    WriteBatch& put_electrum_channel(ElectrumChannelRecord c) { return add(PutElectrumChannel{std::move(c)}); }
     WriteBatch& add(WriteOperation operation) {
         operations.push_back(std::move(operation));
         return *this;
@@ -205,6 +236,8 @@ public:
 
     virtual Result<std::vector<TrackerRecord>> load_trackers() = 0;
     virtual Result<std::vector<SessionRecord>> load_sessions() = 0;
+    virtual Result<std::vector<ElectrumAccountRecord>> load_electrum_accounts() = 0;
+    virtual Result<std::vector<ElectrumChannelRecord>> load_electrum_channels() = 0;
 
     virtual Result<std::optional<ChainPosition>> chain_position() = 0;
     virtual Status set_chain_position(const ChainPosition& position) = 0;

@@ -1,6 +1,7 @@
 #include "server/tower/tower_service.h"
 
 #include <future>
+#include <map>
 #include <mutex>
 
 #include "common/hex.h"
@@ -33,6 +34,8 @@ struct TowerService::UserState {
     std::unordered_map<Locator, std::pair<std::size_t, std::uint64_t>, LocatorHash> pending;
     std::uint64_t next_sequence = 0;
     std::optional<store::SessionRecord> session;  // a wtwire session's account
+    // An Electrum account's channels, by funding outpoint.
+    std::map<std::pair<Hash256, std::uint32_t>, store::ElectrumChannelRecord> channels;
 };
 
 TowerService::TowerService(store::Store& store, LocatorIndex& index, PrivateKey tower_key, SubscriptionPolicy policy,
@@ -76,6 +79,16 @@ Status TowerService::reload_users() {
         healthy_ = false;
         return sessions.error();
     }
+    auto electrum_accounts = store_.load_electrum_accounts();
+    if (!electrum_accounts) {
+        healthy_ = false;
+        return electrum_accounts.error();
+    }
+    auto electrum_channels = store_.load_electrum_channels();
+    if (!electrum_channels) {
+        healthy_ = false;
+        return electrum_channels.error();
+    }
     UserMap fresh;
     for (const auto& u : *users) {
         auto state = std::make_shared<UserState>();
@@ -88,6 +101,14 @@ Status TowerService::reload_users() {
         if (it == fresh.end()) continue;  // the foreign key makes this impossible
         it->second->session = std::move(s);
         ++count;
+    }
+    electrum_.clear();
+    for (auto& a : *electrum_accounts) electrum_.put(std::move(a));
+    for (auto& c : *electrum_channels) {
+        auto it = fresh.find(c.account);
+        if (it == fresh.end()) continue;
+        auto key = std::make_pair(c.funding_txid.bytes, c.funding_vout);
+        it->second->channels[key] = std::move(c);
     }
     users_.swap(fresh);
     sessions_ = count;
@@ -542,6 +563,173 @@ void TowerService::delete_session(const PublicKey& session_key, std::function<vo
     if (!queued) {
         lock.unlock();
         (*shared_done)(WtwireReply{wtwire::code::temporary_failure, 0, {}});
+    }
+}
+
+Result<store::ElectrumAccountRecord> TowerService::create_electrum_account(const std::string& username,
+                                                                          const std::string& password) {
+    if (auto ok = check_electrum_username(username); !ok) return ok.error();
+    if (auto ok = check_electrum_password(password); !ok) return ok.error();
+    if (!healthy() && !try_resync()) return make_error(ErrorCode::unavailable, "the store is unavailable");
+    auto hash = hash_electrum_password(password);
+    if (!hash) return hash.error();
+    store::UserId account = electrum_account_id(username);
+    ChainStatus chain = chain_();
+    std::shared_ptr<UserState> state;
+    store::WriteBatch batch;
+    {
+        std::unique_lock lock(users_mutex_);
+        if (!healthy_) return make_error(ErrorCode::unavailable, "the store is unavailable");
+        if (find_user(account)) return make_error(ErrorCode::invalid_argument, "Electrum user " + username + " exists");
+        auto record = tower::register_user(policy_, std::nullopt, account, chain.height);
+        if (!record) return make_error(ErrorCode::invalid_argument, "the subscription policy grants no slots");
+        state = std::make_shared<UserState>();
+        state->record = *record;
+        users_.emplace(account, state);
+        batch.put_user(*record).put_electrum_account({username, account, *hash});
+    }
+    std::promise<Status> written;
+    auto future = written.get_future();
+    store::ElectrumAccountRecord created{username, account, *hash};
+    if (!committer_->submit(std::move(batch), [&written](const Status& status) { written.set_value(status); })) {
+        return make_error(ErrorCode::unavailable, "the tower is stopping");
+    }
+    Status status = future.get();
+    if (!status) return status.error();  // the failure reloads users from the store: the account is gone again
+    electrum_.put(created);
+    return created;
+}
+
+Result<std::uint64_t> TowerService::remove_electrum_account(const std::string& username) {
+    if (auto ok = check_electrum_username(username); !ok) return ok.error();
+    store::UserId account = electrum_account_id(username);
+    if (!get_user(account)) return make_error(ErrorCode::not_found, "no Electrum user " + username);
+    electrum_.remove(username);  // no call authenticates from now on
+    return remove_user(account);
+}
+
+std::vector<store::ElectrumAccountRecord> TowerService::electrum_accounts() const {
+    return electrum_.list();
+}
+
+std::vector<store::ElectrumChannelRecord> TowerService::electrum_channels(const store::UserId& account) const {
+    std::vector<store::ElectrumChannelRecord> out;
+    std::shared_lock lock(users_mutex_);
+    auto state = find_user(account);
+    if (!state) return out;
+    std::lock_guard user_lock(state->mutex);
+    for (const auto& [key, channel] : state->channels) out.push_back(channel);
+    return out;
+}
+
+std::optional<store::UserId> TowerService::electrum_authenticate(std::string_view username, std::string_view password) {
+    return electrum_.authenticate(username, password);
+}
+
+namespace {
+ApiError electrum_expired() { return ApiError{teos_error::invalid_signature_or_subscription, "subscription expired"}; }
+ApiError electrum_no_slots() {
+    return ApiError{teos_error::invalid_signature_or_subscription, "no slots left in the subscription"};
+}
+}  // namespace
+
+void TowerService::electrum_get_ctn(const store::UserId& account, const OutPoint& funding, std::string funding_address,
+                                    std::function<void(ApiResult<std::int64_t>)> done) {
+    ChainStatus chain = chain_();
+    if (!healthy() && !try_resync()) return done(service_unavailable());
+    std::shared_lock map_lock(users_mutex_);
+    if (!healthy_) return done(service_unavailable());
+    std::shared_ptr<UserState> state = find_user(account);
+    if (!state) return done(ApiError{teos_error::invalid_signature_or_subscription, "unknown user"});
+    std::unique_lock user_lock(state->mutex);
+    auto key = std::make_pair(funding.txid.bytes, funding.index);
+    if (auto it = state->channels.find(key); it != state->channels.end()) return done(it->second.max_ctn);
+    if (is_expired(state->record, chain.height)) return done(electrum_expired());
+    // A new channel: registered durably before the answer, so its funding
+    // outpoint is known to the tower from the first sweep on.
+    store::ElectrumChannelRecord channel{account, funding.txid, funding.index, std::move(funding_address), -1};
+    state->channels[key] = channel;
+    store::WriteBatch batch;
+    batch.put_electrum_channel(channel);
+    auto shared_done = std::make_shared<std::function<void(ApiResult<std::int64_t>)>>(std::move(done));
+    bool queued = committer_->submit(std::move(batch), [shared_done](const Status& status) {
+        if (!status) return (*shared_done)(service_unavailable());
+        (*shared_done)(std::int64_t{-1});
+    });
+    if (!queued) {
+        state->channels.erase(key);
+        user_lock.unlock();
+        map_lock.unlock();
+        (*shared_done)(service_unavailable());
+    }
+}
+
+void TowerService::electrum_add_sweep(const store::UserId& account, const OutPoint& funding, std::int64_t ctn,
+                                      const OutPoint& prevout, Bytes raw_sweep, std::function<void(ApiResult<bool>)> done) {
+    ChainStatus chain = chain_();
+    if (!chain.reachable) return done(service_unavailable());
+    if (!healthy() && !try_resync()) return done(service_unavailable());
+    std::shared_lock map_lock(users_mutex_);
+    if (!healthy_) return done(service_unavailable());
+    std::shared_ptr<UserState> state = find_user(account);
+    if (!state) return done(ApiError{teos_error::invalid_signature_or_subscription, "unknown user"});
+    std::unique_lock user_lock(state->mutex);
+    if (is_expired(state->record, chain.height)) return done(electrum_expired());
+    auto key = std::make_pair(funding.txid.bytes, funding.index);
+    auto channel = state->channels.find(key);
+    if (channel == state->channels.end()) {
+        return done(ApiError{teos_error::invalid_request_format, "unknown channel: get_ctn registers it first"});
+    }
+    // The sweep is an appointment of the account, triggered by its prevout's
+    // txid (the revoked commitment, or a second-stage HTLC transaction).
+    Locator locator = teos::locator(prevout.txid);
+    Bytes blob;
+    blob.reserve(44 + raw_sweep.size());
+    blob.insert(blob.end(), funding.txid.bytes.begin(), funding.txid.bytes.end());
+    for (int i = 0; i < 4; ++i) blob.push_back(static_cast<std::uint8_t>(funding.index >> (8 * i)));
+    for (int i = 0; i < 8; ++i) blob.push_back(static_cast<std::uint8_t>(static_cast<std::uint64_t>(ctn) >> (8 * i)));
+    blob.insert(blob.end(), raw_sweep.begin(), raw_sweep.end());
+
+    std::optional<std::size_t> old_size;
+    if (auto p = state->pending.find(locator); p != state->pending.end()) {
+        old_size = p->second.first;
+    } else if (index_.maybe_contains(locator)) {
+        auto stored = store_.get_blob_size({locator, account});
+        if (!stored) return done(service_unavailable());
+        old_size = *stored;
+    }
+    auto slots = slots_after_charge(state->record, old_size.value_or(0), blob.size());
+    if (!slots) return done(electrum_no_slots());
+    state->record.available_slots = *slots;
+    std::uint64_t sequence = ++state->next_sequence;
+    state->pending[locator] = {blob.size(), sequence};
+    if (ctn > channel->second.max_ctn) channel->second.max_ctn = ctn;
+
+    store::AppointmentRecord record;
+    record.locator = locator;
+    record.user_id = account;
+    record.trigger = store::TriggerKind::txid_locator;
+    record.payload = store::PayloadKind::plaintext_sweep;
+    record.start_block = chain.height;
+    record.blob = std::move(blob);
+    store::WriteBatch batch;
+    batch.put_user(state->record).put_electrum_channel(channel->second).put_appointment(record);
+    auto shared_done = std::make_shared<std::function<void(ApiResult<bool>)>>(std::move(done));
+    bool queued = committer_->submit(std::move(batch), [this, state, sequence, record = std::move(record),
+                                                        shared_done](const Status& status) mutable {
+        {
+            std::lock_guard lock(state->mutex);
+            auto p = state->pending.find(record.locator);
+            if (p != state->pending.end() && p->second.second == sequence) state->pending.erase(p);
+        }
+        if (!status) return (*shared_done)(service_unavailable());
+        if (hooks_.on_appointment_stored) hooks_.on_appointment_stored(std::move(record));
+        (*shared_done)(true);
+    });
+    if (!queued) {
+        user_lock.unlock();
+        map_lock.unlock();
+        (*shared_done)(service_unavailable());
     }
 }
 

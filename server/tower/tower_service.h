@@ -23,6 +23,7 @@
 #include "common/teos_protocol.h"
 #include "server/store/store.h"
 #include "server/tower/api_error.h"
+#include "server/tower/electrum_accounts.h"
 #include "server/tower/group_committer.h"
 #include "server/tower/locator_index.h"
 #include "server/tower/session_rules.h"
@@ -126,6 +127,23 @@ public:
     std::optional<store::SessionRecord> session(const store::UserId& account) const;
     std::size_t session_count() const;
 
+    // Electrum watchtower front door (Electrum 4.3.4 lnworker/lnwatcher).
+    // Accounts are created and removed by the operator (blocking, through
+    // the group committer); get_ctn registers a channel and answers the
+    // highest commitment number whose sweeps are stored (-1: none, so the
+    // client also sends ctn 0); add_sweep_tx stores a signed sweep as an
+    // appointment triggered by its prevout's txid. Replies only after the
+    // write is durable.
+    Result<store::ElectrumAccountRecord> create_electrum_account(const std::string& username, const std::string& password);
+    Result<std::uint64_t> remove_electrum_account(const std::string& username);
+    std::vector<store::ElectrumChannelRecord> electrum_channels(const store::UserId& account) const;
+    std::vector<store::ElectrumAccountRecord> electrum_accounts() const;
+    std::optional<store::UserId> electrum_authenticate(std::string_view username, std::string_view password);
+    void electrum_get_ctn(const store::UserId& account, const OutPoint& funding, std::string funding_address,
+                          std::function<void(ApiResult<std::int64_t>)> done);
+    void electrum_add_sweep(const store::UserId& account, const OutPoint& funding, std::int64_t ctn,
+                            const OutPoint& prevout, Bytes raw_sweep, std::function<void(ApiResult<bool>)> done);
+
     // Chain effects of one block (or one late breach), made durable through the
     // group committer in order with API writes. `refunds` adds slots back to
     // users (resolved trackers). The locator index follows what the
@@ -172,6 +190,7 @@ private:
     mutable std::shared_mutex users_mutex_;
     UserMap users_;
     std::atomic<std::size_t> sessions_{0};  // users with a wtwire session
+    ElectrumAccounts electrum_;
     bool healthy_ = false;
     std::string last_store_error_;  // why the last reload failed
     std::unique_ptr<GroupCommitter> committer_;

@@ -1,5 +1,7 @@
 #include "server/watch/watch_core.h"
 
+#include <algorithm>
+
 #include <set>
 
 #include "common/check.h"
@@ -88,7 +90,33 @@ OpenedPayload open_payload(const store::AppointmentRecord& appointment, const Tr
         opened.penalty = std::move(*justice);
         return opened;
     }
-    // The Electrum kinds get their openers with their front door.
+    if (appointment.trigger == store::TriggerKind::txid_locator &&
+        appointment.payload == store::PayloadKind::plaintext_sweep) {
+        // Electrum: funding outpoint (36) and ctn (8) as the front door stored
+        // them, then the client's signed sweep, sent as it is. It must spend
+        // an output of the transaction that triggered it (a locator is only
+        // 16 bytes of the txid).
+        constexpr std::size_t header = 44;
+        if (appointment.blob.size() <= header) {
+            opened.reason = "the stored sweep is empty";
+            return opened;
+        }
+        auto sweep = parse_transaction(ByteSpan(appointment.blob).subspan(header));
+        if (!sweep) {
+            opened.reason = "the stored sweep is not a transaction";
+            return opened;
+        }
+        Txid trigger = dispute.txid();
+        bool spends = std::any_of(sweep->inputs.begin(), sweep->inputs.end(),
+                                  [&](const TxIn& in) { return in.prevout.txid == trigger; });
+        if (!spends) {
+            opened.reason = "the sweep spends nothing of the transaction its locator matched";
+            return opened;
+        }
+        opened.kind = OpenedPayload::Kind::penalty;
+        opened.penalty = std::move(*sweep);
+        return opened;
+    }
     opened.kind = OpenedPayload::Kind::unsupported;
     return opened;
 }

@@ -185,7 +185,7 @@ int main(int argc, char** argv) {
 
     // ---- the tower, on its embedded default store
     std::string ready = work_dir + "/tower.ready";
-    test::ChildProcess tower({bin_dir + "/server/argus-tower", "--network", "regtest", "--wtwire-port", "0", "--data-dir", work_dir + "/tower",
+    test::ChildProcess tower({bin_dir + "/server/argus-tower", "--network", "regtest", "--wtwire-port", "0", "--electrum-port", "0", "--data-dir", work_dir + "/tower",
                               "--api-port", "0", "--admin-port", "0", "--metrics-port", "0", "--bitcoind-rpc-port", std::to_string(chain.rpc_port),
                               "--bitcoind-rpc-user", "argus", "--bitcoind-rpc-password", "drill", "--bitcoind-zmq",
                               "tcp://127.0.0.1:" + std::to_string(chain.zmq_port), "--resolve-depth", "6",

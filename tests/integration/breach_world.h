@@ -155,7 +155,7 @@ public:
     }
     void start_tower() {
         std::string ready = dir_.path() + "/ready." + std::to_string(++tower_starts_);
-        std::vector<std::string> argv = {ARGUS_TOWER_BINARY, "--data-dir", dir_.path() + "/tower", "--api-port", "0", "--wtwire-port", "0",
+        std::vector<std::string> argv = {ARGUS_TOWER_BINARY, "--data-dir", dir_.path() + "/tower", "--api-port", "0", "--wtwire-port", "0", "--electrum-port", "0",
                                          "--admin-port", "0", "--metrics-port", "0", "--bitcoind-rpc-port", std::to_string(rpc_port_),
                                          "--bitcoind-rpc-user", "u", "--bitcoind-rpc-password", "p",
                                          "--bitcoind-zmq", zmq_endpoint(),
@@ -171,6 +171,7 @@ public:
         admin_port_ = r["admin_port"].get<std::uint16_t>();
         metrics_port_ = r["metrics_port"].get<std::uint16_t>();
         wtwire_port_ = r.value("wtwire_port", std::uint16_t{0});
+        electrum_port_ = r.value("electrum_port", std::uint16_t{0});
         api_ = std::make_unique<HttpClient>(api_port_);
     }
     void kill_tower() {
@@ -264,6 +265,11 @@ public:
         OutPoint source{Txid::from_display_hex(coinbases_[next_coinbase_++]).value(), 0};
         return sign_p2wpkh_spend(funder, source, 50'0000'0000, std::move(outputs));
     }
+    // The next unused coinbase output (50 BTC), for a transaction built elsewhere.
+    OutPoint take_coinbase() {
+        REQUIRE(next_coinbase_ < coinbases_.size());
+        return OutPoint{Txid::from_display_hex(coinbases_[next_coinbase_++]).value(), 0};
+    }
     // A transaction conflicting with `dispute` (same input), for reorgs without the breach.
     Transaction make_conflict(const Transaction& dispute) {
         return spend(dispute.inputs[0].prevout, 50'0000'0000, p2wpkh_script(victim.public_key()), 49'0000'0000);
@@ -329,6 +335,7 @@ public:
     std::uint16_t api_port() const { return api_port_; }
     std::uint16_t wtwire_port() const { return wtwire_port_; }
     std::uint16_t admin_port() const { return admin_port_; }
+    std::uint16_t electrum_port() const { return electrum_port_; }
     std::string tower_dir() const { return dir_.path() + "/tower"; }
     std::string work_dir() const { return dir_.path(); }
     ChildProcess& tower_process() { return *tower_; }
@@ -348,7 +355,8 @@ private:
 
     Options options_;
     TemporaryDirectory dir_;
-    std::uint16_t rpc_port_ = 0, zmq_port_ = 0, api_port_ = 0, admin_port_ = 0, metrics_port_ = 0, wtwire_port_ = 0;
+    std::uint16_t rpc_port_ = 0, zmq_port_ = 0, api_port_ = 0, admin_port_ = 0, metrics_port_ = 0, wtwire_port_ = 0,
+                  electrum_port_ = 0;
     int chain_starts_ = 0, tower_starts_ = 0;
     bool real_ = false;
     std::unique_ptr<ChildProcess> chain_;

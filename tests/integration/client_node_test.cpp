@@ -756,7 +756,7 @@ TEST_CASE("client: two towers, one down then up, and the queue survives kill -9 
     std::string tower_b_dir = dir.path() + "/tower-b";
     auto start_b = [&] {
         auto p = std::make_unique<ChildProcess>(
-            std::vector<std::string>{ARGUS_TOWER_BINARY, "--data-dir", tower_b_dir, "--wtwire-port", "0", "--api-port", std::to_string(port_b),
+            std::vector<std::string>{ARGUS_TOWER_BINARY, "--data-dir", tower_b_dir, "--wtwire-port", "0", "--electrum-port", "0", "--api-port", std::to_string(port_b),
                                      "--admin-port", "0", "--metrics-port", "0", "--bitcoind-rpc-port", std::to_string(world.rpc_port()),
                                      "--bitcoind-rpc-user", "u", "--bitcoind-rpc-password", "p", "--ready-file",
                                      tower_b_dir + ".ready"},

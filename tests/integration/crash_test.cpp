@@ -41,7 +41,7 @@ struct TowerProcess {
 
 TowerProcess start_tower(const std::string& dir, std::uint16_t rpc_port, const std::string& postgres, int generation) {
     std::string ready = dir + "/ready-" + std::to_string(generation) + ".json";
-    std::vector<std::string> argv = {ARGUS_TOWER_BINARY, "--data-dir", dir + "/data", "--api-port", "0", "--wtwire-port", "0",
+    std::vector<std::string> argv = {ARGUS_TOWER_BINARY, "--data-dir", dir + "/data", "--api-port", "0", "--wtwire-port", "0", "--electrum-port", "0",
                                      "--admin-port", "0", "--metrics-port", "0", "--bitcoind-rpc-port", std::to_string(rpc_port),
                                      "--bitcoind-rpc-user", "u", "--bitcoind-rpc-password", "p",
                                      "--chain-poll-ms", "100", "--ready-file", ready, "--api-threads", "2"};

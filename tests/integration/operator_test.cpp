@@ -35,7 +35,7 @@ TEST_CASE("operator: tower key is created once (0600) and argus-cli drives the a
     ChildProcess sim({ARGUS_SIM_BINARY, "--port-file", dir.path() + "/sim.port"}, dir.path() + "/sim.log");
     std::string rpc_port = wait_for_file(dir.path() + "/sim.port");
     rpc_port.erase(rpc_port.find_last_not_of("\n") + 1);
-    ChildProcess tower({ARGUS_TOWER_BINARY, "--data-dir", data, "--api-port", "0", "--wtwire-port", "0", "--admin-port", "0", "--metrics-port", "0",
+    ChildProcess tower({ARGUS_TOWER_BINARY, "--data-dir", data, "--api-port", "0", "--wtwire-port", "0", "--electrum-port", "0", "--admin-port", "0", "--metrics-port", "0",
                         "--bitcoind-rpc-port", rpc_port, "--bitcoind-rpc-user", "any", "--bitcoind-rpc-password", "any",
                         "--ready-file", dir.path() + "/ready.json"},
                        dir.path() + "/tower.log");

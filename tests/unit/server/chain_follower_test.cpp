@@ -175,6 +175,12 @@ public:
     Status ping() override { return inner_->ping(); }
     Result<int> schema_version() override { return inner_->schema_version(); }
     Result<store::BackupInfo> backup(const std::string& path) override { return inner_->backup(path); }
+    Result<std::vector<store::ElectrumAccountRecord>> load_electrum_accounts() override {
+        return inner_->load_electrum_accounts();
+    }
+    Result<std::vector<store::ElectrumChannelRecord>> load_electrum_channels() override {
+        return inner_->load_electrum_channels();
+    }
 
 private:
     std::unique_ptr<store::Store> inner_;

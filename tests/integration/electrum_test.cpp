@@ -1,0 +1,210 @@
+// The Electrum front door against Electrum 4.3.4's own watchtower client code
+// (tests/electrum/electrum_client_sync.py, written from Electrum's source
+// without reading the tower's): the client syncs a channel, the tower stores
+// every sweep, and a revoked commitment mined on the chain is swept, with the
+// second-stage HTLC sweeps when the cheater's HTLC transactions appear.
+#include <doctest/doctest.h>
+
+#include <fstream>
+
+#include "common/hex.h"
+#include "common/watchtower_crypto.h"
+#include "tests/integration/breach_world.h"
+#include "tests/support/run_command.h"
+
+using namespace argus;
+using namespace argus::test;
+
+namespace {
+
+const std::string python = "/usr/bin/python3";  // Debian's, with python3-electrum (PATH may hold another)
+
+std::string cli(BreachWorld& world) {
+    return std::string(ARGUS_CLI_BINARY) + " --admin-port " + std::to_string(world.admin_port()) + " --data-dir " +
+           world.tower_dir() + " ";
+}
+
+void add_account(BreachWorld& world, const std::string& user, const std::string& password) {
+    std::string file = world.work_dir() + "/" + user + ".password";
+    std::ofstream(file) << password << "\n";
+    auto created = run_command(cli(world) + "electrum-add-user " + user + " --password-file " + file + " --json");
+    REQUIRE_MESSAGE(created.status == 0, created.output);
+}
+
+struct Sync {
+    int status = -1;
+    std::string output;
+    json result;
+};
+
+Sync electrum_sync(BreachWorld& world, const std::string& credentials, const std::string& extra = "") {
+    std::string out = world.work_dir() + "/electrum-sync.json";
+    std::remove(out.c_str());
+    auto r = run_command(python + " " + ARGUS_SOURCE_DIR + "/tests/electrum/electrum_client_sync.py --mode direct --url http://" +
+                         credentials + "@127.0.0.1:" + std::to_string(world.electrum_port()) + " --out " + out + " " + extra);
+    Sync s{r.status, r.output, json()};
+    std::ifstream in(out);
+    if (in) s.result = json::parse(in, nullptr, false);
+    return s;
+}
+
+Transaction tx_of(const json& raw) { return parse_transaction(parse_hex(raw.get<std::string>()).value()).value(); }
+
+}  // namespace
+
+TEST_CASE("electrum: Electrum 4.3.4's client syncs a channel to argus-tower and its breach is swept, second stage too") {
+    BreachWorld world;
+    REQUIRE(world.electrum_port() != 0);
+    add_account(world, "alice", "correct horse battery");
+    OutPoint funding_input = world.take_coinbase();
+    std::string funding_arg = "--funding-prevout " + funding_input.txid.to_display_hex() + ":0 --cltv-base 1";
+
+    auto sync = electrum_sync(world, "alice:correct%20horse%20battery", funding_arg);
+    REQUIRE_MESSAGE(sync.status == 0, sync.output);
+    const json& r = sync.result;
+    REQUIRE(r.is_object());
+    // Argus answers -1 for a new channel, so Electrum sends ctn 0 too (PROTOCOLS.md 3).
+    CHECK(r["tower_get_ctn_reply"] == -1);
+    CHECK(r["revoked_ctns"] == json::array({0, 1, 2, 3, 4, 5}));
+    CHECK(r["ctns_sent"] == json::array({0, 1, 2, 3, 4, 5}));
+    CHECK(r["num_sweeps_sent"] == 11);
+    CHECK(r["num_sweeps_acked"] == 11);
+    CHECK(r["errors"].empty());
+
+    // The tower holds every sweep, under its prevout's txid, and knows the channel.
+    auto channels = json::parse(run_command(cli(world) + "electrum-channels alice --json").output);
+    REQUIRE(channels.size() == 1);
+    CHECK(channels[0]["funding_outpoint"] == r["funding_outpoint"]);
+    CHECK(channels[0]["funding_address"] == r["funding_address"]);
+    CHECK(channels[0]["max_ctn"] == 5);
+    for (const auto& sweep : r["sweeps_sent"]) {
+        std::string prevout = sweep["prevout"].get<std::string>();
+        Txid txid = Txid::from_display_hex(prevout.substr(0, 64)).value();
+        auto stored = world.admin_get("/appointments/" + to_hex(teos::locator(txid)));
+        CAPTURE(prevout);
+        REQUIRE(stored.size() == 1);
+        CHECK(stored[0]["payload_kind"] == 2);
+        CHECK(stored[0]["status"] == "being_watched");
+    }
+    CHECK(world.metric_reaches("argus_appointments_accepted_total{protocol=\"electrum\"}", 11));
+
+    // Electrum syncs again (a wallet restart): get_ctn says 5, nothing is resent.
+    auto again = electrum_sync(world, "alice:correct%20horse%20battery", funding_arg);
+    REQUIRE_MESSAGE(again.status == 0, again.output);
+    CHECK(again.result["tower_get_ctn_reply"] == 5);
+    CHECK(again.result["num_sweeps_sent"] == 0);
+
+    if (world.real_bitcoind()) {
+        // The harness's funding transaction spends a coinbase without a
+        // signature (Electrum's test channels have no real funding): only a
+        // chain that checks that inputs exist, not scripts, takes it.
+        MESSAGE("real bitcoind: the breach part needs the chain simulator");
+        return;
+    }
+    // The cheater (Bob) broadcasts his revoked commitment 2, with two HTLCs.
+    world.send(tx_of(r["funding_tx"]["raw_tx"]));
+    world.mine(1);
+    const json& revoked = r["revoked_commitments"]["2"];
+    Transaction commitment = tx_of(revoked["raw_tx"]);
+    const json* to_local = nullptr;
+    std::vector<const json*> second_stage;
+    for (const auto& sweep : r["sweeps_sent_by_ctn"]["2"]) {
+        if (sweep["kind"] == "to_local") {
+            to_local = &sweep;
+        } else {
+            second_stage.push_back(&sweep);
+        }
+    }
+    REQUIRE(to_local != nullptr);
+    REQUIRE(second_stage.size() == 2);
+    world.send(commitment);
+    world.mine(1);
+    Transaction to_local_sweep = tx_of((*to_local)["raw_tx"]);
+    REQUIRE_MESSAGE(wait_until([&] { return world.in_mempool(to_local_sweep.txid()); }), world.tower_log());
+    world.mine(1);
+    CHECK(world.confirmations(to_local_sweep.txid()) == 1);
+
+    // He then gets his HTLC-success and (past its locktime) HTLC-timeout
+    // transactions in: each one's output is swept through the revocation path.
+    std::uint32_t highest_locktime = 0;
+    for (const auto& h : revoked["htlc_txs"]) highest_locktime = std::max(highest_locktime, h["locktime"].get<std::uint32_t>());
+    while (world.chain_height() < highest_locktime + 1) world.mine(1);
+    for (const auto& h : revoked["htlc_txs"]) world.send(tx_of(h["raw_tx"]));
+    world.mine(1);
+    for (const json* sweep : second_stage) {
+        Transaction t = tx_of((*sweep)["raw_tx"]);
+        CAPTURE((*sweep)["kind"]);
+        REQUIRE_MESSAGE(wait_until([&] { return world.in_mempool(t.txid()); }), world.tower_log());
+    }
+    world.mine(1);
+    for (const json* sweep : second_stage) CHECK(world.confirmations(tx_of((*sweep)["raw_tx"]).txid()) == 1);
+    // The sweeps of the other revoked states stay watched.
+    CHECK(world.admin_get("/appointments/" + to_hex(teos::locator(tx_of(r["revoked_commitments"]["3"]["raw_tx"]).txid())))
+              .size() == 1);
+}
+
+TEST_CASE("electrum: wrong credentials, malformed JSON-RPC, unknown methods, bad sweeps and oversize bodies are clean errors") {
+    BreachWorld world;
+    add_account(world, "bob", "a long enough secret");
+    HttpClient http(world.electrum_port());
+    // base64("bob:a long enough secret"), base64("bob:wrong password")
+    const std::string good = "Basic Ym9iOmEgbG9uZyBlbm91Z2ggc2VjcmV0", bad = "Basic Ym9iOndyb25nIHBhc3N3b3Jk";
+    auto rpc = [&](const std::string& body, const std::string& auth) { return http.post("/", body, auth); };
+    auto error_code = [](const HttpResult& res) {
+        auto j = json::parse(res.body, nullptr, false);
+        return j.is_object() && j.contains("error") ? j["error"]["code"].get<int>() : 0;
+    };
+    const std::string funding = std::string(64, 'a') + ":0";
+    std::string get_ctn = R"({"jsonrpc":"2.0","id":"1","method":"get_ctn","params":[")" + funding + R"(","bcrt1qx"]})";
+
+    auto none = rpc(get_ctn, "");
+    CHECK(none.status == 401);
+    CHECK(error_code(none) == -32001);
+    auto wrong = rpc(get_ctn, bad);
+    CHECK(wrong.status == 401);
+    CHECK(error_code(wrong) == -32001);
+    CHECK(http.get("/", good).status == 405);
+    CHECK(http.post("/other", get_ctn, good).status == 404);
+
+    auto garbage = rpc("{nope", good);
+    CHECK(garbage.status == 200);
+    CHECK(error_code(garbage) == -32700);
+    CHECK(error_code(rpc(R"({"jsonrpc":"2.0","id":"2","method":"list_everything","params":[]})", good)) == -32601);
+    CHECK(error_code(rpc(R"({"jsonrpc":"2.0","id":"3","method":"get_ctn","params":["x:0","a"]})", good)) == -32602);
+    // A sweep that is not a transaction, and one that spends nothing of the prevout it names.
+    REQUIRE(json::parse(rpc(get_ctn, good).body)["result"] == -1);
+    std::string not_tx = R"({"jsonrpc":"2.0","id":"4","method":"add_sweep_tx","params":[")" + funding + R"(",1,")" +
+                         std::string(64, 'b') + R"(:0","00"]})";
+    CHECK(error_code(rpc(not_tx, good)) == -32602);
+    Transaction dispute = world.make_dispute();
+    std::string unrelated = R"({"jsonrpc":"2.0","id":"5","method":"add_sweep_tx","params":[")" + funding + R"(",1,")" +
+                            std::string(64, 'b') + R"(:0",")" + to_hex(dispute.serialize()) + R"("]})";
+    CHECK(error_code(rpc(unrelated, good)) == -32602);
+    // Over the body limit: 413 before anything is parsed.
+    std::string huge = R"({"jsonrpc":"2.0","id":"6","method":"add_sweep_tx","params":[")" + funding + R"(",1,"x",")" +
+                       std::string(20000, 'a') + R"("]})";
+    CHECK(rpc(huge, good).status == 413);
+    // Nothing was stored but the channel registration.
+    auto info = world.admin_info();
+    CHECK(info["appointments"] == 0);
+    auto channels = json::parse(run_command(cli(world) + "electrum-channels bob --json").output);
+    REQUIRE(channels.size() == 1);
+    CHECK(channels[0]["max_ctn"] == -1);
+
+    // The real client with a wrong password stops with an error and sends nothing.
+    auto sync = electrum_sync(world, "bob:not-the-password");
+    CHECK(sync.status != 0);
+    CHECK(world.admin_info()["appointments"] == 0);
+
+    // Accounts: listed, removed (with their channels), gone for the client.
+    auto users = json::parse(run_command(cli(world) + "electrum-users --json").output);
+    REQUIRE(users.size() == 1);
+    CHECK(users[0]["username"] == "bob");
+    CHECK(users[0]["channels"] == 1);
+    auto removed = run_command(cli(world) + "electrum-remove-user bob --json");
+    CHECK(removed.status == 0);
+    CHECK(rpc(get_ctn, good).status == 401);
+    CHECK(run_command(cli(world) + "electrum-channels bob").status == 5);
+    auto duplicate_name = run_command(cli(world) + "electrum-add-user 'bad name'");
+    CHECK(duplicate_name.status == 2);
+}
