@@ -53,6 +53,8 @@ int main(int argc, char** argv) {
     electrum_add->add_option("--password-file", password_file, "File whose first line is the password ('-': stdin)");
     auto* electrum_remove = app.add_subcommand("electrum-remove-user", "Remove an Electrum account with its channels and sweeps");
     electrum_remove->add_option("username", username, "The account")->required();
+    auto* all_channels = app.add_subcommand(
+        "channels", "Every watched channel: account, funding outpoint, open or closed (cooperative, unilateral, breach), penalty");
     auto* electrum_channels = app.add_subcommand("electrum-channels", "The channels an Electrum account registered");
     electrum_channels->add_option("username", username, "The account")->required();
     try {
@@ -92,6 +94,8 @@ int main(int argc, char** argv) {
         call.target = "/users/" + user_id;
     } else if (appointments->parsed()) {
         call.target = "/appointments/" + locator;
+    } else if (all_channels->parsed()) {
+        call.target = "/channels";
     } else if (electrum_users->parsed()) {
         call.target = "/electrum/users";
     } else if (electrum_channels->parsed()) {

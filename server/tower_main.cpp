@@ -152,7 +152,8 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
         auto* f = follower_ptr.load();
         auto t = f ? f->tracker(l, u) : std::nullopt;
         if (!t) return std::nullopt;
-        return tower::TrackerView{t->dispute_txid, t->penalty_txid, t->penalty_tx, t->waiting_for_fee_until};
+        return tower::TrackerView{t->dispute_txid, t->penalty_txid, t->penalty_tx, t->waiting_for_fee_until,
+                                  t->confirmed_height};
     };
     hooks.on_appointment_stored = [&](store::AppointmentRecord a) {
         if (auto* f = follower_ptr.load()) f->appointment_stored(std::move(a));
@@ -319,6 +320,10 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
             s.penalties_waiting_for_fee = stats.penalties_waiting_for_fee;
             s.penalties_refused_for_fee = stats.core.penalties_refused_for_fee;
             s.penalties_abandoned = stats.core.penalties_abandoned;
+            s.channels_closed_cooperative = stats.core.channels_closed_cooperative;
+            s.channels_closed_unilateral = stats.core.channels_closed_unilateral;
+            s.channels_closed_breach = stats.core.channels_closed_breach;
+            s.funding_outpoints_watched = service.funding_outpoints().size();
             s.blocks_connected = stats.core.blocks_connected;
             s.blocks_disconnected = stats.core.blocks_disconnected;
             s.wtwire_sessions = service.session_count();

@@ -19,3 +19,17 @@ CREATE TABLE electrum_channels (
     max_ctn         bigint  NOT NULL CHECK (max_ctn >= -1),
     PRIMARY KEY (user_key, funding_txid, funding_vout)
 );
+-- What the chain did to a registered funding outpoint (the watcher's record,
+-- kept for the client to read): the transaction that spent it, at which
+-- height, how the channel closed (1 cooperative, 2 unilateral, 3 breach) and,
+-- for a breach, the tower's sweep of the revoked commitment's to_local.
+-- A reorg that removes the spend removes the row.
+CREATE TABLE electrum_channel_closes (
+    funding_txid  bytea   NOT NULL CHECK (length(funding_txid) = 32),
+    funding_vout  bigint  NOT NULL CHECK (funding_vout BETWEEN 0 AND 4294967295),
+    closing_txid  bytea   NOT NULL CHECK (length(closing_txid) = 32),
+    closed_height integer NOT NULL CHECK (closed_height >= 0),
+    close_type    smallint NOT NULL CHECK (close_type BETWEEN 1 AND 3),
+    penalty_txid  bytea   CHECK (penalty_txid IS NULL OR length(penalty_txid) = 32),
+    PRIMARY KEY (funding_txid, funding_vout)
+);

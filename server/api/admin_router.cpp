@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/hex.h"
+#include "common/watchtower_crypto.h"
 
 namespace argus::api {
 
@@ -81,6 +82,22 @@ void AdminRouter::handle(HttpRequest request, Reply reply) {
         }
     }
     if (t == "/electrum/users" || t.rfind("/electrum/users/", 0) == 0) return electrum(request, reply);
+    if (t == "/channels" && request.method == Method::get) {
+        // Every Electrum channel, with its account.
+        json all = json::array();
+        auto accounts = context_.service.electrum_accounts();
+        std::sort(accounts.begin(), accounts.end(), [](const auto& a, const auto& b) { return a.username < b.username; });
+        for (const auto& a : accounts) {
+            auto list = channel_list(a.account);
+            if (!list) return reply(error(503, list.error().message));
+            for (auto& c : *list) {
+                json row{{"username", a.username}};
+                row.update(c);
+                all.push_back(std::move(row));
+            }
+        }
+        return reply(json_response(200, all));
+    }
     if (request.method == Method::post && t == "/backup") {
         auto body = json::parse(request.body, nullptr, false);
         if (body.is_discarded() || !body.is_object() || !body.contains("path") || !body["path"].is_string()) {
@@ -134,6 +151,46 @@ void AdminRouter::handle(HttpRequest request, Reply reply) {
     reply(error(404, "unknown operator command"));
 }
 
+// An account's channels with what the chain did to them: open, or closed
+// (cooperative, unilateral, breach) by which transaction at which height,
+// and for a breach the sweeps the tower broadcast with their confirmations.
+Result<nlohmann::json> AdminRouter::channel_list(const store::UserId& account) const {
+    auto closes = context_.store.load_channel_closes();
+    if (!closes) return closes.error();
+    std::uint32_t tip = context_.chain().height;
+    json list = json::array();
+    for (const auto& c : context_.service.electrum_channels(account)) {
+        json j{{"funding_outpoint", c.funding_txid.to_display_hex() + ":" + std::to_string(c.funding_vout)},
+               {"funding_address", c.funding_address},
+               {"max_ctn", c.max_ctn},
+               {"status", "open"}};
+        for (const auto& close : *closes) {
+            if (close.funding_txid != c.funding_txid || close.funding_vout != c.funding_vout) continue;
+            j["status"] = "closed";
+            j["close_type"] = store::to_string(close.type);
+            j["closing_txid"] = close.closing_txid.to_display_hex();
+            j["closed_height"] = close.height;
+            j["closing_confirmations"] = tip >= close.height ? tip - close.height + 1 : 0;
+            if (close.penalty_txid) {
+                j["penalty_txid"] = close.penalty_txid->to_display_hex();
+                // While the responder follows it, its depth; once resolved
+                // (resolve-depth confirmations) the tracker is gone.
+                auto t = context_.tracker_for ? context_.tracker_for(teos::locator(close.closing_txid), account)
+                                              : std::nullopt;
+                if (t && t->penalty_txid == *close.penalty_txid) {
+                    j["penalty_status"] = t->confirmed_height ? "confirmed" : "broadcast";
+                    j["penalty_confirmations"] =
+                        t->confirmed_height && tip >= *t->confirmed_height ? tip - *t->confirmed_height + 1 : 0;
+                } else {
+                    j["penalty_status"] = "resolved";
+                }
+            }
+        }
+        list.push_back(std::move(j));
+    }
+    return list;
+}
+
 void AdminRouter::electrum(const HttpRequest& request, const Reply& reply) {
     const std::string& t = request.target;
     auto user_json_of = [&](const store::ElectrumAccountRecord& a) {
@@ -172,13 +229,9 @@ void AdminRouter::electrum(const HttpRequest& request, const Reply& reply) {
     store::UserId account = tower::electrum_account_id(name);
     if (!context_.service.get_user(account)) return reply(error(404, "no Electrum user " + name));
     if (channels && request.method == Method::get) {
-        json list = json::array();
-        for (const auto& c : context_.service.electrum_channels(account)) {
-            list.push_back(json{{"funding_outpoint", c.funding_txid.to_display_hex() + ":" + std::to_string(c.funding_vout)},
-                                {"funding_address", c.funding_address},
-                                {"max_ctn", c.max_ctn}});
-        }
-        return reply(json_response(200, list));
+        auto list = channel_list(account);
+        if (!list) return reply(error(503, list.error().message));
+        return reply(json_response(200, *list));
     }
     if (!channels && rest == name && request.method == Method::del) {
         auto removed = context_.service.remove_electrum_account(name);

@@ -9,11 +9,15 @@
 //   GET    /electrum/users                    Electrum accounts with their subscription and channel count
 //   POST   /electrum/users {username, password}  create one
 //   DELETE /electrum/users/<username>         remove it, its channels and sweeps
-//   GET    /electrum/users/<username>/channels  its channels: funding outpoint, address, highest ctn
+//   GET    /electrum/users/<username>/channels  its channels: funding outpoint, address, highest ctn,
+//                                             open or closed (how, by which txid), the penalty's confirmations
+//   GET    /channels                          every Electrum channel, with its account
 #pragma once
 
 #include <functional>
 #include <optional>
+
+#include <nlohmann/json.hpp>
 
 #include "net/http_server.h"
 #include "server/tower/tower_service.h"
@@ -43,6 +47,7 @@ public:
 
 private:
     void electrum(const HttpRequest& request, const Reply& reply);
+    Result<nlohmann::json> channel_list(const store::UserId& account) const;
     AdminContext context_;
 };
 

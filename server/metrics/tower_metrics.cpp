@@ -52,6 +52,11 @@ TowerMetrics::TowerMetrics(const std::string& version)
       penalties_waiting_for_fee_(BuildGauge().Name("argus_penalties_waiting_for_fee").Help("penalties the mempool refuses for their fee, sent again every block").Register(*registry_).Add({})),
       penalties_refused_for_fee_(BuildCounter().Name("argus_penalties_refused_for_fee_total").Help("penalties the mempool first refused for their fee (kept, not dropped)").Register(*registry_).Add({})),
       penalties_abandoned_(BuildCounter().Name("argus_penalties_abandoned_total").Help("penalties given up after waiting for fee: CSV window closed or no longer valid").Register(*registry_).Add({})),
+      channels_closed_(BuildCounter().Name("argus_channels_closed_total").Help("watched channels (funding outpoints) seen closed, by type: cooperative, unilateral, breach").Register(*registry_)),
+      channels_closed_cooperative_(channels_closed_.Add({{"type", "cooperative"}})),
+      channels_closed_unilateral_(channels_closed_.Add({{"type", "unilateral"}})),
+      channels_closed_breach_(channels_closed_.Add({{"type", "breach"}})),
+      funding_outpoints_watched_(BuildGauge().Name("argus_funding_outpoints_watched").Help("funding outpoints checked against every block input (channel monitoring)").Register(*registry_).Add({})),
       store_commit_duration_(BuildHistogram().Name("argus_store_commit_duration_seconds").Help("group commit transaction duration").Register(*registry_).Add({}, latency)),
       store_errors_(BuildCounter().Name("argus_store_errors_total").Help("failed store transactions").Register(*registry_).Add({})),
       batch_size_(BuildHistogram().Name("argus_group_commit_batch_size").Help("requests sharing one transaction").Register(*registry_).Add({}, batch)),
@@ -158,6 +163,10 @@ void TowerMetrics::sample(const TowerSample& s) {
     penalties_waiting_for_fee_.Set(static_cast<double>(s.penalties_waiting_for_fee));
     add_delta(penalties_refused_for_fee_, last_.penalties_refused_for_fee, s.penalties_refused_for_fee);
     add_delta(penalties_abandoned_, last_.penalties_abandoned, s.penalties_abandoned);
+    add_delta(channels_closed_cooperative_, last_.channels_closed_cooperative, s.channels_closed_cooperative);
+    add_delta(channels_closed_unilateral_, last_.channels_closed_unilateral, s.channels_closed_unilateral);
+    add_delta(channels_closed_breach_, last_.channels_closed_breach, s.channels_closed_breach);
+    funding_outpoints_watched_.Set(static_cast<double>(s.funding_outpoints_watched));
     wtwire_sessions_.Set(static_cast<double>(s.wtwire_sessions));
     wtwire_open_.Set(static_cast<double>(s.wtwire.open));
     WtwireSample& w = last_wtwire_;

@@ -37,6 +37,8 @@ struct TowerSample {  // what the sampler reads from the components each second
                   blocks_disconnected = 0, invalid_appointments = 0, breaches_reorged_out = 0, late_breaches = 0;
     bool chain_halted = false;
     std::uint64_t penalties_waiting_for_fee = 0, penalties_refused_for_fee = 0, penalties_abandoned = 0;
+    std::uint64_t channels_closed_cooperative = 0, channels_closed_unilateral = 0, channels_closed_breach = 0;
+    std::uint64_t funding_outpoints_watched = 0;
     std::uint64_t wtwire_sessions = 0;
     WtwireSample wtwire;
     HttpConnectionSample http;
@@ -99,6 +101,11 @@ private:
     prometheus::Gauge& penalties_waiting_for_fee_;
     prometheus::Counter& penalties_refused_for_fee_;
     prometheus::Counter& penalties_abandoned_;
+    prometheus::Family<prometheus::Counter>& channels_closed_;
+    prometheus::Counter& channels_closed_cooperative_;
+    prometheus::Counter& channels_closed_unilateral_;
+    prometheus::Counter& channels_closed_breach_;
+    prometheus::Gauge& funding_outpoints_watched_;
     prometheus::Histogram& store_commit_duration_;
     prometheus::Counter& store_errors_;
     prometheus::Histogram& batch_size_;

@@ -259,6 +259,24 @@ public:
         });
     }
 
+    Result<std::vector<ChannelCloseRecord>> load_channel_closes() override {
+        return read<std::vector<ChannelCloseRecord>>([&](pqxx::work& tx) {
+            std::vector<ChannelCloseRecord> out;
+            for (const auto& row : tx.exec("SELECT funding_txid, funding_vout, closing_txid, closed_height, close_type, "
+                                           "penalty_txid FROM electrum_channel_closes")) {
+                ChannelCloseRecord c;
+                c.funding_txid.bytes = array_from<32>(row[0]);
+                c.funding_vout = row[1].as<std::uint32_t>();
+                c.closing_txid.bytes = array_from<32>(row[2]);
+                c.height = row[3].as<std::uint32_t>();
+                c.type = static_cast<CloseType>(row[4].as<int>());
+                if (!row[5].is_null()) c.penalty_txid = Txid{array_from<32>(row[5])};
+                out.push_back(c);
+            }
+            return out;
+        });
+    }
+
     Result<std::vector<SessionRecord>> load_sessions() override {
         return read<std::vector<SessionRecord>>([&](pqxx::work& tx) {
             std::vector<SessionRecord> out;
@@ -338,6 +356,14 @@ private:
             if (auto* r = std::get_if<RemoveTracker>(&op)) return key('t', r->key);
             if (auto* s = std::get_if<PutSession>(&op)) return key('s', {Locator{}, s->session.account});
             if (auto* e = std::get_if<PutElectrumAccount>(&op)) return key('e', {Locator{}, e->account.account});
+            auto outpoint_key = [&](char table, const Txid& txid, std::uint32_t vout) {
+                Locator l{};  // the outpoint's first txid bytes and its vout name the row
+                std::copy_n(txid.bytes.begin(), 12, l.begin());
+                for (int i = 0; i < 4; ++i) l[12 + i] = static_cast<std::uint8_t>(vout >> (8 * i));
+                return key(table, {l, UserId{}});
+            };
+            if (auto* c = std::get_if<PutChannelClose>(&op)) return outpoint_key('x', c->close.funding_txid, c->close.funding_vout);
+            if (auto* r = std::get_if<RemoveChannelClose>(&op)) return outpoint_key('x', r->funding_txid, r->funding_vout);
             if (auto* c = std::get_if<PutElectrumChannel>(&op)) {
                 Locator channel{};  // the funding outpoint's first bytes and its vout name the row
                 std::copy_n(c->channel.funding_txid.bytes.begin(), 12, channel.begin());
@@ -412,6 +438,23 @@ private:
                                     param(c.funding_txid.bytes), static_cast<long long>(c.funding_vout),
                                     c.funding_address, static_cast<long long>(c.max_ctn), param(c.account));
             if (r.affected_rows() != 1) return make_error(ErrorCode::storage, "electrum channel for unknown user");
+        }
+        for (const auto* op : of<PutChannelClose>(phase)) {
+            const auto& c = std::get<PutChannelClose>(*op).close;
+            std::optional<std::string> penalty;
+            if (c.penalty_txid) penalty = param(c.penalty_txid->bytes);
+            tx.exec_params("INSERT INTO electrum_channel_closes (funding_txid, funding_vout, closing_txid, closed_height, "
+                           "close_type, penalty_txid) VALUES ($1::bytea, $2, $3::bytea, $4, $5, $6::bytea) "
+                           "ON CONFLICT (funding_txid, funding_vout) DO UPDATE SET closing_txid = excluded.closing_txid, "
+                           "closed_height = excluded.closed_height, close_type = excluded.close_type, "
+                           "penalty_txid = excluded.penalty_txid",
+                           param(c.funding_txid.bytes), static_cast<long long>(c.funding_vout), param(c.closing_txid.bytes),
+                           static_cast<long long>(c.height), static_cast<int>(c.type), penalty);
+        }
+        for (const auto* op : of<RemoveChannelClose>(phase)) {
+            const auto& r = std::get<RemoveChannelClose>(*op);
+            tx.exec_params("DELETE FROM electrum_channel_closes WHERE funding_txid = $1::bytea AND funding_vout = $2",
+                           param(r.funding_txid.bytes), static_cast<long long>(r.funding_vout));
         }
         for (const auto* op : of<RemoveUser>(phase)) remove_user(tx, std::get<RemoveUser>(*op).user, effects);
         if (!of<SetChainPosition>(phase).empty()) {

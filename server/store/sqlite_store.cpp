@@ -363,6 +363,28 @@ public:
         });
     }
 
+    Result<std::vector<ChannelCloseRecord>> load_channel_closes() override {
+        return with_reader([&](sqlite3* db) -> Result<std::vector<ChannelCloseRecord>> {
+            Statement s(db, "SELECT funding_txid, funding_vout, closing_txid, closed_height, close_type, penalty_txid "
+                            "FROM electrum_channel_closes");
+            if (!s.ok()) return sqlite_error(db, "load_channel_closes");
+            std::vector<ChannelCloseRecord> out;
+            int rc;
+            while ((rc = s.step()) == SQLITE_ROW) {
+                ChannelCloseRecord c;
+                c.funding_txid.bytes = s.array<32>(0);
+                c.funding_vout = static_cast<std::uint32_t>(s.integer(1));
+                c.closing_txid.bytes = s.array<32>(2);
+                c.height = static_cast<std::uint32_t>(s.integer(3));
+                c.type = static_cast<CloseType>(s.integer(4));
+                if (!s.is_null(5)) c.penalty_txid = Txid{s.array<32>(5)};
+                out.push_back(c);
+            }
+            if (rc != SQLITE_DONE) return sqlite_error(db, "load_channel_closes");
+            return out;
+        });
+    }
+
     Result<std::vector<SessionRecord>> load_sessions() override {
         return with_reader([&](sqlite3* db) -> Result<std::vector<SessionRecord>> {
             Statement s(db, "SELECT u.user_id, w.blob_type, w.max_updates, w.reward_base, w.reward_rate, "
@@ -547,7 +569,7 @@ private:
         sqlite3* db;
         std::unique_ptr<Statement> put_user, insert_appointment, update_appointment, remove_appointment, put_tracker,
             remove_tracker, put_session, user_appointments, remove_user, chain_position, put_electrum_account,
-            put_electrum_channel;
+            put_electrum_channel, put_channel_close, remove_channel_close;
     };
 
     // Applies the operations in order. Each appointment operation reports
@@ -577,6 +599,10 @@ private:
                         return put_electrum_account(st, op.account);
                     } else if constexpr (std::is_same_v<Op, PutElectrumChannel>) {
                         return put_electrum_channel(st, op.channel);
+                    } else if constexpr (std::is_same_v<Op, PutChannelClose>) {
+                        return put_channel_close(st, op.close);
+                    } else if constexpr (std::is_same_v<Op, RemoveChannelClose>) {
+                        return remove_channel_close(st, op);
                     } else {
                         static_assert(std::is_same_v<Op, SetChainPosition>);
                         return set_position(st, op.position);
@@ -768,6 +794,38 @@ private:
         s.reset();
         if (rc != SQLITE_DONE) return sqlite_error(st.db, "write electrum channel");
         if (sqlite3_changes(st.db) != 1) return make_error(ErrorCode::storage, "electrum channel for unknown user");
+        return {};
+    }
+
+    static Status put_channel_close(Statements& st, const ChannelCloseRecord& c) {
+        Statement& s = st.get(st.put_channel_close,
+                              "INSERT INTO electrum_channel_closes (funding_txid, funding_vout, closing_txid, "
+                              "closed_height, close_type, penalty_txid) VALUES (?, ?, ?, ?, ?, ?) "
+                              "ON CONFLICT (funding_txid, funding_vout) DO UPDATE SET closing_txid = excluded.closing_txid, "
+                              "closed_height = excluded.closed_height, close_type = excluded.close_type, "
+                              "penalty_txid = excluded.penalty_txid");
+        if (!s.ok()) return sqlite_error(st.db, "write channel closes");
+        s.bind(1, c.funding_txid.bytes).bind(2, std::int64_t{c.funding_vout}).bind(3, c.closing_txid.bytes)
+            .bind(4, std::int64_t{c.height}).bind(5, static_cast<std::int64_t>(c.type));
+        if (c.penalty_txid) {
+            s.bind(6, c.penalty_txid->bytes);
+        } else {
+            s.bind_null(6);
+        }
+        int rc = s.step();
+        s.reset();
+        if (rc != SQLITE_DONE) return sqlite_error(st.db, "write channel close");
+        return {};
+    }
+
+    static Status remove_channel_close(Statements& st, const RemoveChannelClose& r) {
+        Statement& s = st.get(st.remove_channel_close,
+                              "DELETE FROM electrum_channel_closes WHERE funding_txid = ? AND funding_vout = ?");
+        if (!s.ok()) return sqlite_error(st.db, "remove channel closes");
+        s.bind(1, r.funding_txid.bytes).bind(2, std::int64_t{r.funding_vout});
+        int rc = s.step();
+        s.reset();
+        if (rc != SQLITE_DONE) return sqlite_error(st.db, "remove channel close");
         return {};
     }
 

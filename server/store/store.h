@@ -107,6 +107,26 @@ struct ElectrumChannelRecord {
     bool operator==(const ElectrumChannelRecord&) const = default;
 };
 
+// How a watched funding outpoint was spent: the watcher's record of a channel's close.
+enum class CloseType : std::uint8_t { cooperative = 1, unilateral = 2, breach = 3 };
+inline const char* to_string(CloseType type) {
+    switch (type) {
+        case CloseType::cooperative: return "cooperative";
+        case CloseType::unilateral: return "unilateral";
+        case CloseType::breach: return "breach";
+    }
+    return "unknown";
+}
+struct ChannelCloseRecord {
+    Txid funding_txid;
+    std::uint32_t funding_vout = 0;
+    Txid closing_txid;
+    std::uint32_t height = 0;
+    CloseType type = CloseType::cooperative;
+    std::optional<Txid> penalty_txid;  // a breach: the sweep the tower broadcast
+    bool operator==(const ChannelCloseRecord&) const = default;
+};
+
 struct ChainPosition {
     std::uint32_t height = 0;
     Hash256 block_hash{};  // internal byte order
@@ -164,9 +184,16 @@ struct PutElectrumAccount {  // insert or replace; its account user must exist
 struct PutElectrumChannel {  // insert or replace; its account user must exist
     ElectrumChannelRecord channel;
 };
+struct PutChannelClose {  // insert or replace, by funding outpoint
+    ChannelCloseRecord close;
+};
+struct RemoveChannelClose {  // its spend left the chain
+    Txid funding_txid;
+    std::uint32_t funding_vout = 0;
+};
 using WriteOperation =
     std::variant<PutUser, PutAppointment, RemoveAppointment, PutTracker, RemoveTracker, PutSession, RemoveUser,
-                 SetChainPosition, PutElectrumAccount, PutElectrumChannel>;
+                 SetChainPosition, PutElectrumAccount, PutElectrumChannel, PutChannelClose, RemoveChannelClose>;
 
 struct WriteBatch {
     std::vector<WriteOperation> operations;
@@ -181,6 +208,8 @@ struct WriteBatch {
     WriteBatch& set_chain_position(ChainPosition position) { return add(SetChainPosition{position}); }
     WriteBatch& put_electrum_account(ElectrumAccountRecord a) { return add(PutElectrumAccount{std::move(a)}); }
     WriteBatch& put_electrum_channel(ElectrumChannelRecord c) { return add(PutElectrumChannel{std::move(c)}); }
+    WriteBatch& put_channel_close(ChannelCloseRecord c) { return add(PutChannelClose{c}); }
+    WriteBatch& remove_channel_close(const Txid& txid, std::uint32_t vout) { return add(RemoveChannelClose{txid, vout}); }
     WriteBatch& add(WriteOperation operation) {
         operations.push_back(std::move(operation));
         return *this;
@@ -238,6 +267,7 @@ public:
     virtual Result<std::vector<SessionRecord>> load_sessions() = 0;
     virtual Result<std::vector<ElectrumAccountRecord>> load_electrum_accounts() = 0;
     virtual Result<std::vector<ElectrumChannelRecord>> load_electrum_channels() = 0;
+    virtual Result<std::vector<ChannelCloseRecord>> load_channel_closes() = 0;
 
     virtual Result<std::optional<ChainPosition>> chain_position() = 0;
     virtual Status set_chain_position(const ChainPosition& position) = 0;

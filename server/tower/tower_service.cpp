@@ -104,6 +104,9 @@ Status TowerService::reload_users() {
     }
     electrum_.clear();
     for (auto& a : *electrum_accounts) electrum_.put(std::move(a));
+    // Never cleared: an outpoint watched once stays watched until restart
+    // (a removed account's channel costs one slot and reports nothing).
+    for (const auto& c : *electrum_channels) funding_index_.insert(OutPoint{c.funding_txid, c.funding_vout});
     for (auto& c : *electrum_channels) {
         auto it = fresh.find(c.account);
         if (it == fresh.end()) continue;
@@ -649,6 +652,7 @@ void TowerService::electrum_get_ctn(const store::UserId& account, const OutPoint
     // outpoint is known to the tower from the first sweep on.
     store::ElectrumChannelRecord channel{account, funding.txid, funding.index, std::move(funding_address), -1};
     state->channels[key] = channel;
+    funding_index_.insert(funding);
     store::WriteBatch batch;
     batch.put_electrum_channel(channel);
     auto shared_done = std::make_shared<std::function<void(ApiResult<std::int64_t>)>>(std::move(done));

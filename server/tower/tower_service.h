@@ -26,6 +26,7 @@
 #include "server/tower/electrum_accounts.h"
 #include "server/tower/group_committer.h"
 #include "server/tower/locator_index.h"
+#include "server/tower/outpoint_index.h"
 #include "server/tower/session_rules.h"
 #include "server/tower/subscription.h"
 
@@ -65,6 +66,7 @@ struct TrackerView {
     Txid penalty_txid;
     Bytes penalty_rawtx;
     std::optional<std::uint32_t> waiting_for_fee_until;  // the mempool refuses it for its fee; retried until then
+    std::optional<std::uint32_t> confirmed_height;       // the penalty's block, once mined
 };
 
 struct AppointmentView {
@@ -139,6 +141,10 @@ public:
     std::vector<store::ElectrumChannelRecord> electrum_channels(const store::UserId& account) const;
     std::vector<store::ElectrumAccountRecord> electrum_accounts() const;
     std::optional<store::UserId> electrum_authenticate(std::string_view username, std::string_view password);
+    // Every funding outpoint a client registered: the watcher checks each
+    // block's inputs against it (a channel registered before its write is
+    // durable is watched already).
+    const OutpointIndex& funding_outpoints() const { return funding_index_; }
     void electrum_get_ctn(const store::UserId& account, const OutPoint& funding, std::string funding_address,
                           std::function<void(ApiResult<std::int64_t>)> done);
     void electrum_add_sweep(const store::UserId& account, const OutPoint& funding, std::int64_t ctn,
@@ -191,6 +197,7 @@ private:
     UserMap users_;
     std::atomic<std::size_t> sessions_{0};  // users with a wtwire session
     ElectrumAccounts electrum_;
+    OutpointIndex funding_index_;
     bool healthy_ = false;
     std::string last_store_error_;  // why the last reload failed
     std::unique_ptr<GroupCommitter> committer_;

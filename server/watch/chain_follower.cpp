@@ -170,6 +170,18 @@ Result<BlockConnected> read_block_candidates(std::shared_ptr<const BlockView> vi
     return event;
 }
 
+std::vector<FundingSpend> funding_spends(const BlockView& view, const tower::OutpointIndex& watched) {
+    std::vector<FundingSpend> out;
+    if (watched.size() == 0) return out;
+    const auto& txs = view.block->transactions;
+    for (std::size_t i = 0; i < txs.size(); ++i) {
+        for (const auto& in : txs[i].inputs) {
+            if (watched.contains(in.prevout)) out.push_back({i, in.prevout});
+        }
+    }
+    return out;
+}
+
 Status run_round(WatchCore& draft, Event first, chain::Broadcaster& broadcaster, Round& round) {
     std::deque<Event> events;
     events.push_back(std::move(first));
@@ -201,6 +213,10 @@ Status run_round(WatchCore& draft, Event first, chain::Broadcaster& broadcaster,
             } else if (auto* a = std::get_if<AbandonTracker>(&action)) {
                 store::AppointmentKey key{a->tracker.locator, a->tracker.user_id};
                 round.batch.remove_tracker(key).remove_appointment(key);
+            } else if (auto* c = std::get_if<RecordChannelClose>(&action)) {
+                round.batch.put_channel_close(c->close);
+            } else if (auto* reopened = std::get_if<UndoChannelClose>(&action)) {
+                round.batch.remove_channel_close(reopened->funding_txid, reopened->funding_vout);
             } else if (auto* t = std::get_if<SetTip>(&action)) {
                 round.batch.set_chain_position(t->position);
             }
@@ -253,6 +269,14 @@ Status ChainFollower::round(std::vector<Event> events) {
             log_event(LogLevel::info, "penalty_resolved", {{"penalty_txid", res->tracker.penalty_txid.to_display_hex()}});
         } else if (auto* u = std::get_if<UndoTracker>(&action)) {
             log_event(LogLevel::warn, "breach_reorged_out", {{"dispute_txid", u->tracker.dispute_txid.to_display_hex()}});
+        } else if (auto* c = std::get_if<RecordChannelClose>(&action)) {
+            log_event(LogLevel::info, "channel_closed",
+                      {{"funding", c->close.funding_txid.to_display_hex() + ":" + std::to_string(c->close.funding_vout)},
+                       {"closing_txid", c->close.closing_txid.to_display_hex()},
+                       {"height", std::to_string(c->close.height)}, {"type", store::to_string(c->close.type)}});
+        } else if (auto* uc = std::get_if<UndoChannelClose>(&action)) {
+            log_event(LogLevel::warn, "channel_close_reorged_out",
+                      {{"funding", uc->funding_txid.to_display_hex() + ":" + std::to_string(uc->funding_vout)}});
         } else if (auto* a = std::get_if<AbandonTracker>(&action)) {
             log_event(LogLevel::error, "penalty_abandoned",
                       {{"penalty_txid", a->tracker.penalty_txid.to_display_hex()}, {"reason", a->reason}});
@@ -271,6 +295,7 @@ Status ChainFollower::connect(std::shared_ptr<const Block> block, const Hash256&
     auto event = read_block_candidates(std::move(view), index_, store_,
                                        [this](const store::UserId& account) { return service_.session(account); });
     if (!event) return event.error();
+    event->funding_spends = funding_spends(*event->block, service_.funding_outpoints());
     if (options_.after_candidates_read) options_.after_candidates_read(height);
     if (auto ok = round(std::move(*event)); !ok) return ok;
     recent_.push_back({height, hash});
@@ -301,6 +326,7 @@ Status ChainFollower::disconnect_tip() {
     event.block = make_block_view(std::make_shared<const Block>(std::move(*block)), tip.hash, tip.height,
                                   service_.session_count() > 0);
     event.new_tip = store::ChainPosition{previous.height, previous.hash};
+    event.funding_spends = funding_spends(*event.block, service_.funding_outpoints());
     if (auto ok = round(std::move(event)); !ok) return ok;
     recent_.pop_back();
     log_event(LogLevel::warn, "block_disconnected", {{"height", std::to_string(tip.height)}, {"hash", display(tip.hash)}});

@@ -67,6 +67,9 @@ Result<BlockConnected> read_block_candidates(std::shared_ptr<const BlockView> vi
 // asks for and feeds back their reports until it asks for nothing more;
 // durable actions go into `round`. An error means: discard the draft.
 Status run_round(WatchCore& draft, Event first, chain::Broadcaster& broadcaster, Round& round);
+// Every input of the block that spends a watched funding outpoint (nothing
+// to do, and no hashing, while none is watched).
+std::vector<FundingSpend> funding_spends(const BlockView& view, const tower::OutpointIndex& watched);
 
 struct FollowerStats {
     CoreCounters core;

@@ -121,6 +121,13 @@ OpenedPayload open_payload(const store::AppointmentRecord& appointment, const Tr
     return opened;
 }
 
+store::CloseType classify_close(const Transaction& closing, bool tower_holds_sweeps_of_it) {
+    if (tower_holds_sweeps_of_it) return store::CloseType::breach;
+    bool commitment = (closing.lock_time >> 24) == 0x20 && closing.inputs.size() == 1 &&
+                      (closing.inputs[0].sequence >> 24) == 0x80;
+    return commitment ? store::CloseType::unilateral : store::CloseType::cooperative;
+}
+
 WatchCore::WatchCore(CoreOptions options, store::ChainPosition tip, const std::vector<store::TrackerRecord>& trackers)
     : options_(options), tip_(tip) {
     for (const auto& t : trackers) trackers_[{t.locator, t.user_id}] = t;
@@ -250,6 +257,33 @@ std::vector<Action> WatchCore::on_connected(const BlockConnected& e) {
         if (!trigger || c.appointment.locator != *trigger) continue;
         respond(c.appointment, c.session, view.block->transactions[c.transaction_index], false, out);
     }
+
+    // Channel monitoring: each watched funding outpoint spent in this block.
+    for (const auto& spend : e.funding_spends) {
+        ARGUS_CHECK(spend.transaction_index < view.block->transactions.size());
+        const Transaction& closing = view.block->transactions[spend.transaction_index];
+        // Sweeps of this very transaction, for this channel: a revoked commitment.
+        std::optional<Txid> penalty;
+        bool sweeps = false;
+        for (const auto& c : e.candidates) {
+            const auto& a = c.appointment;
+            if (c.transaction_index != spend.transaction_index || a.payload != store::PayloadKind::plaintext_sweep ||
+                a.blob.size() < 36 || !std::equal(spend.funding.txid.bytes.begin(), spend.funding.txid.bytes.end(), a.blob.begin())) {
+                continue;
+            }
+            std::uint32_t vout = a.blob[32] | a.blob[33] << 8 | a.blob[34] << 16 | static_cast<std::uint32_t>(a.blob[35]) << 24;
+            if (vout != spend.funding.index) continue;
+            sweeps = true;
+            auto opened = open_payload(a, closing);
+            if (opened.kind == OpenedPayload::Kind::penalty) penalty = opened.penalty->txid();
+        }
+        store::CloseType type = classify_close(closing, sweeps);
+        ++(type == store::CloseType::breach       ? counters_.channels_closed_breach
+           : type == store::CloseType::unilateral ? counters_.channels_closed_unilateral
+                                                  : counters_.channels_closed_cooperative);
+        out.push_back(RecordChannelClose{{spend.funding.txid, spend.funding.index, view.txids[spend.transaction_index],
+                                          view.height, type, penalty}});
+    }
     out.push_back(SetTip{tip_});
     return out;
 }
@@ -281,6 +315,7 @@ std::vector<Action> WatchCore::on_disconnected(const BlockDisconnected& e) {
         }
         ++it;
     }
+    for (const auto& spend : e.funding_spends) out.push_back(UndoChannelClose{spend.funding.txid, spend.funding.index});
     tip_ = e.new_tip;
     out.push_back(SetTip{tip_});
     return out;

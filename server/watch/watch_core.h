@@ -81,13 +81,21 @@ struct Candidate {
     store::AppointmentRecord appointment;
     std::optional<store::SessionRecord> session;  // a wtwire appointment's session (its policy)
 };
+// A watched funding outpoint spent by transaction `transaction_index` (the
+// adapter checks every input of the block against the outpoint index).
+struct FundingSpend {
+    std::size_t transaction_index = 0;
+    OutPoint funding;
+};
 struct BlockConnected {
     std::shared_ptr<const BlockView> block;
     std::vector<Candidate> candidates;  // every stored appointment whose trigger may be in the block
+    std::vector<FundingSpend> funding_spends;
 };
 struct BlockDisconnected {
     std::shared_ptr<const BlockView> block;  // the tip being removed
     store::ChainPosition new_tip;            // its parent
+    std::vector<FundingSpend> funding_spends;  // watched funding outpoints its transactions spent
 };
 struct AppointmentStored {
     store::AppointmentRecord appointment;
@@ -136,6 +144,13 @@ struct AbandonTracker {  // a penalty waiting for fee that can no longer help: d
     store::TrackerRecord tracker;
     std::string reason;
 };
+struct RecordChannelClose {  // a watched channel closed: keep the record for its client
+    store::ChannelCloseRecord close;
+};
+struct UndoChannelClose {  // the closing transaction left the chain
+    Txid funding_txid;
+    std::uint32_t funding_vout = 0;
+};
 struct SetTip {
     store::ChainPosition position;
 };
@@ -144,7 +159,7 @@ struct Abort {  // a dependency is unavailable: discard the round, retry later
 };
 using Action =
     std::variant<Broadcast, QueryMempool, PersistTracker, DropAppointment, ResolveTracker, UndoTracker, AbandonTracker,
-                 SetTip, Abort>;
+                 RecordChannelClose, UndoChannelClose, SetTip, Abort>;
 
 struct CoreCounters {
     std::uint64_t blocks_connected = 0;
@@ -160,7 +175,17 @@ struct CoreCounters {
     std::uint64_t invalid_appointments = 0;
     std::uint64_t penalties_refused_for_fee = 0;  // first broadcasts the mempool refused for their fee
     std::uint64_t penalties_abandoned = 0;        // waiting for fee until the window closed or they became invalid
+    std::uint64_t channels_closed_cooperative = 0;  // watched funding outpoints spent, by how
+    std::uint64_t channels_closed_unilateral = 0;
+    std::uint64_t channels_closed_breach = 0;
 };
+
+// How a channel closed, from the transaction that spent its funding output:
+// a breach when the tower holds sweeps of that very transaction (a revoked
+// commitment); else unilateral when it carries BOLT 3's commitment marks
+// (locktime upper byte 0x20, input sequence upper byte 0x80: the obscured
+// commitment number); else cooperative.
+store::CloseType classify_close(const Transaction& closing, bool tower_holds_sweeps_of_it);
 
 // Opens a triggered appointment's payload with the dispute: the penalty to
 // broadcast, or why not. Dispatches on the appointment's trigger and payload

@@ -123,6 +123,10 @@ TEST_CASE("electrum: Electrum 4.3.4's client syncs a channel to argus-tower and 
     REQUIRE_MESSAGE(wait_until([&] { return world.in_mempool(to_local_sweep.txid()); }), world.tower_log());
     world.mine(1);
     CHECK(world.confirmations(to_local_sweep.txid()) == 1);
+    auto early = json::parse(run_command(cli(world) + "channels --json").output);
+    REQUIRE(early.size() == 1);
+    CHECK(early[0]["penalty_status"] == "confirmed");
+    CHECK(early[0]["penalty_confirmations"] == 1);
 
     // He then gets his HTLC-success and (past its locktime) HTLC-timeout
     // transactions in: each one's output is swept through the revocation path.
@@ -138,9 +142,72 @@ TEST_CASE("electrum: Electrum 4.3.4's client syncs a channel to argus-tower and 
     }
     world.mine(1);
     for (const json* sweep : second_stage) CHECK(world.confirmations(tx_of((*sweep)["raw_tx"]).txid()) == 1);
+    // The channel's record says what happened, for the client and the operator.
+    auto status = json::parse(run_command(cli(world) + "channels --json").output);
+    REQUIRE(status.size() == 1);
+    CHECK(status[0]["username"] == "alice");
+    CHECK(status[0]["status"] == "closed");
+    CHECK(status[0]["close_type"] == "breach");
+    CHECK(status[0]["closing_txid"] == commitment.txid().to_display_hex());
+    CHECK(status[0]["penalty_txid"] == to_local_sweep.txid().to_display_hex());
+    CHECK(status[0]["penalty_status"] == "resolved");  // --resolve-depth 3, and more blocks went by
+    CHECK(world.tower_log().find("channel_closed") != std::string::npos);
     // The sweeps of the other revoked states stay watched.
     CHECK(world.admin_get("/appointments/" + to_hex(teos::locator(tx_of(r["revoked_commitments"]["3"]["raw_tx"]).txid())))
               .size() == 1);
+}
+
+TEST_CASE("electrum: the tower records unilateral and cooperative closes of watched channels, and forgets a close reorged out") {
+    BreachWorld world;
+    if (world.real_bitcoind()) return;  // the harness's funding transactions are unsigned (see above)
+    add_account(world, "carol", "another fine secret");
+    const std::string credentials = "carol:another%20fine%20secret";
+    // Two channels of the same wallet keys on two funding transactions.
+    auto first = electrum_sync(world, credentials, "--funding-prevout " + world.take_coinbase().txid.to_display_hex() + ":0");
+    REQUIRE_MESSAGE(first.status == 0, first.output);
+    auto second = electrum_sync(world, credentials, "--funding-prevout " + world.take_coinbase().txid.to_display_hex() + ":0");
+    REQUIRE_MESSAGE(second.status == 0, second.output);
+    REQUIRE(first.result["funding_outpoint"] != second.result["funding_outpoint"]);
+    world.send(tx_of(first.result["funding_tx"]["raw_tx"]));
+    world.send(tx_of(second.result["funding_tx"]["raw_tx"]));
+    world.mine(1);
+
+    auto row_of = [&](const json& sync) {
+        for (const auto& row : json::parse(run_command(cli(world) + "channels --json").output)) {
+            if (row["funding_outpoint"] == sync["funding_outpoint"]) return row;
+        }
+        return json();
+    };
+    CHECK(row_of(first.result)["status"] == "open");
+
+    // The first closes unilaterally: the current (unrevoked) commitment.
+    world.send(tx_of(first.result["current_commitment"]["raw_tx"]));
+    world.mine(1);
+    REQUIRE(wait_until([&] { return row_of(first.result)["status"] == "closed"; }));
+    json unilateral = row_of(first.result);
+    CHECK(unilateral["close_type"] == "unilateral");
+    CHECK_FALSE(unilateral.contains("penalty_txid"));
+
+    // The second closes cooperatively (a spend without BOLT 3's commitment
+    // marks; the chain simulator does not check its signature), then a reorg
+    // takes that block away: the channel is open again.
+    std::string funding = second.result["funding_outpoint"].get<std::string>();
+    Transaction mutual;
+    TxIn in;
+    in.prevout = OutPoint{Txid::from_display_hex(funding.substr(0, 64)).value(),
+                          static_cast<std::uint32_t>(std::stoul(funding.substr(65)))};
+    mutual.inputs.push_back(in);
+    mutual.outputs.push_back({second.result["funding_sat"].get<std::int64_t>() - 1000, Bytes(22, 0)});
+    mutual.outputs.back().script_pubkey[1] = 20;
+    world.send(mutual);
+    world.mine(1);
+    REQUIRE(wait_until([&] { return row_of(second.result)["status"] == "closed"; }));
+    CHECK(row_of(second.result)["close_type"] == "cooperative");
+    CHECK(row_of(second.result)["closing_txid"] == mutual.txid().to_display_hex());
+    world.reorg(1, 2);
+    REQUIRE_MESSAGE(wait_until([&] { return row_of(second.result)["status"] == "open"; }), world.tower_log());
+    CHECK(row_of(first.result)["status"] == "closed");  // an older block, untouched
+    CHECK(world.metric_reaches("argus_channels_closed_total{type=\"unilateral\"}", 1));
 }
 
 TEST_CASE("electrum: wrong credentials, malformed JSON-RPC, unknown methods, bad sweeps and oversize bodies are clean errors") {

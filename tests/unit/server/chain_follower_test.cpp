@@ -181,6 +181,7 @@ public:
     Result<std::vector<store::ElectrumChannelRecord>> load_electrum_channels() override {
         return inner_->load_electrum_channels();
     }
+    Result<std::vector<store::ChannelCloseRecord>> load_channel_closes() override { return inner_->load_channel_closes(); }
 
 private:
     std::unique_ptr<store::Store> inner_;
