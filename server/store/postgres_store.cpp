@@ -428,16 +428,29 @@ private:
                                     a.username, a.password_hash, param(a.account));
             if (r.affected_rows() != 1) return make_error(ErrorCode::storage, "electrum account for unknown user");
         }
-        for (const auto* op : of<PutElectrumChannel>(phase)) {
-            const auto& c = std::get<PutElectrumChannel>(*op).channel;
-            auto r = tx.exec_params("INSERT INTO electrum_channels (user_key, funding_txid, funding_vout, "
-                                    "funding_address, max_ctn) SELECT user_key, $1::bytea, $2, $3, $4 FROM users "
-                                    "WHERE user_id = $5::bytea ON CONFLICT (user_key, funding_txid, funding_vout) "
-                                    "DO UPDATE SET funding_address = excluded.funding_address, "
-                                    "max_ctn = excluded.max_ctn",
-                                    param(c.funding_txid.bytes), static_cast<long long>(c.funding_vout),
-                                    c.funding_address, static_cast<long long>(c.max_ctn), param(c.account));
-            if (r.affected_rows() != 1) return make_error(ErrorCode::storage, "electrum channel for unknown user");
+        if (!of<PutElectrumChannel>(phase).empty()) {
+            // One statement for the batch (an Electrum sync sends a sweep per
+            // call, each moving its channel's max_ctn): the last state per row.
+            auto unique = last_per_key<PutElectrumChannel>(of<PutElectrumChannel>(phase), [](const PutElectrumChannel& op) {
+                const auto& c = op.channel;
+                return std::string(c.account.begin(), c.account.end()) +
+                       std::string(c.funding_txid.bytes.begin(), c.funding_txid.bytes.end()) + std::to_string(c.funding_vout);
+            });
+            std::ostringstream sql;
+            sql << "INSERT INTO electrum_channels (user_key, funding_txid, funding_vout, funding_address, max_ctn) "
+                   "SELECT u.user_key, v.funding_txid, v.funding_vout, v.funding_address, v.max_ctn FROM (VALUES ";
+            for (std::size_t i = 0; i < unique.size(); ++i) {
+                const auto& c = unique[i]->channel;
+                sql << (i ? "," : "") << "(" << bytea(c.account) << "," << bytea(c.funding_txid.bytes) << ","
+                    << c.funding_vout << "::bigint," << tx.quote(c.funding_address) << "::text," << c.max_ctn
+                    << "::bigint)";
+            }
+            sql << ") AS v(user_id, funding_txid, funding_vout, funding_address, max_ctn) "
+                   "JOIN users u ON u.user_id = v.user_id "
+                   "ON CONFLICT (user_key, funding_txid, funding_vout) DO UPDATE SET "
+                   "funding_address = excluded.funding_address, max_ctn = excluded.max_ctn";
+            pqxx::result r = tx.exec(sql.str());
+            if (r.affected_rows() != unique.size()) return make_error(ErrorCode::storage, "electrum channel for unknown user");
         }
         for (const auto* op : of<PutChannelClose>(phase)) {
             const auto& c = std::get<PutChannelClose>(*op).close;

@@ -270,6 +270,63 @@ void run_conformance(const std::function<std::unique_ptr<Store>()>& open, const 
     REQUIRE(store->write(block));  // put it back for the reopen check
     position.height = 900;
 
+    // Electrum accounts, channels and channel closes.
+    {
+        UserId account{};
+        account[0] = electrum_account_tag;
+        account[1] = 0x77;
+        Txid funding;
+        funding.bytes[0] = 0xf1;
+        ElectrumChannelRecord channel{account, funding, 3, "bcrt1q with 'quotes'", -1};
+        WriteBatch e;
+        e.put_user({account, 100, 1, 5000})
+            .put_electrum_account({"carol", account, "$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA"})
+            .put_electrum_channel(channel);
+        channel.max_ctn = 4;
+        e.put_electrum_channel(channel);  // the last state of the row wins
+        REQUIRE(store->write(e));
+        auto accounts = store->load_electrum_accounts().value();
+        REQUIRE(accounts.size() == 1);
+        CHECK(accounts[0].username == "carol");
+        CHECK(accounts[0].account == account);
+        CHECK(accounts[0].password_hash.rfind("$argon2id$", 0) == 0);
+        auto channels = store->load_electrum_channels().value();
+        REQUIRE(channels.size() == 1);
+        CHECK(channels[0] == channel);
+        // A channel of a user that does not exist is refused, and nothing of its batch stays.
+        UserId ghost = account;
+        ghost[1] = 0x78;
+        WriteBatch orphan;
+        orphan.put_user({user(1), 10, 1, 10}).put_electrum_channel({ghost, funding, 0, "x", -1});
+        CHECK_FALSE(store->write(orphan));
+        CHECK(store->load_electrum_channels().value().size() == 1);
+
+        ChannelCloseRecord close{funding, 3, Txid{}, 905, CloseType::breach, Txid{}};
+        close.closing_txid.bytes[0] = 0xc1;
+        close.penalty_txid->bytes[0] = 0xd1;
+        ChannelCloseRecord plain{Txid{}, 0, Txid{}, 906, CloseType::cooperative, std::nullopt};
+        plain.funding_txid.bytes[0] = 0xf2;
+        REQUIRE(store->write(WriteBatch{}.put_channel_close(close).put_channel_close(plain)));
+        auto closes = store->load_channel_closes().value();
+        REQUIRE(closes.size() == 2);
+        CHECK(std::count(closes.begin(), closes.end(), close) == 1);
+        CHECK(std::count(closes.begin(), closes.end(), plain) == 1);
+        // A reorg removes a close; a remove and a put of one outpoint in one batch: the put wins.
+        REQUIRE(store->write(WriteBatch{}.remove_channel_close(plain.funding_txid, plain.funding_vout)
+                                 .remove_channel_close(close.funding_txid, close.funding_vout)
+                                 .put_channel_close(close)));
+        closes = store->load_channel_closes().value();
+        REQUIRE(closes.size() == 1);
+        CHECK(closes[0] == close);
+        REQUIRE(store->write(WriteBatch{}.remove_channel_close(close.funding_txid, close.funding_vout)));
+        CHECK(store->load_channel_closes().value().empty());
+
+        // Removing the user removes its account and channels.
+        REQUIRE(store->write(WriteBatch{}.remove_user(account)));
+        CHECK(store->load_electrum_accounts().value().empty());
+        CHECK(store->load_electrum_channels().value().empty());
+    }
+
     // Reopening keeps everything and re-applies no migration.
     store.reset();
     auto reopened = open();

@@ -1,0 +1,199 @@
+// argus-bench-electrum: durably acknowledged add_sweep_tx calls per second
+// through the Electrum front door, with 1, 16 and 64 concurrent clients, on
+// SQLite (WAL, synchronous=FULL) and PostgreSQL (fsync on), side by side with
+// Electrum 4.3.4's own watchtower (daemon.WatchTowerServer with its
+// SweepStore, tests/electrum/electrum_reference_tower.py) driven by the same
+// load generator: each client one keep-alive connection, one call in flight,
+// Electrum's request shape (JSON-RPC 2.0, string id, Basic auth), a fresh
+// signed-shaped sweep per call. Prints the machine's ceiling beside the
+// figures: loopback HTTP round trips/s (GET /ping of the teos API with the
+// same clients).
+//
+//   argus-bench-electrum [seconds per run, default 10]
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <functional>
+#include <random>
+#include <thread>
+
+#include "common/hex.h"
+#include "server/api/electrum_router.h"
+#include "tests/integration/tower_fixture.h"
+#include "tests/support/child_process.h"
+#include "tests/support/http_client.h"
+
+using namespace argus;
+using namespace argus::test;
+using BenchClock = std::chrono::steady_clock;
+using json = nlohmann::json;
+
+namespace {
+
+const std::string auth = "Basic YmVuY2g6YmVuY2gtcGFzc3dvcmQ=";  // bench:bench-password
+
+struct RunResult {
+    double calls_per_second = 0;
+    double p50_ms = 0, p99_ms = 0;
+    std::size_t calls = 0, failures = 0;
+};
+
+std::string txid_hex(std::mt19937_64& rng) {
+    Bytes b(32);
+    for (auto& x : b) x = static_cast<std::uint8_t>(rng());
+    return to_hex(b);
+}
+
+// One sweep of `prevout` as Electrum's lnsweep shapes it: version 2, one
+// input (sequence 0xfffffffe), one P2WPKH output, locktime 0.
+std::string sweep_hex(const std::string& prevout_display_txid) {
+    Transaction tx;
+    TxIn in;
+    in.prevout = {Txid::from_display_hex(prevout_display_txid).value(), 0};
+    in.sequence = 0xfffffffe;
+    in.witness = {Bytes(72, 1), Bytes(1, 1), Bytes(120, 2)};
+    tx.inputs.push_back(in);
+    Bytes script(22, 0);
+    script[1] = 20;
+    tx.outputs.push_back({990'000, script});
+    return to_hex(tx.serialize());
+}
+
+RunResult load(std::uint16_t port, int clients, std::chrono::seconds duration, bool sweeps) {
+    std::vector<std::vector<double>> latencies(static_cast<std::size_t>(clients));
+    std::atomic<std::size_t> failures{0};
+    std::atomic<bool> go{false}, stop{false};
+    std::atomic<int> ready{0};
+    std::vector<std::thread> threads;
+    for (int c = 0; c < clients; ++c) {
+        threads.emplace_back([&, c] {
+            std::mt19937_64 rng(static_cast<std::uint64_t>(c) * 7919 + 1);
+            HttpClient http(port);
+            std::string funding = txid_hex(rng) + ":0";
+            if (sweeps) {
+                auto r = http.post("/", R"({"jsonrpc": "2.0", "id":"1", "method": "get_ctn", "params": [")" + funding +
+                                            R"(", "bcrt1qbench"]})", auth);
+                if (r.status != 200 || r.body.find("\"result\"") == std::string::npos) ++failures;
+            }
+            ++ready;
+            while (!go) std::this_thread::yield();
+            auto& mine = latencies[static_cast<std::size_t>(c)];
+            for (std::uint64_t n = 1; !stop; ++n) {
+                auto sent = BenchClock::now();
+                HttpResult r;
+                if (sweeps) {
+                    std::string prevout = txid_hex(rng);
+                    std::string body = R"({"jsonrpc": "2.0", "id":")" + std::to_string(n + 1) +
+                                       R"(", "method": "add_sweep_tx", "params": [")" + funding + "\", " +
+                                       std::to_string(n) + ", \"" + prevout + ":0\", \"" + sweep_hex(prevout) + "\"]}";
+                    r = http.post("/", body, auth);
+                    bool acknowledged = r.status == 200 && (r.body.find("\"result\": null") != std::string::npos ||
+                                                            r.body.find("\"result\":null") != std::string::npos);
+                    if (!acknowledged) {
+                        ++failures;
+                        if (r.status == 0) break;
+                        continue;
+                    }
+                } else {
+                    r = http.get("/ping");
+                    if (r.status != 200) {
+                        ++failures;
+                        break;
+                    }
+                }
+                mine.push_back(std::chrono::duration<double, std::milli>(BenchClock::now() - sent).count());
+            }
+        });
+    }
+    while (ready < clients) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    auto start = BenchClock::now();
+    go = true;
+    std::this_thread::sleep_for(duration);
+    stop = true;
+    double elapsed = std::chrono::duration<double>(BenchClock::now() - start).count();
+    for (auto& t : threads) t.join();
+    std::vector<double> all;
+    for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+    std::sort(all.begin(), all.end());
+    RunResult r;
+    r.calls = all.size();
+    r.failures = failures;
+    r.calls_per_second = static_cast<double>(all.size()) / elapsed;
+    if (!all.empty()) {
+        r.p50_ms = all[all.size() / 2];
+        r.p99_ms = all[std::min(all.size() - 1, all.size() * 99 / 100)];
+    }
+    return r;
+}
+
+void print(const char* target, int clients, const RunResult& r, double ceiling) {
+    std::printf("%-22s %7d %12.0f %9.2f %9.2f %9zu %8zu %14.0f\n", target, clients, r.calls_per_second, r.p50_ms, r.p99_ms,
+                r.calls, r.failures, ceiling);
+    std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    int seconds = argc > 1 ? std::atoi(argv[1]) : 10;
+    if (seconds <= 0) {
+        std::fprintf(stderr, "usage: argus-bench-electrum [seconds > 0]\n");
+        return 2;
+    }
+    const std::vector<int> client_counts{1, 16, 64};
+    auto duration = std::chrono::seconds(seconds);
+    std::printf("machine: %u hardware threads; add_sweep_tx calls durably acknowledged, %d s per run\n",
+                std::thread::hardware_concurrency(), seconds);
+    std::printf("%-22s %7s %12s %9s %9s %9s %8s %14s\n", "tower", "clients", "calls/s", "p50 ms", "p99 ms", "calls",
+                "failed", "ceiling req/s");
+    std::map<int, double> ceilings;
+    for (Backend backend : {Backend::sqlite, Backend::postgres}) {
+        TowerFixtureOptions options;
+        options.durable_postgres = true;
+        options.http.threads = 2;
+        options.http.max_connections = 512;
+        options.policy.slots = 100'000'000;
+        TowerFixture tower(backend, options);
+        auto account = tower.service->create_electrum_account("bench", "bench-password");
+        if (!account) {
+            std::fprintf(stderr, "cannot create the bench account: %s\n", account.error().message.c_str());
+            return 1;
+        }
+        api::ElectrumRouter router(*tower.service);
+        api::HttpServerOptions http;
+        http.port = 0;
+        http.threads = 2;
+        http.max_connections = 512;
+        api::HttpServer server(http, router);
+        if (auto ok = server.start(); !ok) return 1;
+        for (int clients : client_counts) {
+            if (!ceilings.count(clients)) ceilings[clients] = load(tower.port(), clients, duration, false).calls_per_second;
+            print(backend == Backend::sqlite ? "argus sqlite" : "argus postgres", clients,
+                  load(server.port(), clients, duration, true), ceilings[clients]);
+        }
+        server.stop();
+    }
+    // Electrum 4.3.4's own tower, the same load.
+    TemporaryDirectory dir;
+    ChildProcess electrum({"/usr/bin/python3", std::string(ARGUS_SOURCE_DIR) + "/tests/electrum/electrum_reference_tower.py",
+                           "--port", "0", "--user", "bench", "--password", "bench-password", "--datadir", dir.path() + "/e"},
+                          dir.path() + "/electrum.log");
+    std::uint16_t port = 0;
+    for (int i = 0; i < 600 && port == 0; ++i) {
+        std::ifstream log(dir.path() + "/electrum.log");
+        std::string word;
+        while (log >> word) {
+            if (word == "READY" && log >> port) break;
+        }
+        if (port == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (port == 0) {
+        std::fprintf(stderr, "Electrum's reference tower did not start (see %s/electrum.log)\n", dir.path().c_str());
+        return 1;
+    }
+    for (int clients : client_counts) print("electrum 4.3.4", clients, load(port, clients, duration, true), ceilings[clients]);
+    return 0;
+}
