@@ -5,10 +5,12 @@
 // second-stage HTLC sweeps when the cheater's HTLC transactions appear.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <fstream>
 
 #include "common/hex.h"
 #include "common/watchtower_crypto.h"
+#include "net/http_client.h"
 #include "tests/integration/breach_world.h"
 #include "tests/support/run_command.h"
 
@@ -274,4 +276,44 @@ TEST_CASE("electrum: wrong credentials, malformed JSON-RPC, unknown methods, bad
     CHECK(run_command(cli(world) + "electrum-channels bob").status == 5);
     auto duplicate_name = run_command(cli(world) + "electrum-add-user 'bad name'");
     CHECK(duplicate_name.status == 2);
+}
+
+TEST_CASE("electrum: an account out of slots gets a clean quota error, and the listener serves HTTPS when given a certificate") {
+    TemporaryDirectory certs;
+    std::string cert = certs.path() + "/cert.pem", key = certs.path() + "/key.pem";
+    std::string command = "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 -keyout " + key +
+                          " -out " + cert + " >/dev/null 2>&1 </dev/null";
+    REQUIRE(std::system(command.c_str()) == 0);
+    BreachWorld world({{"--subscription-slots", "2", "--electrum-tls-certificate", cert, "--electrum-tls-private-key", key}, ""});
+    add_account(world, "dave", "yet another secret");
+    net::HttpClientOptions o;
+    o.port = world.electrum_port();
+    o.tls = net::TlsClientOptions::verified(cert, "localhost");
+    net::HttpClient https(o);
+    const std::string auth = "Basic ZGF2ZTp5ZXQgYW5vdGhlciBzZWNyZXQ=";  // dave:yet another secret
+    const std::string funding = std::string(64, 'e') + ":1";
+    auto call = [&](const std::string& body) {
+        auto r = https.post("/", body, "text/plain; charset=utf-8", auth);
+        REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
+        CHECK(r->status == 200);
+        CHECK(r->content_type.rfind("application/json", 0) == 0);
+        return json::parse(r->body);
+    };
+    CHECK(call(R"({"jsonrpc":"2.0","id":"1","method":"get_ctn","params":[")" + funding + R"(","bcrt1qd"]})")["result"] == -1);
+    auto sweep_of = [&](int n) {
+        Transaction commitment = world.make_dispute();  // any transaction: its txid is the prevout
+        Transaction sweep = world.make_penalty(commitment);
+        return R"({"jsonrpc":"2.0","id":")" + std::to_string(n + 1) + R"(","method":"add_sweep_tx","params":[")" + funding +
+               "\"," + std::to_string(n) + ",\"" + commitment.txid().to_display_hex() + ":0\",\"" +
+               to_hex(sweep.serialize()) + "\"]}";
+    };
+    auto first = call(sweep_of(1));
+    CHECK(first.contains("result"));
+    CHECK(first["id"] == "2");
+    CHECK(call(sweep_of(2)).contains("result"));
+    auto third = call(sweep_of(3));  // 2 slots: the third is refused, by a JSON-RPC error
+    REQUIRE(third.contains("error"));
+    CHECK(third["error"]["code"] == -32002);
+    CHECK(third["error"]["message"].get<std::string>().find("slots") != std::string::npos);
+    CHECK(world.admin_info()["appointments"] == 2);
 }
