@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "common/hex.h"
@@ -238,4 +239,38 @@ TEST_CASE("lifecycle: SIGHUP applies the log level and connection limits, names 
     world.tower_process().signal(SIGHUP);
     REQUIRE(wait_until([&] { return log_since(world, offset).find("reload_failed") != std::string::npos; }));
     CHECK(world.tower_process().running());
+}
+
+TEST_CASE("lifecycle: --log-format json writes one JSON object per line with the text format's fields") {
+    TemporaryDirectory dir;
+    // No bitcoind on port 1: the tower logs its wait, line after line, and stops at SIGTERM.
+    ChildProcess tower({ARGUS_TOWER_BINARY, "--data-dir", dir.path() + "/data", "--api-port", "0", "--wtwire-port", "0",
+                        "--electrum-port", "0", "--admin-port", "0", "--metrics-port", "0", "--bitcoind-rpc-port", "1",
+                        "--bitcoind-rpc-user", "u", "--bitcoind-rpc-password", "p", "--log-format", "json"},
+                       dir.path() + "/tower.log");
+    REQUIRE(wait_until([&] { return tower.log().find("waiting_for_bitcoind") != std::string::npos; }));
+    tower.signal(SIGTERM);
+    CHECK(tower.wait() == 0);
+    std::istringstream lines(tower.log());
+    int parsed = 0;
+    bool waited = false;
+    for (std::string line; std::getline(lines, line);) {
+        auto j = json::parse(line, nullptr, false);
+        CAPTURE(line);
+        REQUIRE_FALSE(j.is_discarded());
+        CHECK(j["time"].is_string());
+        CHECK(j["level"].is_string());
+        CHECK(j["event"].is_string());
+        if (j["event"] == "waiting_for_bitcoind") {
+            waited = true;
+            CHECK(j["port"] == "1");
+            CHECK(j["level"] == "warn");
+            CHECK(j.contains("error"));
+            CHECK_FALSE(j.contains("password"));
+        }
+        ++parsed;
+    }
+    CHECK(parsed >= 1);
+    CHECK(waited);
+    CHECK(tower.log().find("\"p\"") == std::string::npos);  // the RPC password is in no line
 }
