@@ -670,8 +670,10 @@ void TowerService::electrum_get_ctn(const store::UserId& account, const OutPoint
 
 void TowerService::electrum_add_sweep(const store::UserId& account, const OutPoint& funding, std::int64_t ctn,
                                       const OutPoint& prevout, Bytes raw_sweep, std::function<void(ApiResult<bool>)> done) {
+    // Unlike teos add_appointment, a sweep is taken while bitcoind is
+    // unreachable (stamped with the last height seen): Electrum drops a sweep
+    // whose add_sweep_tx errors and never sends it again.
     ChainStatus chain = chain_();
-    if (!chain.reachable) return done(service_unavailable());
     if (!healthy() && !try_resync()) return done(service_unavailable());
     std::shared_lock map_lock(users_mutex_);
     if (!healthy_) return done(service_unavailable());

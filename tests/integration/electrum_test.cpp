@@ -317,3 +317,27 @@ TEST_CASE("electrum: an account out of slots gets a clean quota error, and the l
     CHECK(third["error"]["message"].get<std::string>().find("slots") != std::string::npos);
     CHECK(world.admin_info()["appointments"] == 2);
 }
+
+TEST_CASE("electrum: sweeps are taken while bitcoind is unreachable (Electrum never resends a refused one)") {
+    BreachWorld world({{"--chain-poll-ms", "200"}, ""});  // notices the chain gone within a poll
+    add_account(world, "erin", "erin's long secret");
+    HttpClient http(world.electrum_port());
+    const std::string auth = "Basic ZXJpbjplcmluJ3MgbG9uZyBzZWNyZXQ=";  // erin:erin's long secret
+    const std::string funding = std::string(64, 'd') + ":0";
+    REQUIRE(http.post("/", R"({"jsonrpc":"2.0","id":"1","method":"get_ctn","params":[")" + funding + R"(","bcrt1qe"]})", auth)
+                .status == 200);
+    Transaction commitment = world.make_dispute(), sweep = world.make_penalty(commitment);
+    world.kill_chain();
+    REQUIRE(world.metric_reaches("argus_bitcoind_reachable", 0));
+    auto r = http.post("/", R"({"jsonrpc":"2.0","id":"2","method":"add_sweep_tx","params":[")" + funding + R"(",0,")" +
+                                commitment.txid().to_display_hex() + R"(:0",")" + to_hex(sweep.serialize()) + R"("]})",
+                       auth);
+    CHECK(r.status == 200);
+    CHECK(json::parse(r.body)["result"].is_null());
+    CHECK_FALSE(json::parse(r.body).contains("error"));
+    world.start_chain();
+    // Stored and watched: the breach is punished once the chain is back.
+    world.send(commitment);
+    world.mine(1);
+    CHECK_MESSAGE(wait_until([&] { return world.in_mempool(sweep.txid()); }, std::chrono::seconds(60)), world.tower_log());
+}
