@@ -6,6 +6,12 @@
 namespace argus::metrics {
 
 namespace {
+prometheus::Histogram::BucketBoundaries electrum_latency() {
+    return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1};
+}
+}  // namespace
+
+namespace {
 using prometheus::BuildCounter;
 using prometheus::BuildGauge;
 using prometheus::BuildHistogram;
@@ -102,6 +108,11 @@ TowerMetrics::TowerMetrics(const std::string& version)
         http_requests_.Add({{"endpoint", endpoint}, {"status", "200"}});
         http_duration_.Add({{"endpoint", endpoint}}, latency);
     }
+    // The Electrum front door's calls, both results, from the start too.
+    for (const char* method : {"get_ctn", "add_sweep_tx"}) {
+        for (const char* result : {"ok", "error"}) electrum_calls_.Add({{"method", method}, {"result", result}});
+        electrum_duration_.Add({{"method", method}}, electrum_latency());
+    }
 }
 
 void TowerMetrics::http_request(const std::string& endpoint, unsigned status, double seconds) {
@@ -113,9 +124,7 @@ void TowerMetrics::appointment_accepted() { appointments_accepted_.Increment(); 
 
 void TowerMetrics::electrum_call(const std::string& method, bool ok, double seconds) {
     electrum_calls_.Add({{"method", method}, {"result", ok ? "ok" : "error"}}).Increment();
-    electrum_duration_
-        .Add({{"method", method}}, prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1})
-        .Observe(seconds);
+    electrum_duration_.Add({{"method", method}}, electrum_latency()).Observe(seconds);
     if (ok && method == "add_sweep_tx") electrum_sweeps_accepted_.Increment();
 }
 
