@@ -11,6 +11,7 @@
 #include <iostream>
 #include <string_view>
 
+#include "client/node/channel_status_text.h"
 #include "client/node/client_api.h"
 #include "client/node/cln_plugin.h"
 #include "common/context.h"
@@ -28,14 +29,15 @@ namespace {
 Context system_context() { return Context{system_clock(), system_rng()}; }
 
 int run_daemon(const std::string& data_dir, const std::string& bind, std::uint16_t port,
-               const std::vector<std::string>& towers, const std::string& ready_file) {
+               const std::vector<std::string>& towers, const std::string& ready_file,
+               const client::BackupWorkerOptions& worker_options) {
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     signal(SIGPIPE, SIG_IGN);
-    auto node = client::ClientNode::open(data_dir, system_context());
+    auto node = client::ClientNode::open(data_dir, system_context(), worker_options);
     if (!node) {
         log_event(LogLevel::error, "client_open_failed", {{"error", node.error().message}});
         return 1;
@@ -73,6 +75,9 @@ int run_daemon(const std::string& data_dir, const std::string& bind, std::uint16
     int received = 0;
     sigwait(&signals, &received);
     log_event(LogLevel::info, "client_stopping", {{"signal", std::to_string(received)}});
+    // Parked long-polls are answered (with what there is) before the server
+    // goes: none may outlive it.
+    (*node)->events().stop();
     server.stop();
     (*node)->stop();
     log_event(LogLevel::info, "client_stopped");
@@ -89,6 +94,37 @@ int call_daemon(std::uint16_t port, net::HttpMethod method, const std::string& t
     call.target = target;
     call.body = body;
     return net::run_cli_call(call, format);
+}
+
+// `channels`: --json prints the daemon's JSON as every command does; text is
+// a layout of its own (towers nest under each channel), so the call is made here.
+int show_channels(std::uint16_t port, net::OutputFormat format) {
+    if (format == net::OutputFormat::json) return call_daemon(port, net::HttpMethod::get, "/channels/status", "", format);
+    net::HttpClientOptions options;
+    options.port = port;
+    options.connect_timeout = std::chrono::seconds(10);
+    options.write_timeout = options.read_timeout = std::chrono::seconds(60);
+    options.max_response_body = 64 * 1024 * 1024;
+    options.keep_alive = false;
+    net::HttpClient client(options);
+    auto res = client.get("/channels/status");
+    if (!res) {
+        std::fprintf(stderr, "argus-client: cannot reach the daemon at 127.0.0.1:%u: %s\n", port, res.error().message.c_str());
+        auto kind = res.error().kind;
+        bool unreachable = kind == net::HttpClientError::Kind::connect || kind == net::HttpClientError::Kind::resolve;
+        return static_cast<int>(unreachable ? net::ExitCode::unreachable : net::ExitCode::failure);
+    }
+    auto body = json::parse(res->body, nullptr, false);
+    auto code = net::exit_code_for_status(res->status);
+    if (code != net::ExitCode::ok || body.is_discarded()) {
+        std::string message = !body.is_discarded() && body.is_object() && body.contains("error") && body["error"].is_string()
+                                  ? body["error"].get<std::string>()
+                                  : res->body;
+        std::fprintf(stderr, "argus-client: the daemon answered %u: %s\n", res->status, message.c_str());
+        return static_cast<int>(code != net::ExitCode::ok ? code : net::ExitCode::failure);
+    }
+    std::fputs(client::render_channel_status(body).c_str(), stdout);
+    return static_cast<int>(net::ExitCode::ok);
 }
 
 // Core Lightning plugin mode: JSON-RPC on stdin/stdout, so stdout carries
@@ -142,6 +178,17 @@ int main(int argc, char** argv) {
     daemon->add_option("--log-format", log_format, "text or json (one JSON object per line)")
         ->check(CLI::IsMember({"text", "json"}))
         ->capture_default_str();
+    client::BackupWorkerOptions worker_options;
+    std::uint64_t breach_check_seconds = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(worker_options.breach_check_interval).count());
+    daemon->add_option("--breach-check-interval", breach_check_seconds,
+                       "Seconds between rounds asking towers whether a backed-up commitment was broadcast (0: never)")
+        ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{86'400}))
+        ->capture_default_str();
+    daemon->add_option("--breach-check-budget", worker_options.breach_check_budget,
+                       "Backups asked about per tower per round")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}))
+        ->capture_default_str();
     auto* plugin = app.add_subcommand("plugin", "Run as a Core Lightning plugin (stdin/stdout)");
     std::string tower, tower_id;
     auto* add_tower = app.add_subcommand("add-tower", "Add a tower");
@@ -150,6 +197,8 @@ int main(int argc, char** argv) {
     remove_tower->add_option("tower_id", tower_id, "33-byte tower id, hex")->required();
     auto* list_towers = app.add_subcommand("towers", "Towers and their backup status (pending, acknowledged, failed)");
     auto* list_backups = app.add_subcommand("backups", "Every backup and its status at each tower");
+    auto* list_channels = app.add_subcommand(
+        "channels", "Each channel backed up: its towers, latest commitnum, and a breach a tower reported");
     auto* status = app.add_subcommand("status", "User id, queue depth and towers");
     auto* retry = app.add_subcommand("retry", "Retry pending backups now");
     auto* audit = app.add_subcommand("audit", "Check that towers still hold what they acknowledged");
@@ -173,7 +222,8 @@ int main(int argc, char** argv) {
     }
     if (daemon->parsed()) {
         set_log_format({.timestamp = false, .program = "argus-client", .json = log_format == "json"});
-        return run_daemon(data_dir, bind, port, towers, ready_file);
+        worker_options.breach_check_interval = std::chrono::seconds(breach_check_seconds);
+        return run_daemon(data_dir, bind, port, towers, ready_file, worker_options);
     }
     if (plugin->parsed()) return run_plugin();
     auto format = json_output ? net::OutputFormat::json : net::OutputFormat::text;
@@ -181,6 +231,7 @@ int main(int argc, char** argv) {
     if (remove_tower->parsed()) return call_daemon(port, HttpMethod::del, "/towers/" + tower_id, "", format);
     if (list_towers->parsed()) return call_daemon(port, HttpMethod::get, "/towers", "", format);
     if (list_backups->parsed()) return call_daemon(port, HttpMethod::get, "/backups", "", format);
+    if (list_channels->parsed()) return show_channels(port, format);
     if (status->parsed()) return call_daemon(port, HttpMethod::get, "/status", "", format);
     if (retry->parsed()) return call_daemon(port, HttpMethod::post, "/retry", "", format);
     if (audit->parsed()) return call_daemon(port, HttpMethod::post, "/audit", "", format);

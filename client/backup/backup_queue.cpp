@@ -3,6 +3,8 @@
 #include <sqlite3.h>
 
 #include <cstring>
+#include <iterator>
+#include <map>
 #include <mutex>
 
 #include "client/backup/private_database.h"
@@ -21,7 +23,16 @@ const char* to_string(DeliveryStatus s) {
 }
 
 namespace {
-const char* schema = R"sql(
+struct Migration {
+    int version;
+    const char* sql;
+};
+
+// Never edit a released migration: add the next one. Migration 1 keeps IF
+// NOT EXISTS because builds before versioning created its tables at every
+// open and left user_version at 0.
+const Migration migrations[] = {
+    {1, R"sql(
 CREATE TABLE IF NOT EXISTS towers (
     tower_id BLOB PRIMARY KEY, host TEXT NOT NULL, port INTEGER NOT NULL,
     standing TEXT NOT NULL DEFAULT 'active', misbehavior TEXT NOT NULL DEFAULT '',
@@ -37,7 +48,17 @@ CREATE TABLE IF NOT EXISTS deliveries (
     last_error TEXT NOT NULL DEFAULT '', start_block INTEGER, user_signature TEXT, tower_signature TEXT,
     PRIMARY KEY (tower_id, locator));
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (tower_id, status, next_attempt_ms);
-)sql";
+)sql"},
+    // The breaches towers reported (teos "dispute_responded"), one per backup.
+    // tower_id names the reporting tower and outlives its removal.
+    {2, R"sql(
+CREATE TABLE breaches (
+    locator BLOB PRIMARY KEY REFERENCES backups, channel_id TEXT NOT NULL, commitment_number INTEGER NOT NULL,
+    dispute_txid BLOB NOT NULL, penalty_txid BLOB NOT NULL, tower_id BLOB NOT NULL, reported_ms INTEGER NOT NULL);
+CREATE INDEX breaches_channel ON breaches (channel_id);
+)sql"},
+};
+static_assert(std::size(migrations) == backup_queue_schema_version);
 
 Error db_error(sqlite3* db, const std::string& what) {
     return make_error(ErrorCode::storage, "backup queue: " + what + ": " + sqlite3_errmsg(db));
@@ -107,6 +128,8 @@ struct BackupQueue::Impl {
         return result;
     }
 
+    Status migrate();
+
     // A failed ROLLBACK is logged, not returned: the caller already reports `cause`.
     void rollback(const Error& cause) {
         if (auto ok = exec(db, "ROLLBACK"); !ok) {
@@ -124,10 +147,37 @@ Result<std::unique_ptr<BackupQueue>> BackupQueue::open(const std::string& path) 
     if (!opened) return make_error(ErrorCode::storage, "backup queue: " + opened.error().message);
     auto impl = std::make_unique<Impl>();
     impl->db = *opened;
-    for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", schema}) {
+    for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
         if (auto ok = exec(impl->db, sql); !ok) return ok.error();
     }
+    if (auto ok = impl->migrate(); !ok) return ok.error();
     return std::unique_ptr<BackupQueue>(new BackupQueue(std::move(impl)));
+}
+
+Status BackupQueue::Impl::migrate() {
+    int current = 0;
+    {
+        Stmt version(db, "PRAGMA user_version");
+        if (version.step() != SQLITE_ROW) return db_error(db, "read schema version");
+        current = static_cast<int>(version.col_int(0));
+    }
+    if (current > backup_queue_schema_version) {
+        return make_error(ErrorCode::storage, "backup queue: schema version " + std::to_string(current) +
+                                                  " is newer than this build's " +
+                                                  std::to_string(backup_queue_schema_version));
+    }
+    for (const auto& m : migrations) {
+        if (m.version <= current) continue;
+        auto applied = transaction([&]() -> Status {
+            if (auto ok = exec(db, m.sql); !ok) return ok;
+            return exec(db, ("PRAGMA user_version = " + std::to_string(m.version)).c_str());
+        });
+        if (!applied) {
+            return make_error(ErrorCode::storage, "backup queue: migration " + std::to_string(m.version) +
+                                                      " failed: " + applied.error().message);
+        }
+    }
+    return {};
 }
 
 Status BackupQueue::add_tower(const TowerAddress& tower, std::int64_t now_ms) {
@@ -277,7 +327,8 @@ Status BackupQueue::retry_now(std::int64_t now_ms) {
 
 Result<std::vector<Locator>> BackupQueue::acked_locators(const PublicKey& tower) {
     std::lock_guard lock(impl_->mutex);
-    Stmt s(impl_->db, "SELECT locator FROM deliveries WHERE tower_id = ? AND status = 'acked'");
+    Stmt s(impl_->db, "SELECT locator FROM deliveries WHERE tower_id = ? AND status = 'acked' "
+                      "AND locator NOT IN (SELECT locator FROM breaches)");
     s.blob(1, tower.bytes());
     std::vector<Locator> out;
     while (s.step() == SQLITE_ROW) out.push_back(s.col_array<16>(0));
@@ -326,6 +377,121 @@ Result<std::vector<BackupView>> BackupQueue::backups() {
         out.push_back(std::move(v));
     }
     if (!s.finished()) return db_error(impl_->db, "list backups");
+    return out;
+}
+
+Result<std::vector<BackupRecord>> BackupQueue::breach_check_candidates(const PublicKey& tower, const Locator& after,
+                                                                     std::size_t limit) {
+    std::lock_guard lock(impl_->mutex);
+    Stmt s(impl_->db, "SELECT b.locator, b.commitment_txid, b.encrypted_blob, b.to_self_delay, b.channel_id, "
+                      "b.commitment_number FROM deliveries d JOIN backups b USING (locator) "
+                      "WHERE d.tower_id = ? AND d.status = 'acked' AND b.locator > ? AND NOT EXISTS "
+                      "(SELECT 1 FROM breaches r WHERE r.locator = b.locator OR (b.channel_id != '' AND r.channel_id = b.channel_id)) "
+                      "ORDER BY b.locator LIMIT ?");
+    s.blob(1, tower.bytes()).blob(2, after).integer(3, static_cast<std::int64_t>(limit));
+    std::vector<BackupRecord> out;
+    while (s.step() == SQLITE_ROW) {
+        BackupRecord b;
+        b.locator = s.col_array<16>(0);
+        b.commitment_txid.bytes = s.col_array<32>(1);
+        b.encrypted_blob = s.col_blob(2);
+        b.to_self_delay = static_cast<std::uint32_t>(s.col_int(3));
+        b.channel_id = s.col_text(4);
+        b.commitment_number = static_cast<std::uint64_t>(s.col_int(5));
+        out.push_back(std::move(b));
+    }
+    if (!s.finished()) return db_error(impl_->db, "breach check candidates");
+    return out;
+}
+
+Result<bool> BackupQueue::record_breach(const BreachRecord& r) {
+    std::lock_guard lock(impl_->mutex);
+    Stmt s(impl_->db, "INSERT OR IGNORE INTO breaches (locator, channel_id, commitment_number, dispute_txid, penalty_txid, "
+                      "tower_id, reported_ms) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    s.blob(1, r.locator).text(2, r.channel_id).integer(3, static_cast<std::int64_t>(r.commitment_number))
+        .blob(4, r.dispute_txid.bytes).blob(5, r.penalty_txid.bytes).blob(6, r.reported_by.bytes()).integer(7, r.reported_ms);
+    if (s.step() != SQLITE_DONE) return db_error(impl_->db, "record breach");
+    return sqlite3_changes(impl_->db) == 1;
+}
+
+namespace {
+std::optional<BreachRecord> read_breach(const Stmt& s, int first) {
+    auto tower = PublicKey::parse(s.col_blob(first + 5));
+    if (!tower) return std::nullopt;
+    BreachRecord r{.locator = s.col_array<16>(first),
+                   .channel_id = s.col_text(first + 1),
+                   .commitment_number = static_cast<std::uint64_t>(s.col_int(first + 2)),
+                   .dispute_txid = Txid{s.col_array<32>(first + 3)},
+                   .penalty_txid = Txid{s.col_array<32>(first + 4)},
+                   .reported_by = *tower,
+                   .reported_ms = s.col_int(first + 6)};
+    return r;
+}
+}  // namespace
+
+Result<std::vector<BreachRecord>> BackupQueue::breaches() {
+    std::lock_guard lock(impl_->mutex);
+    Stmt s(impl_->db, "SELECT locator, channel_id, commitment_number, dispute_txid, penalty_txid, tower_id, reported_ms "
+                      "FROM breaches ORDER BY rowid");
+    std::vector<BreachRecord> out;
+    while (s.step() == SQLITE_ROW) {
+        if (auto r = read_breach(s, 0)) out.push_back(std::move(*r));
+    }
+    if (!s.finished()) return db_error(impl_->db, "list breaches");
+    return out;
+}
+
+Result<std::vector<ChannelSummary>> BackupQueue::channels() {
+    std::lock_guard lock(impl_->mutex);
+    sqlite3* db = impl_->db;
+    std::vector<ChannelSummary> out;
+    std::map<std::string, std::size_t> index;
+    Stmt c(db, "SELECT channel_id, count(*), max(commitment_number) FROM backups GROUP BY channel_id ORDER BY channel_id");
+    while (c.step() == SQLITE_ROW) {
+        ChannelSummary summary;
+        summary.channel_id = c.col_text(0);
+        summary.backups = static_cast<std::size_t>(c.col_int(1));
+        summary.highest_commitment_number = static_cast<std::uint64_t>(c.col_int(2));
+        index[summary.channel_id] = out.size();
+        out.push_back(std::move(summary));
+    }
+    if (!c.finished()) return db_error(db, "list channels");
+    auto find = [&](const std::string& id) -> ChannelSummary* {
+        auto it = index.find(id);
+        return it == index.end() ? nullptr : &out[it->second];
+    };
+    Stmt d(db, "SELECT b.channel_id, d.tower_id, d.status, count(*), max(b.commitment_number) "
+               "FROM deliveries d JOIN backups b USING (locator) GROUP BY b.channel_id, d.tower_id, d.status "
+               "ORDER BY b.channel_id, d.tower_id");
+    while (d.step() == SQLITE_ROW) {
+        ChannelSummary* summary = find(d.col_text(0));
+        if (summary == nullptr) continue;
+        std::string tower = to_hex(d.col_blob(1));
+        if (summary->towers.empty() || summary->towers.back().tower != tower) {
+            ChannelTowerSummary t;
+            t.tower = tower;
+            summary->towers.push_back(std::move(t));
+        }
+        auto& t = summary->towers.back();
+        std::string status = d.col_text(2);
+        auto n = static_cast<std::size_t>(d.col_int(3));
+        if (status == "pending") t.pending = n;
+        if (status == "failed") t.failed = n;
+        if (status == "acked") {
+            t.acked = n;
+            t.last_acked_commitment_number = static_cast<std::uint64_t>(d.col_int(4));
+        }
+    }
+    if (!d.finished()) return db_error(db, "channel deliveries");
+    Stmt r(db, "SELECT locator, channel_id, commitment_number, dispute_txid, penalty_txid, tower_id, reported_ms "
+               "FROM breaches ORDER BY rowid");
+    while (r.step() == SQLITE_ROW) {
+        auto breach = read_breach(r, 0);
+        if (!breach) continue;
+        ChannelSummary* summary = find(breach->channel_id);
+        if (summary != nullptr && !summary->breach) summary->breach = std::move(*breach);
+    }
+    if (!r.finished()) return db_error(db, "channel breaches");
     return out;
 }
 

@@ -1,5 +1,6 @@
 #include "client/backup/backup_worker.h"
 
+#include "client/backup/breach_report.h"
 #include "log/log.h"
 #include "common/hex.h"
 
@@ -92,6 +93,7 @@ std::map<std::string, bool> BackupWorker::reachability() {
 }
 
 std::size_t BackupWorker::run_once() {
+    std::lock_guard operations(operations_mutex_);
     pass_hit_queue_error_ = false;
     auto towers = queue_.towers();
     if (!towers) {
@@ -134,6 +136,8 @@ std::size_t BackupWorker::run_once() {
                     // slots, so the same blob again costs nothing.
                     note_queue_error("mark_acked", ok.error(), &id, &d.backup.locator);
                     retry_later(id, d, "receipt not recorded: " + ok.error().message);
+                } else if (options_.on_acknowledged) {
+                    options_.on_acknowledged(id, d.backup);
                 }
                 continue;
             }
@@ -170,6 +174,7 @@ std::size_t BackupWorker::run_once() {
 }
 
 Status BackupWorker::audit() {
+    std::lock_guard operations(operations_mutex_);
     auto towers = queue_.towers();
     if (!towers) return towers.error();
     for (const auto& tower : *towers) {
@@ -193,10 +198,89 @@ Status BackupWorker::audit() {
     return {};
 }
 
+Result<std::size_t> BackupWorker::check_breaches() {
+    std::lock_guard operations(operations_mutex_);
+    auto towers = queue_.towers();
+    if (!towers) {
+        note_queue_error("towers", towers.error(), nullptr, nullptr);
+        return towers.error();
+    }
+    std::size_t found = 0;
+    std::set<std::string> breached;  // channels found breached this round: not asked about again
+    for (const auto& tower : *towers) {
+        if (tower.standing != "active") continue;
+        const PublicKey& id = tower.address.id;
+        Locator& cursor = breach_cursors_[id.bytes()];
+        auto batch = queue_.breach_check_candidates(id, cursor, options_.breach_check_budget);
+        if (!batch) {
+            note_queue_error("breach_check_candidates", batch.error(), &id, nullptr);
+            continue;
+        }
+        bool round_complete = true;
+        TeosClient& client = client_for(tower);
+        for (const auto& backup : *batch) {
+            if (!backup.channel_id.empty() && breached.count(backup.channel_id) != 0) {
+                cursor = backup.locator;
+                continue;
+            }
+            auto state = client.get_appointment(backup.locator);
+            if (!state) {
+                note_contact(id, state.error().kind != TowerError::Kind::unreachable);
+                if (state.error().kind == TowerError::Kind::unreachable) {
+                    round_complete = false;  // this tower resumes here next round
+                    break;
+                }
+                cursor = backup.locator;  // a refusal or garbage for this one: on with the rest
+                continue;
+            }
+            note_contact(id, true);
+            // not_found is the audit's business; being_watched is the usual answer.
+            if (state->status == AppointmentState::Status::dispute_responded) {
+                auto breach = check_dispute_report(backup, *state, id, now_ms());
+                if (!breach) {
+                    mark_misbehaving(id, "breach report for " + to_hex(backup.locator) + ": " + breach.error().message);
+                    round_complete = false;
+                    break;
+                }
+                auto inserted = queue_.record_breach(*breach);
+                if (!inserted) {
+                    // Not recorded: asked again next round.
+                    note_queue_error("record_breach", inserted.error(), &id, &backup.locator);
+                    round_complete = false;
+                    break;
+                }
+                if (!backup.channel_id.empty()) breached.insert(backup.channel_id);
+                if (*inserted) {
+                    ++found;
+                    log_event(LogLevel::warn, "breach_reported",
+                              {{"channel_id", breach->channel_id},
+                               {"commitnum", std::to_string(breach->commitment_number)},
+                               {"dispute_txid", breach->dispute_txid.to_display_hex()},
+                               {"penalty_txid", breach->penalty_txid.to_display_hex()},
+                               {"tower", to_hex(id.bytes())}});
+                    if (options_.on_breach) options_.on_breach(*breach);
+                }
+            }
+            cursor = backup.locator;
+        }
+        // Fewer than a budget's worth left: the next round starts over.
+        if (round_complete && batch->size() < options_.breach_check_budget) cursor = Locator{};
+    }
+    return found;
+}
+
 void BackupWorker::start() {
     thread_ = std::thread([this] {
+        // The first round right after the first pass, then every interval.
+        auto next_breach_check = clock_.monotonic_now();
         for (;;) {
             std::size_t attempted = run_once();
+            if (options_.breach_check_interval.count() > 0 && clock_.monotonic_now() >= next_breach_check) {
+                if (auto checked = check_breaches(); !checked) {
+                    log_event(LogLevel::error, "breach_check_failed", {{"error", checked.error().message}});
+                }
+                next_breach_check = clock_.monotonic_now() + options_.breach_check_interval;
+            }
             // Idle, or the queue is failing: wait rather than spin (and re-send) at full speed.
             bool pause = attempted == 0 || pass_hit_queue_error_;
             std::unique_lock lock(mutex_);

@@ -10,12 +10,26 @@
 // argus_client_queue_errors_total) and never taken for done: a delivery whose
 // receipt could not be recorded stays pending and is sent again later, which
 // a teos tower treats as an update of the same size (no slot charged).
+//
+// Breaches: every `breach_check_interval` the worker asks each active tower
+// (get_appointment) about the backups it acknowledged for channels with no
+// recorded breach, at most `breach_check_budget` per tower per round, going
+// round the backups in locator order from where the last round stopped. So a
+// node with up to `breach_check_budget` backups per tower has every one asked
+// each round, and a larger one each of them once every
+// ceil(backups / budget) rounds. (Only the latest commitments would be the
+// wrong subset: a cheating peer broadcasts whichever old state pays it best.)
+// A "dispute_responded" answer is checked against the backup
+// (check_dispute_report) and recorded durably; a report that contradicts the
+// backup marks the tower misbehaving.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "client/backup/backup_queue.h"
@@ -30,6 +44,12 @@ struct BackupWorkerOptions {
     std::uint32_t top_up_below_slots = 10;       // re-register when fewer slots remain
     std::uint32_t top_up_blocks_before_expiry = 144;
     std::chrono::milliseconds idle_wait{1'000};  // also the pause after a pass that hit queue errors
+    std::chrono::milliseconds breach_check_interval{300'000};  // 0: no periodic breach checks
+    std::size_t breach_check_budget = 200;                      // get_appointment requests per tower per round
+    // Called on the worker's thread (or the caller's, for run_once and
+    // check_breaches), after the queue recorded the fact.
+    std::function<void(const PublicKey& tower, const BackupRecord& backup)> on_acknowledged;
+    std::function<void(const BreachRecord& breach)> on_breach;
 };
 
 class BackupWorker {
@@ -41,6 +61,8 @@ public:
     std::size_t run_once();
     // Asks each tower for every locator it acknowledged; a missing one marks it misbehaving.
     Status audit();
+    // One round of breach checks (see above). Returns how many new breaches were recorded.
+    Result<std::size_t> check_breaches();
     void start();
     void stop();
     void wake();
@@ -63,6 +85,10 @@ private:
 
     BackupQueue& queue_;
     PrivateKey user_key_;
+    // Held by run_once, audit and check_breaches: they share clients_ (and
+    // each TeosClient's one connection), and audit comes from the API thread.
+    std::mutex operations_mutex_;
+    std::map<ByteArray<33>, Locator> breach_cursors_;  // per tower: the last locator asked about
     Clock& clock_;
     BackupWorkerOptions options_;
     std::map<ByteArray<33>, std::unique_ptr<TeosClient>> clients_;

@@ -154,16 +154,55 @@ Result<AppointmentReceipt, TowerError> TeosClient::add_appointment(const Locator
     return receipt;
 }
 
-Result<bool, TowerError> TeosClient::has_appointment(const Locator& locator) {
+Result<AppointmentState, TowerError> parse_appointment_reply(unsigned http_status, std::string_view body) {
+    auto j = parse_reply(http_status, std::string(body));
+    if (!j) {
+        if (j.error().kind == TowerError::Kind::rejected && j.error().code == teos::error::appointment_not_found) {
+            return AppointmentState{};
+        }
+        return j.error();
+    }
+    std::string status;
+    if (!read_field(*j, "status", status)) return TowerError{TowerError::Kind::bad_response, 0, "get_appointment reply has no status"};
+    AppointmentState state;
+    if (status == "being_watched") {
+        state.status = AppointmentState::Status::being_watched;
+        return state;
+    }
+    if (status != "dispute_responded") {
+        return TowerError{TowerError::Kind::bad_response, 0, "get_appointment reply has an unknown status"};
+    }
+    state.status = AppointmentState::Status::dispute_responded;
+    std::string dispute, penalty, raw;
+    const json* appointment = j->contains("appointment") && (*j)["appointment"].is_object() ? &(*j)["appointment"] : nullptr;
+    if (appointment == nullptr || !read_field(*appointment, "dispute_txid", dispute) ||
+        !read_field(*appointment, "penalty_txid", penalty) || !read_field(*appointment, "penalty_rawtx", raw)) {
+        return TowerError{TowerError::Kind::bad_response, 0, "dispute_responded reply is missing fields"};
+    }
+    // teos: txids in display (big-endian) order, as bitcoind prints them.
+    auto dispute_txid = Txid::from_display_hex(dispute);
+    auto penalty_txid = Txid::from_display_hex(penalty);
+    auto rawtx = parse_hex(raw);
+    if (!dispute_txid || !penalty_txid || !rawtx) {
+        return TowerError{TowerError::Kind::bad_response, 0, "dispute_responded reply has malformed txids or penalty"};
+    }
+    state.dispute_txid = *dispute_txid;
+    state.penalty_txid = *penalty_txid;
+    state.penalty_rawtx = std::move(*rawtx);
+    return state;
+}
+
+Result<AppointmentState, TowerError> TeosClient::get_appointment(const Locator& locator) {
     std::string sig = sign_message(user_key_, as_bytes(teos::get_appointment_message(locator)));
     auto r = post("/get_appointment", json{{"locator", to_hex(locator)}, {"signature", sig}}.dump());
     if (!r) return r.error();
-    auto j = parse_reply(r->status, r->body);
-    if (!j) {
-        if (j.error().kind == TowerError::Kind::rejected && j.error().code == teos::error::appointment_not_found) return false;
-        return j.error();
-    }
-    return j->contains("status") && ((*j)["status"] == "being_watched" || (*j)["status"] == "dispute_responded");
+    return parse_appointment_reply(r->status, r->body);
+}
+
+Result<bool, TowerError> TeosClient::has_appointment(const Locator& locator) {
+    auto state = get_appointment(locator);
+    if (!state) return state.error();
+    return state->status != AppointmentState::Status::not_found;
 }
 
 Result<TowerSubscription, TowerError> TeosClient::get_subscription_info() {

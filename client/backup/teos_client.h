@@ -12,6 +12,7 @@
 #include "common/keys.h"
 #include "common/result.h"
 #include "common/teos_protocol.h"
+#include "common/transaction.h"
 #include "net/http_client.h"
 
 namespace argus::client {
@@ -51,6 +52,25 @@ struct AppointmentReceipt {
     std::uint32_t subscription_expiry = 0;
 };
 
+// What a tower says it does with one appointment (get_appointment).
+struct AppointmentState {
+    enum class Status {
+        not_found,          // teos: APPOINTMENT_NOT_FOUND (36)
+        being_watched,      // teos: "being_watched", the tower waits for the commitment
+        dispute_responded,  // teos: "dispute_responded", it saw the commitment and broadcast the penalty
+    } status = Status::not_found;
+    // dispute_responded only: the tower's word, to be checked against the backup.
+    Txid dispute_txid;
+    Txid penalty_txid;
+    Bytes penalty_rawtx;
+};
+
+// Reads a tower's answer to get_appointment (pure). teos: 200 with
+// {"appointment": {...}, "status": "being_watched"} or
+// {"appointment": {"dispute_txid", "penalty_txid", "penalty_rawtx"}, "status": "dispute_responded"}
+// (txids in display order, the raw transaction in hex); 404 with error_code 36 when not held.
+Result<AppointmentState, TowerError> parse_appointment_reply(unsigned http_status, std::string_view body);
+
 struct TowerSubscription {
     std::uint32_t available_slots = 0;
     std::uint32_t subscription_expiry = 0;
@@ -72,6 +92,7 @@ public:
     // true when the tower holds it (watched or responded), false when it says
     // teos::error::appointment_not_found.
     Result<bool, TowerError> has_appointment(const Locator& locator);
+    Result<AppointmentState, TowerError> get_appointment(const Locator& locator);
     Result<TowerSubscription, TowerError> get_subscription_info();
 
 private:

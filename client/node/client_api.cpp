@@ -1,5 +1,10 @@
 #include "client/node/client_api.h"
 
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <set>
+
 #include "common/hex.h"
 
 namespace argus::client {
@@ -40,6 +45,48 @@ Result<RevokedState> parse_revoked_state(const json& j) {
     return s;
 }
 
+Result<EventPoll> parse_events_query(std::string_view query, std::uint64_t max_timeout_ms) {
+    EventPoll poll;
+    std::set<std::string_view> seen;
+    auto number = [](std::string_view name, std::string_view text, std::uint64_t& out) -> Status {
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+        if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+            return make_error(ErrorCode::invalid_argument, "`" + std::string(name) + "` must be a decimal number");
+        }
+        return {};
+    };
+    while (!query.empty()) {
+        auto amp = query.find('&');
+        std::string_view pair = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+        if (pair.empty()) continue;
+        auto eq = pair.find('=');
+        std::string_view name = pair.substr(0, eq);
+        std::string_view value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+        if (name != "after" && name != "timeout_ms" && name != "stream") {
+            return make_error(ErrorCode::invalid_argument, "unknown parameter `" + std::string(name.substr(0, 64)) +
+                                                               "` (known: after, timeout_ms, stream)");
+        }
+        if (!seen.insert(name).second) return make_error(ErrorCode::invalid_argument, "`" + std::string(name) + "` given twice");
+        if (name == "after") {
+            if (auto ok = number(name, value, poll.after); !ok) return ok.error();
+        } else if (name == "timeout_ms") {
+            std::uint64_t ms = 0;
+            if (auto ok = number(name, value, ms); !ok) return ok.error();
+            if (ms > max_timeout_ms) {
+                return make_error(ErrorCode::invalid_argument, "`timeout_ms` must be at most " + std::to_string(max_timeout_ms));
+            }
+            poll.timeout = std::chrono::milliseconds(ms);
+        } else {
+            bool hex = !value.empty() && value.size() <= 64 &&
+                       std::all_of(value.begin(), value.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
+            if (!hex) return make_error(ErrorCode::invalid_argument, "`stream` must be the hex id GET /events answered");
+            poll.stream = std::string(value);
+        }
+    }
+    return poll;
+}
+
 void ClientApi::handle(api::HttpRequest request, api::Reply reply) {
     const std::string& t = request.target;
     json body = request.body.empty() ? json::object() : json::parse(request.body, nullptr, false);
@@ -50,6 +97,20 @@ void ClientApi::handle(api::HttpRequest request, api::Reply reply) {
     }
     if (request.method == api::Method::get && t == "/towers") return reply(ok(node_.towers_json()));
     if (request.method == api::Method::get && t == "/backups") return reply(ok(node_.backups_json()));
+    if (request.method == api::Method::get && t == "/channels/status") {
+        auto channels = node_.channels_json();
+        return reply(channels ? ok(*channels) : fail(503, channels.error().message));
+    }
+    if (request.method == api::Method::get && (t == "/events" || t.rfind("/events?", 0) == 0)) {
+        EventFeed& events = node_.events();
+        auto poll = parse_events_query(t.size() > 7 ? std::string_view(t).substr(8) : std::string_view(),
+                                       static_cast<std::uint64_t>(events.options().max_timeout.count()));
+        if (!poll) return reply(fail(400, poll.error().message));
+        // Parked, not waited for: the answer comes from whichever thread has it.
+        auto parked = events.poll(*poll, [reply](json answer) { reply(ok(answer)); });
+        if (!parked) return reply(fail(503, parked.error().message));
+        return;
+    }
     if (request.method == api::Method::post && t == "/towers") {
         if (!body.contains("tower") || !body["tower"].is_string()) return reply(fail(400, "missing string field `tower`"));
         auto added = node_.add_tower(body["tower"].get<std::string>());

@@ -12,6 +12,8 @@
 //   POST /channels  {channel material}       the engine builds justice transactions itself
 //   GET  /channels
 //   POST /channels/<id>/revocations {"commitment_number", "per_commitment_secret", "state"}
+//   GET  /channels/status           per channel backed up: towers, commitnum, breach reported
+//   GET  /events?after=SEQ&timeout_ms=N[&stream=ID]   long-poll: backup_acknowledged, breach_reported
 #pragma once
 
 #include "client/node/channel_material.h"
@@ -33,5 +35,11 @@ private:
 
 // Parses a revoked state from JSON (the plugin hook's and the API's shape).
 Result<RevokedState> parse_revoked_state(const nlohmann::json& j);
+
+// Parses GET /events' query (what follows '?', may be empty): `after`
+// (decimal, default 0), `timeout_ms` (decimal, 0..max_timeout_ms, default 0),
+// `stream` (hex, up to 64 characters). Unknown, repeated or malformed
+// parameters are refused, naming them.
+Result<EventPoll> parse_events_query(std::string_view query, std::uint64_t max_timeout_ms);
 
 }  // namespace argus::client

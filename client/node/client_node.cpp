@@ -51,6 +51,14 @@ Result<PrivateKey> load_or_create_key(const std::string& path, Rng& rng) {
         return key;
     }
 }
+json breach_fields(const BreachRecord& b) {
+    return {{"channel_id", b.channel_id},
+            {"commitnum", b.commitment_number},
+            {"locator", to_hex(b.locator)},
+            {"dispute_txid", b.dispute_txid.to_display_hex()},
+            {"penalty_txid", b.penalty_txid.to_display_hex()},
+            {"tower", to_hex(b.reported_by.bytes())}};
+}
 }  // namespace
 
 Result<std::unique_ptr<ClientNode>> ClientNode::open(const std::string& data_dir, Context context,
@@ -63,8 +71,26 @@ Result<std::unique_ptr<ClientNode>> ClientNode::open(const std::string& data_dir
     if (!key) return key.error();
     auto queue = BackupQueue::open(data_dir + "/backups.sqlite");
     if (!queue) return queue.error();
+    ByteArray<8> stream{};
+    if (!context.rng.fill(stream)) return make_error(ErrorCode::unavailable, "no randomness for the event stream id");
     std::unique_ptr<ClientNode> node(new ClientNode(context, key->public_key()));
     node->queue_ = std::move(*queue);
+    node->events_ = std::make_unique<EventFeed>(context.clock, to_hex(stream));
+    auto breaches = node->queue_->breaches();
+    if (!breaches) return breaches.error();
+    for (const auto& b : *breaches) node->events_->publish("breach_reported", breach_fields(b), b.reported_ms);
+    ClientNode* self = node.get();  // owns the worker: outlives its callbacks
+    options.on_acknowledged = [self, chained = options.on_acknowledged](const PublicKey& tower, const BackupRecord& b) {
+        self->events_->publish("backup_acknowledged",
+                               {{"tower", to_hex(tower.bytes())}, {"locator", to_hex(b.locator)},
+                                {"channel_id", b.channel_id}, {"commitnum", b.commitment_number}},
+                               self->now_ms());
+        if (chained) chained(tower, b);
+    };
+    options.on_breach = [self, chained = options.on_breach](const BreachRecord& b) {
+        self->events_->publish("breach_reported", breach_fields(b), b.reported_ms);
+        if (chained) chained(b);
+    };
     node->worker_ = std::make_unique<BackupWorker>(*node->queue_, *key, context.clock, options);
     return node;
 }
@@ -75,6 +101,7 @@ std::int64_t ClientNode::now_ms() {
 
 ClientNode::~ClientNode() {
     if (worker_) worker_->stop();
+    if (events_) events_->stop();
 }
 
 Result<std::string> ClientNode::add_tower(std::string_view text) {
@@ -158,6 +185,45 @@ json ClientNode::backups_json() {
     return out;
 }
 
+Result<json> ClientNode::channels_json() {
+    auto list = queue_->channels();
+    if (!list) return list.error();
+    json out = json::array();
+    for (const auto& c : *list) {
+        json towers = json::array();
+        for (const auto& t : c.towers) {
+            towers.push_back({{"tower", t.tower},
+                              {"acknowledged", t.acked},
+                              {"pending", t.pending},
+                              {"failed", t.failed},
+                              {"last_acknowledged_commitnum",
+                               t.last_acked_commitment_number ? json(*t.last_acked_commitment_number) : json(nullptr)}});
+        }
+        json channel = {{"channel_id", c.channel_id},
+                        {"backups", c.backups},
+                        {"highest_commitnum", c.highest_commitment_number},
+                        {"towers", std::move(towers)},
+                        // Without a chain view only a tower's breach report closes a channel here.
+                        {"status", c.breach ? "closed" : "open"},
+                        {"close_type", c.breach ? json("breach") : json(nullptr)},
+                        {"breached_commitnum", nullptr},
+                        {"dispute_txid", nullptr},
+                        {"penalty_txid", nullptr},
+                        {"penalty_confirmations", nullptr},  // needs a chain view the client does not have
+                        {"reported_by", nullptr},
+                        {"reported_at_ms", nullptr}};
+        if (c.breach) {
+            channel["breached_commitnum"] = c.breach->commitment_number;
+            channel["dispute_txid"] = c.breach->dispute_txid.to_display_hex();
+            channel["penalty_txid"] = c.breach->penalty_txid.to_display_hex();
+            channel["reported_by"] = to_hex(c.breach->reported_by.bytes());
+            channel["reported_at_ms"] = c.breach->reported_ms;
+        }
+        out.push_back(std::move(channel));
+    }
+    return out;
+}
+
 std::string ClientNode::metrics_text() {
     // The client's metrics, declared here in one place (argus_client_ prefix;
     // labels: the tower id, bounded by the configured towers, and the queue
@@ -168,6 +234,10 @@ std::string ClientNode::metrics_text() {
     auto& reachable = prometheus::BuildGauge().Name("argus_client_tower_reachable").Help("1 when the tower answered the last attempt").Register(*registry);
     auto& misbehaving = prometheus::BuildGauge().Name("argus_client_tower_misbehaving").Help("1 when the tower broke its word").Register(*registry);
     auto& queue_errors = prometheus::BuildCounter().Name("argus_client_queue_errors_total").Help("backup queue operations that failed, by operation").Register(*registry);
+    auto& breaches = prometheus::BuildGauge().Name("argus_client_breaches_reported").Help("breaches towers reported, on record").Register(*registry);
+    auto& waiting_polls = prometheus::BuildGauge().Name("argus_client_event_polls_waiting").Help("GET /events long-polls parked").Register(*registry);
+    if (auto recorded = queue_->breaches()) breaches.Add({}).Set(static_cast<double>(recorded->size()));
+    waiting_polls.Add({}).Set(static_cast<double>(events_->waiting_polls()));
     for (const auto& [operation, count] : worker_->queue_errors()) {
         queue_errors.Add({{"operation", operation}}).Increment(static_cast<double>(count));
     }

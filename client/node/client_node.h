@@ -1,5 +1,7 @@
 // The client node's operations, shared by the daemon's HTTP API, the Core
-// Lightning plugin and tests: towers, backups of revoked states, status.
+// Lightning plugin and tests: towers, backups of revoked states, status, the
+// channels backed up and the breaches towers reported, and the event feed
+// (backup_acknowledged, breach_reported) wallets long-poll.
 #pragma once
 
 #include <memory>
@@ -8,6 +10,7 @@
 
 #include "client/backup/backup_queue.h"
 #include "client/backup/backup_worker.h"
+#include "client/node/event_feed.h"
 #include "common/context.h"
 
 namespace argus::client {
@@ -23,13 +26,21 @@ struct RevokedState {
 class ClientNode {
 public:
     // Opens (creating) the data dir (0700): client key and queue database (0600).
-    // The key is drawn from context.rng; due times and waits use context.clock.
+    // The key and the event stream id are drawn from context.rng; due times
+    // and waits use context.clock. The breaches on record are published to
+    // the event feed first, so a wallet polling from the start sees them.
     static Result<std::unique_ptr<ClientNode>> open(const std::string& data_dir, Context context,
                                                     BackupWorkerOptions options = {});
     ~ClientNode();
 
-    void start() { worker_->start(); }
-    void stop() { worker_->stop(); }
+    void start() {
+        events_->start();
+        worker_->start();
+    }
+    void stop() {
+        worker_->stop();
+        events_->stop();
+    }
 
     Result<std::string> add_tower(std::string_view tower);  // "id@host:port"
     Status remove_tower(std::string_view tower_id_hex);
@@ -41,6 +52,10 @@ public:
     nlohmann::json towers_json();
     nlohmann::json backups_json();
     nlohmann::json status_json();
+    // Per channel: backups, highest commitment number, each tower's counts,
+    // and the close the client knows of (docs/operations.md, "Channels").
+    Result<nlohmann::json> channels_json();
+    EventFeed& events() { return *events_; }
     std::string metrics_text();  // Prometheus text format
     const PublicKey& user_id() const { return user_id_; }
     BackupQueue& queue() { return *queue_; }
@@ -52,6 +67,7 @@ private:
 
     Context context_;
     std::unique_ptr<BackupQueue> queue_;
+    std::unique_ptr<EventFeed> events_;  // outlives the worker that publishes to it
     std::unique_ptr<BackupWorker> worker_;
     PublicKey user_id_;
 };

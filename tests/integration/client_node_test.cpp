@@ -67,7 +67,15 @@ public:
         server_ = std::make_unique<api::HttpServer>(o, *this);
         REQUIRE(server_->start());
     }
-    ~FakeTower() override { server_->stop(); }
+    ~FakeTower() override {
+        std::vector<std::thread> hanging;
+        {
+            std::lock_guard lock(seen_mutex_);
+            hanging.swap(hanging_);
+        }
+        for (auto& t : hanging) t.join();
+        server_->stop();
+    }
     std::string address() const { return to_hex(key_.public_key().bytes()) + "@127.0.0.1:" + std::to_string(server_->port()); }
     std::size_t body_limit(api::Method, std::string_view) const override { return 100'000; }
     void handle(api::HttpRequest request, api::Reply reply) override {
@@ -78,10 +86,12 @@ public:
         }
         seen_.notify_all();
         if (mode_ == Mode::hangs) {
-            std::thread([reply] {
+            // Joined before the server stops: a reply must not outlive it.
+            std::lock_guard lock(seen_mutex_);
+            hanging_.emplace_back([reply] {
                 std::this_thread::sleep_for(std::chrono::seconds(3));
                 reply({200, "{}"});
-            }).detach();
+            });
             return;
         }
         if (mode_ == Mode::garbage) return reply({200, "<html>not a tower</html>", "text/html"});
@@ -101,7 +111,12 @@ public:
                                     {"available_slots", 99}, {"subscription_expiry", 5000}}.dump()});
         }
         if (request.target == "/get_appointment") {
+            ++appointment_queries;
             if (mode_ == Mode::denies) return reply({404, R"({"error":"Appointment not found","error_code":36})"});
+            std::lock_guard lock(seen_mutex_);
+            if (auto it = disputes_.find(j["locator"].get<std::string>()); it != disputes_.end()) {
+                return reply({200, json{{"appointment", it->second}, {"status", "dispute_responded"}}.dump()});
+            }
             return reply({200, R"({"appointment":{},"status":"being_watched"})"});
         }
         reply({404, "{}"});
@@ -115,13 +130,26 @@ public:
         std::lock_guard lock(seen_mutex_);
         return appointment_bodies;
     }
+    // From now on get_appointment for the state's locator answers that its
+    // commitment was broadcast and `penalty_tx` (hex) sent.
+    void report_dispute(const RevokedState& state, const std::string& penalty_tx) {
+        Txid commitment = Txid::from_display_hex(state.commitment_txid).value();
+        Transaction penalty = parse_transaction(parse_hex(penalty_tx).value()).value();
+        std::lock_guard lock(seen_mutex_);
+        disputes_[to_hex(teos::locator(commitment))] = {{"dispute_txid", state.commitment_txid},
+                                                        {"penalty_txid", penalty.txid().to_display_hex()},
+                                                        {"penalty_rawtx", penalty_tx}};
+    }
     std::atomic<int> requests{0};
     std::atomic<int> registrations{0};
+    std::atomic<int> appointment_queries{0};
 
 private:
     std::mutex seen_mutex_;
     std::condition_variable seen_;
     std::vector<std::string> appointment_bodies;
+    std::map<std::string, json> disputes_;  // locator hex -> dispute_responded appointment
+    std::vector<std::thread> hanging_;      // Mode::hangs: replies still to come
     Mode mode_;
     PrivateKey key_, wrong_;
     std::unique_ptr<api::HttpServer> server_;
@@ -930,4 +958,348 @@ TEST_CASE("client: channel material mode builds, checks and backs up the justice
     ChannelBook reloaded(*node);
     REQUIRE(reloaded.open(dir.path() + "/channels.sqlite"));
     CHECK(reloaded.list().size() == 1);
+}
+
+namespace {
+
+// The events after `after` in the node's feed, as GET /events would answer.
+json events_after(ClientNode& node, std::uint64_t after) { return node.events().page(EventPoll{after, {}, ""}); }
+
+json find_channel(const json& channels, const std::string& id) {
+    for (const auto& c : channels) {
+        if (c["channel_id"] == id) return c;
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("client: a breach a tower reports is checked, recorded, shown per channel and published, also after reopening") {
+    FakeTower tower(FakeTower::Mode::honest);
+    TemporaryDirectory dir;
+    RevokedState breached = revoked_state(50);
+    RevokedState quiet = revoked_state(51);
+    quiet.channel_id = "quiet";
+    std::string tower_id = tower.address().substr(0, 66);
+    {
+        auto node = open_node(dir.path());
+        REQUIRE(node->add_tower(tower.address()));
+        REQUIRE(node->backup(breached));
+        REQUIRE(node->backup(quiet));
+        CHECK(node->worker().run_once() == 2);
+        auto acknowledged = events_after(*node, 0);
+        REQUIRE(acknowledged["events"].size() == 2);
+        for (const auto& e : acknowledged["events"]) {
+            CHECK(e["type"] == "backup_acknowledged");
+            CHECK(e["tower"] == tower_id);
+            CHECK(e["locator"].get<std::string>().size() == 32);
+        }
+        CHECK(find_channel(acknowledged["events"], "chan")["commitnum"] == 50);
+
+        CHECK(node->worker().check_breaches().value() == 0);  // both being watched
+        CHECK(tower.appointment_queries == 2);
+        auto open_channels = node->channels_json().value();
+        CHECK(find_channel(open_channels, "chan")["status"] == "open");
+        CHECK(find_channel(open_channels, "chan")["close_type"] == nullptr);
+
+        tower.report_dispute(breached, breached.penalty_tx);
+        CHECK(node->worker().check_breaches().value() == 1);
+        Transaction penalty = parse_transaction(parse_hex(breached.penalty_tx).value()).value();
+        auto channels = node->channels_json().value();
+        REQUIRE(channels.size() == 2);
+        json chan = find_channel(channels, "chan");
+        CHECK(chan["status"] == "closed");
+        CHECK(chan["close_type"] == "breach");
+        CHECK(chan["breached_commitnum"] == 50);
+        CHECK(chan["dispute_txid"] == breached.commitment_txid);
+        CHECK(chan["penalty_txid"] == penalty.txid().to_display_hex());
+        CHECK(chan["reported_by"] == tower_id);
+        CHECK(chan["penalty_confirmations"] == nullptr);
+        CHECK(chan["highest_commitnum"] == 50);
+        REQUIRE(chan["towers"].size() == 1);
+        CHECK(chan["towers"][0]["acknowledged"] == 1);
+        CHECK(chan["towers"][0]["last_acknowledged_commitnum"] == 50);
+        CHECK(find_channel(channels, "quiet")["status"] == "open");
+
+        auto reported = events_after(*node, 2);
+        REQUIRE(reported["events"].size() == 1);
+        const json& e = reported["events"][0];
+        CHECK(e["seq"] == 3);
+        CHECK(e["type"] == "breach_reported");
+        CHECK(e["channel_id"] == "chan");
+        CHECK(e["dispute_txid"] == breached.commitment_txid);
+        CHECK(e["penalty_txid"] == penalty.txid().to_display_hex());
+        CHECK(e["tower"] == tower_id);
+
+        // A closed channel is not asked about again; the open one is.
+        int before = tower.appointment_queries;
+        CHECK(node->worker().check_breaches().value() == 0);
+        CHECK(tower.appointment_queries == before + 1);
+        CHECK(events_after(*node, 3)["events"].empty());
+        CHECK(node->metrics_text().find("argus_client_breaches_reported 1") != std::string::npos);
+        // The tower forgets the resolved penalty later: that is no denial.
+        REQUIRE(node->audit());
+        CHECK(node->towers_json()[0]["standing"] == "active");
+    }
+    auto reopened = open_node(dir.path());
+    json chan = find_channel(reopened->channels_json().value(), "chan");
+    CHECK(chan["close_type"] == "breach");
+    CHECK(chan["dispute_txid"] == breached.commitment_txid);
+    auto replayed = events_after(*reopened, 0);
+    REQUIRE(replayed["events"].size() == 1);  // breaches are reloaded, acknowledgments are not
+    CHECK(replayed["events"][0]["type"] == "breach_reported");
+    CHECK(replayed["events"][0]["seq"] == 1);
+    CHECK(replayed["events"][0]["channel_id"] == "chan");
+}
+
+TEST_CASE("client: a breach report that contradicts the backup marks the tower misbehaving and records nothing") {
+    FakeTower tower(FakeTower::Mode::honest);
+    TemporaryDirectory dir;
+    auto node = open_node(dir.path());
+    REQUIRE(node->add_tower(tower.address()));
+    RevokedState state = revoked_state(52);
+    REQUIRE(node->backup(state));
+    CHECK(node->worker().run_once() == 1);
+    // A penalty the tower could not have decrypted from our blob.
+    tower.report_dispute(state, revoked_state(53).penalty_tx);
+    CHECK(node->worker().check_breaches().value() == 0);
+    CHECK(node->towers_json()[0]["standing"] == "misbehaving");
+    CHECK(node->towers_json()[0]["misbehavior"].get<std::string>().find("breach report") != std::string::npos);
+    CHECK(find_channel(node->channels_json().value(), "chan")["status"] == "open");
+    CHECK(events_after(*node, 1)["events"].empty());
+}
+
+TEST_CASE("client: the worker checks for breaches on the injected clock, a bounded number per tower per round") {
+    FakeTower tower(FakeTower::Mode::honest);
+    TemporaryDirectory dir;
+    BackupWorkerOptions options;
+    options.breach_check_interval = std::chrono::minutes(10);
+    options.breach_check_budget = 2;
+    auto node = std::move(ClientNode::open(dir.path(), context(), options).value());
+    REQUIRE(node->add_tower(tower.address()));
+    std::vector<RevokedState> states;
+    for (std::uint32_t n = 60; n < 63; ++n) {
+        states.push_back(revoked_state(n));
+        states.back().channel_id = "chan-" + std::to_string(n);
+        REQUIRE(node->backup(states.back()));
+    }
+    node->start();
+    auto queries_reach = [&](int count) {
+        return wait_until([&] { return tower.appointment_queries >= count; }, std::chrono::seconds(10));
+    };
+    // The first round comes right after the first pass: two of the three (the budget).
+    REQUIRE(queries_reach(2));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    CHECK(tower.appointment_queries == 2);  // the next round waits for simulated time
+    // Ten minutes later the round goes on with the third, then starts over.
+    bool next_round = false;
+    for (int i = 0; i < 50 && !next_round; ++i) {
+        sim_clock.advance(std::chrono::minutes(10));
+        next_round = queries_reach(3);
+    }
+    REQUIRE(next_round);
+    // A breach is found on a later round, with no call from outside.
+    tower.report_dispute(states[1], states[1].penalty_tx);
+    std::uint64_t last = events_after(*node, 0)["last_seq"].get<std::uint64_t>();
+    bool found = false;
+    for (int i = 0; i < 50 && !found; ++i) {
+        sim_clock.advance(std::chrono::minutes(10));
+        found = wait_until([&] { return !events_after(*node, last)["events"].empty(); }, std::chrono::milliseconds(300));
+    }
+    REQUIRE(found);
+    node->stop();
+    auto reported = events_after(*node, last);
+    REQUIRE(reported["events"].size() == 1);
+    CHECK(reported["events"][0]["type"] == "breach_reported");
+    CHECK(reported["events"][0]["channel_id"] == "chan-61");
+    CHECK(find_channel(node->channels_json().value(), "chan-61")["close_type"] == "breach");
+}
+
+namespace {
+
+// argus-client daemon as a process, on a free API port reported in its ready file.
+struct ClientDaemon {
+    std::unique_ptr<ChildProcess> process;
+    std::uint16_t port = 0;
+    std::string cli() const { return std::string(ARGUS_CLIENT_BINARY) + " --api-port " + std::to_string(port) + " "; }
+};
+
+ClientDaemon start_client_daemon(const std::string& work_dir, const std::string& tower, int generation) {
+    std::string ready = work_dir + "/client.ready" + std::to_string(generation);
+    ClientDaemon d;
+    d.process = std::make_unique<ChildProcess>(
+        std::vector<std::string>{ARGUS_CLIENT_BINARY, "--api-port", "0", "daemon", "--data-dir", work_dir + "/client",
+                                 "--tower", tower, "--breach-check-interval", "1", "--ready-file", ready},
+        work_dir + "/client.log");
+    d.port = json::parse(wait_for_file(ready))["api_port"].get<std::uint16_t>();
+    return d;
+}
+
+}  // namespace
+
+TEST_CASE("client: a breach the tower punishes shows in argus-client channels and on GET /events, also after a daemon restart") {
+    BreachWorld world;
+    TemporaryDirectory dir;
+    std::string tower = world.tower_id() + "@127.0.0.1:" + std::to_string(world.api_port());
+    Transaction dispute = world.make_dispute();
+    Transaction penalty = world.make_penalty(dispute);
+    auto daemon = start_client_daemon(dir.path(), tower, 1);
+    HttpClient api(daemon.port);
+    REQUIRE(api.post("/backups", json{{"commitment_txid", dispute.txid().to_display_hex()},
+                                      {"penalty_tx", to_hex(penalty.serialize())},
+                                      {"channel_id", "chan-breached"},
+                                      {"commitnum", 7}}.dump())
+                .status == 200);
+    RevokedState quiet = revoked_state(70);
+    REQUIRE(api.post("/backups", json{{"commitment_txid", quiet.commitment_txid}, {"penalty_tx", quiet.penalty_tx},
+                                      {"channel_id", "chan-quiet"}, {"commitnum", 3}}.dump())
+                .status == 200);
+    // Both acknowledged, as events.
+    std::uint64_t after = 0;
+    std::string stream;
+    int acknowledged = 0;
+    REQUIRE(wait_until([&] {
+        auto page = json::parse(api.get("/events?after=" + std::to_string(after) + "&timeout_ms=1000").body);
+        stream = page["stream"];
+        after = page["next_after"];
+        for (const auto& e : page["events"]) acknowledged += e["type"] == "backup_acknowledged" ? 1 : 0;
+        return acknowledged == 2;
+    }));
+    auto open_channels = run_command(daemon.cli() + "channels --json");
+    REQUIRE(open_channels.status == 0);
+    CHECK(find_channel(json::parse(open_channels.output), "chan-breached")["status"] == "open");
+
+    // The revoked commitment is broadcast and mined; the tower sends the penalty.
+    world.send(dispute);
+    world.mine(1);
+    REQUIRE(wait_until([&] { return world.in_mempool(penalty.txid()); }));
+    // A long-poll parked before the client's next check is woken by the breach.
+    json reported;
+    REQUIRE(wait_until([&] {
+        auto page = json::parse(api.get("/events?after=" + std::to_string(after) + "&timeout_ms=10000").body);
+        after = page["next_after"];
+        for (const auto& e : page["events"]) {
+            if (e["type"] == "breach_reported") reported = e;
+        }
+        return !reported.is_null();
+    }, std::chrono::seconds(60)));
+    CHECK(reported["channel_id"] == "chan-breached");
+    CHECK(reported["commitnum"] == 7);
+    CHECK(reported["dispute_txid"] == dispute.txid().to_display_hex());
+    CHECK(reported["penalty_txid"] == penalty.txid().to_display_hex());
+    CHECK(reported["tower"] == world.tower_id());
+
+    auto check_channels = [&](const ClientDaemon& d) {
+        auto out = run_command(d.cli() + "channels --json");
+        REQUIRE(out.status == 0);
+        json channels = json::parse(out.output);
+        REQUIRE(channels.size() == 2);
+        json breached = find_channel(channels, "chan-breached");
+        CHECK(breached["status"] == "closed");
+        CHECK(breached["close_type"] == "breach");
+        CHECK(breached["breached_commitnum"] == 7);
+        CHECK(breached["dispute_txid"] == dispute.txid().to_display_hex());
+        CHECK(breached["penalty_txid"] == penalty.txid().to_display_hex());
+        CHECK(breached["reported_by"] == world.tower_id());
+        CHECK(breached["penalty_confirmations"] == nullptr);
+        REQUIRE(breached["towers"].size() == 1);
+        CHECK(breached["towers"][0]["tower"] == world.tower_id());
+        CHECK(breached["towers"][0]["acknowledged"] == 1);
+        CHECK(breached["towers"][0]["last_acknowledged_commitnum"] == 7);
+        CHECK(find_channel(channels, "chan-quiet")["status"] == "open");
+        auto text = run_command(d.cli() + "channels");
+        CHECK(text.status == 0);
+        CHECK(text.output.find("channel chan-breached: breach reported by " + world.tower_id()) != std::string::npos);
+        CHECK(text.output.find("penalty: " + penalty.txid().to_display_hex()) != std::string::npos);
+        CHECK(text.output.find("channel chan-quiet: open") != std::string::npos);
+    };
+    check_channels(daemon);
+
+    // kill -9 and restart: the breach is on disk, and in the new stream's events.
+    daemon.process->signal(SIGKILL);
+    daemon.process->wait();
+    auto restarted = start_client_daemon(dir.path(), tower, 2);
+    check_channels(restarted);
+    HttpClient api2(restarted.port);
+    auto page = json::parse(api2.get("/events?after=" + std::to_string(after) + "&stream=" + stream + "&timeout_ms=10000").body);
+    CHECK(page["stream"] != stream);
+    CHECK(page["reset"] == true);  // answered at once, from the new stream's start
+    REQUIRE_FALSE(page["events"].empty());
+    CHECK(page["events"][0]["seq"] == 1);
+    CHECK(page["events"][0]["type"] == "breach_reported");
+    CHECK(page["events"][0]["penalty_txid"] == penalty.txid().to_display_hex());
+    CHECK(api2.get("/metrics").body.find("argus_client_breaches_reported 1") != std::string::npos);
+    auto no_daemon = run_command(std::string(ARGUS_CLIENT_BINARY) + " --api-port 1 channels");
+    CHECK(no_daemon.status == 3);
+}
+
+TEST_CASE("client: GET /events answers at once with pending events, waits out its timeout, wakes on an event, holds no API thread, and refuses bad parameters") {
+    FakeTower tower(FakeTower::Mode::honest);
+    TemporaryDirectory dir;
+    auto daemon = start_client_daemon(dir.path(), tower.address(), 1);
+    HttpClient api(daemon.port);
+    auto elapsed_ms = [](auto start) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+    };
+
+    // Nothing yet: a bounded wait, then an empty answer.
+    auto start = std::chrono::steady_clock::now();
+    auto empty = api.get("/events?after=0&timeout_ms=400");
+    REQUIRE(empty.status == 200);
+    CHECK(elapsed_ms(start) >= 350);
+    json page = json::parse(empty.body);
+    CHECK(page["events"].empty());
+    CHECK(page["next_after"] == 0);
+    CHECK(page["stream"].get<std::string>().size() == 16);
+
+    // A long-poll parked on the daemon's single API thread...
+    std::atomic<bool> done{false};
+    HttpResult woken;
+    std::thread poller([&] {
+        HttpClient own(daemon.port);
+        woken = own.get("/events?after=0&timeout_ms=30000");
+        done = true;
+    });
+    REQUIRE(wait_until([&] {
+        auto metrics = api.get("/metrics").body;
+        return metrics.find("argus_client_event_polls_waiting 1") != std::string::npos;
+    }));
+    // ...leaves it free for other requests...
+    start = std::chrono::steady_clock::now();
+    CHECK(api.get("/status").status == 200);
+    CHECK(elapsed_ms(start) < 2'000);
+    CHECK_FALSE(done);
+    // ...and is answered as soon as an event comes: the tower acknowledges a backup.
+    RevokedState state = revoked_state(80);
+    start = std::chrono::steady_clock::now();
+    REQUIRE(api.post("/backups", json{{"commitment_txid", state.commitment_txid}, {"penalty_tx", state.penalty_tx},
+                                      {"channel_id", "chan-e"}, {"commitnum", 80}}.dump())
+                .status == 200);
+    poller.join();
+    CHECK(elapsed_ms(start) < 10'000);
+    REQUIRE(woken.status == 200);
+    page = json::parse(woken.body);
+    REQUIRE(page["events"].size() == 1);
+    const json& e = page["events"][0];
+    CHECK(e["seq"] == 1);
+    CHECK(e["type"] == "backup_acknowledged");
+    CHECK(e["channel_id"] == "chan-e");
+    CHECK(e["commitnum"] == 80);
+    CHECK(e["tower"] == tower.address().substr(0, 66));
+
+    // Pending events are answered at once, whatever the timeout.
+    start = std::chrono::steady_clock::now();
+    page = json::parse(api.get("/events?after=0&timeout_ms=30000").body);
+    CHECK(elapsed_ms(start) < 2'000);
+    CHECK(page["events"].size() == 1);
+    CHECK(page["next_after"] == 1);
+
+    for (const char* bad : {"/events?after=x", "/events?after=1&after=2", "/events?timeout_ms=60001",
+                            "/events?wait=5", "/events?stream=not-hex"}) {
+        INFO(bad);
+        auto r = api.get(bad);
+        CHECK(r.status == 400);
+        CHECK(json::parse(r.body)["error"].is_string());
+    }
+    CHECK(json::parse(api.get("/events?since=1").body)["error"].get<std::string>().find("`since`") != std::string::npos);
 }
