@@ -4,6 +4,11 @@
 // every sweep, and a revoked commitment mined on the chain is swept, with the
 // second-stage HTLC sweeps when the cheater's HTLC transactions appear.
 #include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
 
 #include <cstdlib>
 #include <fstream>
@@ -90,7 +95,15 @@ TEST_CASE("electrum: Electrum 4.3.4's client syncs a channel to argus-tower and 
     }
     CHECK(world.metric_reaches("argus_appointments_accepted_total{protocol=\"electrum\"}", 11));
 
-    // Electrum syncs again (a wallet restart): get_ctn says 5, nothing is resent.
+    // The tower is killed (-9) and restarted: every acknowledged sweep is
+    // there. Electrum syncs again: get_ctn says 5, nothing is resent.
+    world.kill_tower();
+    world.start_tower();
+    for (const auto& sweep : r["sweeps_sent"]) {
+        std::string prevout = sweep["prevout"].get<std::string>();
+        Txid txid = Txid::from_display_hex(prevout.substr(0, 64)).value();
+        CHECK(world.admin_get("/appointments/" + to_hex(teos::locator(txid))).size() == 1);
+    }
     auto again = electrum_sync(world, "alice:correct%20horse%20battery", funding_arg);
     REQUIRE_MESSAGE(again.status == 0, again.output);
     CHECK(again.result["tower_get_ctn_reply"] == 5);
@@ -319,7 +332,27 @@ TEST_CASE("electrum: an account out of slots gets a clean quota error, and the l
 }
 
 TEST_CASE("electrum: sweeps are taken while bitcoind is unreachable (Electrum never resends a refused one)") {
-    BreachWorld world({{"--chain-poll-ms", "200"}, ""});  // notices the chain gone within a poll
+    BreachWorld world({{"--chain-poll-ms", "200", "--receive-rate-grace-ms", "500"}, ""});  // notices the chain gone within a poll
+    {
+        // A slow loris on the Electrum port is cut after the grace, as on the teos API.
+        int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(world.electrum_port());
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+        const char* head = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{";
+        REQUIRE(::send(fd, head, std::strlen(head), MSG_NOSIGNAL) > 0);
+        auto start = std::chrono::steady_clock::now();
+        char buffer[256];
+        timeval tv{5, 0};
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+        auto took = std::chrono::steady_clock::now() - start;
+        CHECK(n <= 0);  // closed, nothing answered
+        CHECK(took < std::chrono::seconds(4));
+        ::close(fd);
+    }
     add_account(world, "erin", "erin's long secret");
     HttpClient http(world.electrum_port());
     const std::string auth = "Basic ZXJpbjplcmluJ3MgbG9uZyBzZWNyZXQ=";  // erin:erin's long secret

@@ -198,9 +198,19 @@ TEST_CASE("lifecycle: SIGHUP applies the log level and connection limits, names 
 
     write_file(file, "log-level = debug\nmax-connections-per-source = 2\nlimit-loopback-sources = true\napi-threads = 4\n");
     std::size_t offset = world.tower_log().size();
-    world.tower_process().signal(SIGHUP);
-    REQUIRE_MESSAGE(wait_until([&] { return log_since(world, offset).find("reload_done") != std::string::npos; }),
-                    world.tower_log());
+    {
+        // The reload happens under load: two clients keep adding appointments
+        // across it (two connections: within the new per-source cap).
+        AppointmentLoad load(world.api_port(), 2, 90);
+        REQUIRE(wait_until([&] { return load.acknowledged_count() >= 50; }));
+        world.tower_process().signal(SIGHUP);
+        REQUIRE_MESSAGE(wait_until([&] { return log_since(world, offset).find("reload_done") != std::string::npos; }),
+                        world.tower_log());
+        std::size_t at_reload = load.acknowledged_count();
+        REQUIRE(wait_until([&] { return load.acknowledged_count() >= at_reload + 50; }));
+        load.stop();
+        CHECK(load.failed() == 0);  // not one request refused or dropped by the reload
+    }
     std::string reload = log_since(world, offset);
     CHECK(reload.find("config_reloaded option=log-level from=info to=debug") != std::string::npos);
     CHECK(reload.find("config_reloaded option=max-connections-per-source from=64 to=2") != std::string::npos);
