@@ -80,7 +80,7 @@ api::WtwireListenerOptions wtwire_listener_options(const config::TowerOptions& o
 // re-read); what can change while running is applied, the rest is named as
 // needing a restart. Returns the options now in force.
 config::TowerOptions reload(const config::TowerOptions& current, int argc, const char* const* argv,
-                            api::HttpServer& api_server, api::WtwireListener* wtwire) {
+                            api::HttpServer& api_server, api::WtwireListener* wtwire, api::HttpServer* electrum) {
     auto parsed = config::parse_tower_options(argc, argv);
     if (!parsed) {
         log_event(LogLevel::error, "reload_failed", {{"error", parsed.error().message}, {"kept", "the running configuration"}});
@@ -101,6 +101,7 @@ config::TowerOptions reload(const config::TowerOptions& current, int argc, const
     parse_log_level(next.log_level, level);
     set_log_level(level);
     api_server.reconfigure(api_server_options(next));
+    if (electrum) electrum->reconfigure(api_server_options(next));  // the Electrum listener shares the API's bounds
     if (wtwire) wtwire->reconfigure(wtwire_listener_options(next));
     for (const auto& c : plan.applied) {
         if ((c.option == "tls-certificate" || c.option == "tls-private-key") && next.tls_certificate == current.tls_certificate &&
@@ -378,7 +379,7 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
     config::TowerOptions current = o;
     int received = 0;
     while (sigwait(&signals, &received) == 0 && received == SIGHUP) {
-        current = reload(current, argc, argv, api_server, wtwire.get());
+        current = reload(current, argc, argv, api_server, wtwire.get(), electrum_server.get());
     }
     // SIGTERM drains: /ready turns 503, the API stops accepting, closes idle
     // connections and answers every request under way (its group commit

@@ -138,9 +138,13 @@ TEST_CASE("electrum: Electrum 4.3.4's client syncs a channel to argus-tower and 
     REQUIRE_MESSAGE(wait_until([&] { return world.in_mempool(to_local_sweep.txid()); }), world.tower_log());
     world.mine(1);
     CHECK(world.confirmations(to_local_sweep.txid()) == 1);
-    auto early = json::parse(run_command(cli(world) + "channels --json").output);
+    // The tower sees the sweep's block a moment after the chain has it.
+    json early;
+    CHECK(wait_until([&] {
+        early = json::parse(run_command(cli(world) + "channels --json").output);
+        return early.size() == 1 && early[0].value("penalty_status", "") == "confirmed";
+    }));
     REQUIRE(early.size() == 1);
-    CHECK(early[0]["penalty_status"] == "confirmed");
     CHECK(early[0]["penalty_confirmations"] == 1);
 
     // He then gets his HTLC-success and (past its locktime) HTLC-timeout
