@@ -162,7 +162,12 @@ TEST_CASE("electrum: Electrum 4.3.4's client syncs a channel to argus-tower and 
     world.mine(1);
     for (const json* sweep : second_stage) CHECK(world.confirmations(tx_of((*sweep)["raw_tx"]).txid()) == 1);
     // The channel's record says what happened, for the client and the operator.
-    auto status = json::parse(run_command(cli(world) + "channels --json").output);
+    // Resolved once the tower has seen --resolve-depth (3) blocks on the sweep.
+    json status;
+    CHECK(wait_until([&] {
+        status = json::parse(run_command(cli(world) + "channels --json").output);
+        return status.size() == 1 && status[0].value("penalty_status", "") == "resolved";
+    }));
     REQUIRE(status.size() == 1);
     CHECK(status[0]["username"] == "alice");
     CHECK(status[0]["status"] == "closed");
