@@ -30,14 +30,14 @@ Context system_context() { return Context{system_clock(), system_rng()}; }
 
 int run_daemon(const std::string& data_dir, const std::string& bind, std::uint16_t port,
                const std::vector<std::string>& towers, const std::string& ready_file,
-               const client::BackupWorkerOptions& worker_options) {
+               const client::BackupWorkerOptions& worker_options, client::ChainWatchOptions chain_options) {
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     signal(SIGPIPE, SIG_IGN);
-    auto node = client::ClientNode::open(data_dir, system_context(), worker_options);
+    auto node = client::ClientNode::open(data_dir, system_context(), worker_options, std::move(chain_options));
     if (!node) {
         log_event(LogLevel::error, "client_open_failed", {{"error", node.error().message}});
         return 1;
@@ -189,6 +189,25 @@ int main(int argc, char** argv) {
                        "Backups asked about per tower per round")
         ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}))
         ->capture_default_str();
+    // The chain view: the client's own reading of the chain (optional).
+    std::string rpc_host = "127.0.0.1", rpc_user, rpc_password, rpc_cookie;
+    std::uint16_t rpc_port = 0;
+    std::uint64_t chain_poll_ms = 5'000;
+    std::int64_t chain_start_height = -1;
+    daemon->add_option("--bitcoind-rpc-port", rpc_port,
+                       "bitcoind RPC port: the daemon follows the chain itself and sees each channel's close "
+                       "(0: no chain view)")
+        ->capture_default_str();
+    daemon->add_option("--bitcoind-rpc-host", rpc_host, "bitcoind RPC host")->capture_default_str();
+    daemon->add_option("--bitcoind-rpc-user", rpc_user, "bitcoind rpcuser (else the cookie file is used)");
+    daemon->add_option("--bitcoind-rpc-password", rpc_password, "bitcoind rpcpassword")->envname("ARGUS_CLIENT_BITCOIND_RPC_PASSWORD");
+    daemon->add_option("--bitcoind-cookie-file", rpc_cookie, "bitcoind .cookie file");
+    daemon->add_option("--chain-poll-ms", chain_poll_ms, "How often the chain view asks bitcoind for new blocks (ms)")
+        ->check(CLI::Range(std::uint64_t{50}, std::uint64_t{600'000}))
+        ->capture_default_str();
+    daemon->add_option("--chain-start-height", chain_start_height,
+                       "First block the chain view reads when it has read none (default: the tip at first start)")
+        ->check(CLI::Range(std::int64_t{0}, std::int64_t{100'000'000}));
     auto* plugin = app.add_subcommand("plugin", "Run as a Core Lightning plugin (stdin/stdout)");
     std::string tower, tower_id;
     auto* add_tower = app.add_subcommand("add-tower", "Add a tower");
@@ -198,7 +217,8 @@ int main(int argc, char** argv) {
     auto* list_towers = app.add_subcommand("towers", "Towers and their backup status (pending, acknowledged, failed)");
     auto* list_backups = app.add_subcommand("backups", "Every backup and its status at each tower");
     auto* list_channels = app.add_subcommand(
-        "channels", "Each channel backed up: its towers, latest commitnum, and a breach a tower reported");
+        "channels", "Each channel backed up: its towers, latest commitnum, and its close (breach, unilateral, cooperative) with the "
+        "penalty's confirmations");
     auto* status = app.add_subcommand("status", "User id, queue depth and towers");
     auto* retry = app.add_subcommand("retry", "Retry pending backups now");
     auto* audit = app.add_subcommand("audit", "Check that towers still hold what they acknowledged");
@@ -209,6 +229,8 @@ int main(int argc, char** argv) {
     backup->add_option("--penalty-tx", penalty_tx, "Signed justice transaction (hex)")->required();
     backup->add_option("--channel-id", channel_id, "Channel id");
     backup->add_option("--commitnum", commitnum, "Commitment number");
+    std::string funding_outpoint;
+    backup->add_option("--funding-outpoint", funding_outpoint, "The channel's funding outpoint txid:vout, for the chain view");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -223,7 +245,23 @@ int main(int argc, char** argv) {
     if (daemon->parsed()) {
         set_log_format({.timestamp = false, .program = "argus-client", .json = log_format == "json"});
         worker_options.breach_check_interval = std::chrono::seconds(breach_check_seconds);
-        return run_daemon(data_dir, bind, port, towers, ready_file, worker_options);
+        client::ChainWatchOptions chain_options;
+        if (rpc_port != 0) {
+            if (rpc_user.empty() && rpc_cookie.empty()) {
+                std::fprintf(stderr, "argus-client: --bitcoind-rpc-port needs --bitcoind-rpc-user or --bitcoind-cookie-file\n");
+                return static_cast<int>(net::ExitCode::usage);
+            }
+            chain::RpcEndpoint rpc;
+            rpc.host = rpc_host;
+            rpc.port = rpc_port;
+            rpc.user = rpc_user;
+            rpc.password = rpc_password;
+            rpc.cookie_file = rpc_cookie;
+            chain_options.rpc = rpc;
+        }
+        chain_options.poll = std::chrono::milliseconds(chain_poll_ms);
+        if (chain_start_height >= 0) chain_options.start_height = static_cast<std::uint32_t>(chain_start_height);
+        return run_daemon(data_dir, bind, port, towers, ready_file, worker_options, std::move(chain_options));
     }
     if (plugin->parsed()) return run_plugin();
     auto format = json_output ? net::OutputFormat::json : net::OutputFormat::text;
@@ -236,10 +274,10 @@ int main(int argc, char** argv) {
     if (retry->parsed()) return call_daemon(port, HttpMethod::post, "/retry", "", format);
     if (audit->parsed()) return call_daemon(port, HttpMethod::post, "/audit", "", format);
     if (backup->parsed()) {
-        return call_daemon(port, HttpMethod::post, "/backups",
-                           json{{"commitment_txid", commitment_txid}, {"penalty_tx", penalty_tx},
-                                {"channel_id", channel_id}, {"commitnum", commitnum}}.dump(),
-                           format);
+        json request{{"commitment_txid", commitment_txid}, {"penalty_tx", penalty_tx},
+                     {"channel_id", channel_id}, {"commitnum", commitnum}};
+        if (!funding_outpoint.empty()) request["funding_outpoint"] = funding_outpoint;
+        return call_daemon(port, HttpMethod::post, "/backups", request.dump(), format);
     }
     std::printf("%s", app.help().c_str());
     return 0;

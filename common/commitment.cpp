@@ -10,6 +10,11 @@
 
 namespace argus::bolt3 {
 
+bool has_commitment_marks(const Transaction& tx) {
+    return (tx.lock_time >> 24) == commitment_locktime_mark && tx.inputs.size() == 1 &&
+           (tx.inputs[0].sequence >> 24) == commitment_sequence_mark;
+}
+
 std::uint64_t obscuring_factor(const PublicKey& opener_payment_basepoint,
                                const PublicKey& accepter_payment_basepoint) {
     Bytes data(opener_payment_basepoint.bytes().begin(), opener_payment_basepoint.bytes().end());
@@ -135,10 +140,10 @@ Commitment build_commitment(const CommitmentParams& params, const CommitmentKeys
     c.tx.version = 2;
     // BOLT #3: locktime upper 8 bits 0x20, lower 24 bits the lower 24 bits of the
     // obscured number; sequence upper 8 bits 0x80, lower 24 bits its upper 24 bits.
-    c.tx.lock_time = static_cast<std::uint32_t>((0x20u << 24) | (obscured & 0xffffff));
+    c.tx.lock_time = static_cast<std::uint32_t>((commitment_locktime_mark << 24) | (obscured & 0xffffff));
     TxIn in;
     in.prevout = params.funding_outpoint;
-    in.sequence = static_cast<std::uint32_t>((0x80u << 24) | ((obscured >> 24) & 0xffffff));
+    in.sequence = static_cast<std::uint32_t>((commitment_sequence_mark << 24) | ((obscured >> 24) & 0xffffff));
     c.tx.inputs.push_back(std::move(in));
     std::int64_t outputs_total = 0;
     for (auto& p : pending) {

@@ -66,6 +66,15 @@ struct Commitment {
 
 inline constexpr std::int64_t anchor_output_satoshis = 330;
 
+// BOLT #3: a commitment's locktime has upper 8 bits 0x20 and its one input's
+// sequence upper 8 bits 0x80; the lower 24 bits of each carry half of the
+// obscured commitment number.
+inline constexpr std::uint32_t commitment_locktime_mark = 0x20;
+inline constexpr std::uint32_t commitment_sequence_mark = 0x80;
+// True when `tx` carries those marks: a commitment transaction (a unilateral
+// close) rather than a mutual close, whose locktime and sequence are free.
+bool has_commitment_marks(const Transaction& tx);
+
 // BOLT #3: the lower 48 bits of SHA256(opener payment_basepoint || accepter payment_basepoint).
 std::uint64_t obscuring_factor(const PublicKey& opener_payment_basepoint,
                                const PublicKey& accepter_payment_basepoint);

@@ -23,6 +23,7 @@ struct OutPoint {
     Txid txid;
     std::uint32_t index = 0;
     bool operator==(const OutPoint& other) const = default;
+    auto operator<=>(const OutPoint& other) const = default;
 };
 
 struct TxIn {

@@ -64,53 +64,7 @@ Error db_error(sqlite3* db, const std::string& what) {
     return make_error(ErrorCode::storage, "backup queue: " + what + ": " + sqlite3_errmsg(db));
 }
 
-struct Stmt {
-    sqlite3_stmt* s = nullptr;
-    int rc = SQLITE_OK;  // of the last step (SQLITE_MISUSE after a failed prepare)
-    Stmt(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &s, nullptr); }
-    ~Stmt() { sqlite3_finalize(s); }
-    Stmt& blob(int i, ByteSpan b) {
-        sqlite3_bind_blob(s, i, b.data(), static_cast<int>(b.size()), SQLITE_TRANSIENT);
-        return *this;
-    }
-    Stmt& integer(int i, std::int64_t v) {
-        sqlite3_bind_int64(s, i, v);
-        return *this;
-    }
-    Stmt& text(int i, const std::string& t) {
-        sqlite3_bind_text(s, i, t.c_str(), static_cast<int>(t.size()), SQLITE_TRANSIENT);
-        return *this;
-    }
-    int step() { return rc = sqlite3_step(s); }
-    // After stepping through rows: whether they all came (not cut short by an error).
-    bool finished() const { return rc == SQLITE_DONE; }
-    Bytes col_blob(int c) const {
-        auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(s, c));
-        return p ? Bytes(p, p + sqlite3_column_bytes(s, c)) : Bytes{};
-    }
-    template <std::size_t N>
-    ByteArray<N> col_array(int c) const {
-        ByteArray<N> out{};
-        Bytes b = col_blob(c);
-        if (b.size() == N) std::memcpy(out.data(), b.data(), N);
-        return out;
-    }
-    std::int64_t col_int(int c) const { return sqlite3_column_int64(s, c); }
-    std::string col_text(int c) const {
-        auto* p = sqlite3_column_text(s, c);
-        return p ? reinterpret_cast<const char*>(p) : "";
-    }
-};
-
-Status exec(sqlite3* db, const char* sql) {
-    char* message = nullptr;
-    if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
-        std::string text = message ? message : "error";
-        sqlite3_free(message);
-        return make_error(ErrorCode::storage, std::string("backup queue: ") + text);
-    }
-    return {};
-}
+Status exec(sqlite3* db, const char* sql) { return exec_sql(db, sql, "backup queue"); }
 }  // namespace
 
 struct BackupQueue::Impl {

@@ -37,4 +37,14 @@ Result<sqlite3*> open_private_database(const std::string& path) {
     return db;
 }
 
+Status exec_sql(sqlite3* db, const char* sql, const std::string& file) {
+    char* message = nullptr;
+    if (sqlite3_exec(db, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+        std::string text = message ? message : sqlite3_errmsg(db);
+        sqlite3_free(message);
+        return make_error(ErrorCode::storage, file + ": " + text);
+    }
+    return {};
+}
+
 }  // namespace argus::client

@@ -269,7 +269,9 @@ Status ChannelBook::load() {
             }
         }
         if (revocation_rc != SQLITE_DONE) return db_error(db, "read revocations of " + id);
+        OutPoint funding = entry->channel->config().funding_outpoint;
         channels_.emplace(id, std::move(*entry));
+        if (auto watched = node_.watch_funding(id, funding); !watched) return watched.error();
     }
     if (rc != SQLITE_DONE) return db_error(db, "read channels");
     return {};
@@ -388,7 +390,11 @@ Result<std::string> ChannelBook::add_channel(const json& material) {
     int rc = sqlite3_step(s.s);
     secure_wipe(text.data(), text.size());
     if (rc != SQLITE_DONE) return db_error(db_->db, "add channel");
+    // The chain view watches its funding outpoint (a failure to record it is
+    // the caller's to see; the channel itself is stored and usable).
+    OutPoint funding = entry->channel->config().funding_outpoint;
     channels_.emplace(*id, std::move(*entry));
+    if (auto watched = node_.watch_funding(*id, funding); !watched) return watched.error();
     return *id;
 }
 
@@ -434,7 +440,7 @@ Result<std::string> ChannelBook::revoke(const std::string& channel_id, const jso
     if (!justice) return justice.error();
     bolt3::Commitment revoked = entry.channel->remote_commitment(*state, secret_key->public_key());
     RevokedState backup{revoked.tx.txid().to_display_hex(), to_hex(justice->serialize()), channel_id, *number,
-                        entry.channel->config().remote_to_self_delay};
+                        entry.channel->config().remote_to_self_delay, entry.channel->config().funding_outpoint};
     auto locator = node_.backup(backup);
     if (!locator) return locator.error();
     return to_hex(*locator);

@@ -42,6 +42,19 @@ Result<RevokedState> parse_revoked_state(const json& j) {
         }
         s.to_self_delay = j["to_self_delay"].get<std::uint32_t>();
     }
+    if (j.contains("funding_outpoint")) {
+        // "txid:vout", as bitcoind and Core Lightning print it.
+        const json& f = j["funding_outpoint"];
+        std::string text = f.is_string() ? f.get<std::string>() : "";
+        auto colon = text.find(':');
+        auto txid = Txid::from_display_hex(text.substr(0, colon == std::string::npos ? 0 : colon));
+        std::string index = colon == std::string::npos ? "" : text.substr(colon + 1);
+        bool digits = !index.empty() && index.size() <= 10 && index.find_first_not_of("0123456789") == std::string::npos;
+        if (!txid || !digits || std::stoull(index) > 0xffffffffULL) {
+            return make_error(ErrorCode::invalid_argument, "`funding_outpoint` must be \"<txid>:<vout>\"");
+        }
+        s.funding_outpoint = OutPoint{*txid, static_cast<std::uint32_t>(std::stoull(index))};
+    }
     return s;
 }
 

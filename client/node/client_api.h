@@ -4,7 +4,7 @@
 //   GET  /towers                    per-tower standing and pending/acknowledged/failed counts
 //   POST /towers    {"tower": "id@host:port"}
 //   DELETE /towers/<tower_id>
-//   POST /backups   {"commitment_txid", "penalty_tx", "channel_id", "commitnum"[, "to_self_delay"]}
+//   POST /backups   {"commitment_txid", "penalty_tx", "channel_id", "commitnum"[, "to_self_delay", "funding_outpoint"]}
 //   GET  /backups                   every backup and its status at each tower
 //   POST /retry                     retry pending deliveries now
 //   POST /audit                     ask towers for every acknowledged appointment

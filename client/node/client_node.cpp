@@ -6,7 +6,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
+#include <algorithm>
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
@@ -59,10 +61,40 @@ json breach_fields(const BreachRecord& b) {
             {"penalty_txid", b.penalty_txid.to_display_hex()},
             {"tower", to_hex(b.reported_by.bytes())}};
 }
+
+json chain_action_fields(const ChainAction& action, std::string& type) {
+    if (const auto* r = std::get_if<RecordClose>(&action)) {
+        const ObservedClose& c = r->close;
+        type = "channel_closed";
+        json j = {{"channel_id", c.channel_id},
+                  {"close_type", to_string(c.type)},
+                  {"closing_txid", c.closing_txid.to_display_hex()},
+                  {"height", c.height}};
+        if (c.commitment_number) j["commitnum"] = *c.commitment_number;
+        if (c.penalty_txid) j["penalty_txid"] = c.penalty_txid->to_display_hex();
+        return j;
+    }
+    if (const auto* f = std::get_if<ForgetClose>(&action)) {
+        type = "channel_close_reorged";
+        return {{"channel_id", f->channel_id}};
+    }
+    if (const auto* p = std::get_if<RecordPenaltyConfirmation>(&action)) {
+        type = "penalty_confirmed";
+        return {{"channel_id", p->confirmation.channel_id},
+                {"penalty_txid", p->confirmation.penalty_txid.to_display_hex()},
+                {"height", p->confirmation.height}};
+    }
+    if (const auto* fp = std::get_if<ForgetPenaltyConfirmation>(&action)) {
+        type = "penalty_reorged";
+        return {{"channel_id", fp->channel_id}, {"penalty_txid", fp->penalty_txid.to_display_hex()}};
+    }
+    type.clear();  // the tip moved: not an event for wallets
+    return {};
+}
 }  // namespace
 
 Result<std::unique_ptr<ClientNode>> ClientNode::open(const std::string& data_dir, Context context,
-                                                     BackupWorkerOptions options) {
+                                                     BackupWorkerOptions options, ChainWatchOptions chain) {
     std::error_code ec;
     std::filesystem::create_directories(data_dir, ec);
     if (ec) return make_error(ErrorCode::storage, "cannot create " + data_dir + ": " + ec.message());
@@ -89,9 +121,31 @@ Result<std::unique_ptr<ClientNode>> ClientNode::open(const std::string& data_dir
     };
     options.on_breach = [self, chained = options.on_breach](const BreachRecord& b) {
         self->events_->publish("breach_reported", breach_fields(b), b.reported_ms);
+        self->chain_->watch_penalty(b.channel_id, b.penalty_txid);
         if (chained) chained(b);
     };
     node->worker_ = std::make_unique<BackupWorker>(*node->queue_, *key, context.clock, options);
+    chain.on_action = [self](const ChainAction& action) {
+        std::string type;
+        json fields = chain_action_fields(action, type);
+        if (!type.empty()) self->events_->publish(type, std::move(fields), self->now_ms());
+    };
+    auto watch = ChainWatch::open(data_dir + "/chain.sqlite", context.clock, std::move(chain));
+    if (!watch) return watch.error();
+    node->chain_ = std::move(*watch);
+    // What the chain view needs from the backups: each revoked commitment's
+    // justice txid (the blob is encrypted under the commitment txid), and the
+    // penalties towers reported.
+    auto backups = node->queue_->backups();
+    if (!backups) return backups.error();
+    for (const auto& b : *backups) {
+        auto penalty = teos::decrypt_penalty(b.backup.encrypted_blob, b.backup.commitment_txid);
+        if (!penalty) continue;  // queued by this client, so never: nothing to watch for
+        auto tx = parse_transaction(*penalty);
+        if (!tx) continue;
+        node->chain_->add_revoked({b.backup.channel_id, b.backup.commitment_number, b.backup.commitment_txid, tx->txid()});
+    }
+    for (const auto& b : *breaches) node->chain_->watch_penalty(b.channel_id, b.penalty_txid);
     return node;
 }
 
@@ -100,6 +154,7 @@ std::int64_t ClientNode::now_ms() {
 }
 
 ClientNode::~ClientNode() {
+    if (chain_) chain_->stop();
     if (worker_) worker_->stop();
     if (events_) events_->stop();
 }
@@ -132,6 +187,10 @@ Result<Locator> ClientNode::backup(const RevokedState& state) {
     if (!spends_commitment) {
         return make_error(ErrorCode::invalid_argument, "penalty_tx does not spend the commitment transaction");
     }
+    if (state.funding_outpoint) {
+        if (state.channel_id.empty()) return make_error(ErrorCode::invalid_argument, "funding_outpoint needs a channel_id");
+        if (auto ok = chain_->watch_funding(state.channel_id, *state.funding_outpoint); !ok) return ok.error();
+    }
     BackupRecord record;
     record.locator = teos::locator(*txid);
     record.commitment_txid = *txid;
@@ -141,8 +200,13 @@ Result<Locator> ClientNode::backup(const RevokedState& state) {
     record.commitment_number = state.commitment_number;
     auto queued = queue_->enqueue(record, now_ms());
     if (!queued) return queued.error();
+    if (*queued) chain_->add_revoked({record.channel_id, record.commitment_number, record.commitment_txid, penalty->txid()});
     worker_->wake();
     return record.locator;
+}
+
+Status ClientNode::watch_funding(const std::string& channel_id, const OutPoint& funding) {
+    return chain_->watch_funding(channel_id, funding);
 }
 
 Status ClientNode::retry_now() {
@@ -188,6 +252,15 @@ json ClientNode::backups_json() {
 Result<json> ClientNode::channels_json() {
     auto list = queue_->channels();
     if (!list) return list.error();
+    // Channels the chain view watches but nothing was backed up for yet.
+    std::set<std::string> listed;
+    for (const auto& c : *list) listed.insert(c.channel_id);
+    for (const auto& [id, funding] : chain_->fundings()) {
+        if (listed.insert(id).second) list->push_back(ChannelSummary{id, 0, 0, {}, {}});
+    }
+    std::sort(list->begin(), list->end(), [](const auto& a, const auto& b) { return a.channel_id < b.channel_id; });
+    const bool chain_view = chain_->following();
+    auto tip = chain_->tip();
     json out = json::array();
     for (const auto& c : *list) {
         json towers = json::array();
@@ -199,25 +272,47 @@ Result<json> ClientNode::channels_json() {
                               {"last_acknowledged_commitnum",
                                t.last_acked_commitment_number ? json(*t.last_acked_commitment_number) : json(nullptr)}});
         }
+        ChainChannelStatus seen = chain_->status(c.channel_id);
+        const ObservedClose* close = seen.close ? &*seen.close : nullptr;
         json channel = {{"channel_id", c.channel_id},
                         {"backups", c.backups},
                         {"highest_commitnum", c.highest_commitment_number},
                         {"towers", std::move(towers)},
-                        // Without a chain view only a tower's breach report closes a channel here.
-                        {"status", c.breach ? "closed" : "open"},
-                        {"close_type", c.breach ? json("breach") : json(nullptr)},
+                        {"funding_outpoint", seen.funding ? json(seen.funding->txid.to_display_hex() + ":" +
+                                                                 std::to_string(seen.funding->index))
+                                                          : json(nullptr)},
+                        // The chain view's close, else a tower's breach report.
+                        {"status", close || c.breach ? "closed" : "open"},
+                        {"close_type", close ? json(to_string(close->type)) : c.breach ? json("breach") : json(nullptr)},
+                        {"closing_txid", close ? json(close->closing_txid.to_display_hex()) : json(nullptr)},
+                        {"close_height", close ? json(close->height) : json(nullptr)},
+                        {"close_confirmations", close ? json(seen.close_confirmations) : json(nullptr)},
                         {"breached_commitnum", nullptr},
                         {"dispute_txid", nullptr},
                         {"penalty_txid", nullptr},
-                        {"penalty_confirmations", nullptr},  // needs a chain view the client does not have
+                        // Without a chain view (no bitcoind configured): unknown.
+                        {"penalty_confirmations", nullptr},
                         {"reported_by", nullptr},
-                        {"reported_at_ms", nullptr}};
+                        {"reported_at_ms", nullptr},
+                        {"chain_view", chain_view ? json{{"tip_height", tip ? json(tip->height) : json(nullptr)},
+                                                         {"bitcoind_reachable", chain_->reachable()}}
+                                                  : json(nullptr)}};
+        std::optional<Txid> penalty;
+        if (close && close->type == CloseType::breach) {
+            channel["breached_commitnum"] = *close->commitment_number;
+            channel["dispute_txid"] = close->closing_txid.to_display_hex();
+            penalty = close->penalty_txid;
+        }
         if (c.breach) {
             channel["breached_commitnum"] = c.breach->commitment_number;
             channel["dispute_txid"] = c.breach->dispute_txid.to_display_hex();
-            channel["penalty_txid"] = c.breach->penalty_txid.to_display_hex();
+            penalty = c.breach->penalty_txid;
             channel["reported_by"] = to_hex(c.breach->reported_by.bytes());
             channel["reported_at_ms"] = c.breach->reported_ms;
+        }
+        if (penalty) {
+            channel["penalty_txid"] = penalty->to_display_hex();
+            if (chain_view) channel["penalty_confirmations"] = chain_->penalty_confirmations(c.channel_id, *penalty);
         }
         out.push_back(std::move(channel));
     }

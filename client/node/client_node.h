@@ -10,6 +10,7 @@
 
 #include "client/backup/backup_queue.h"
 #include "client/backup/backup_worker.h"
+#include "client/node/chain_watch.h"
 #include "client/node/event_feed.h"
 #include "common/context.h"
 
@@ -21,6 +22,8 @@ struct RevokedState {
     std::string channel_id;
     std::uint64_t commitment_number = 0;
     std::uint32_t to_self_delay = 0;
+    // The channel's funding outpoint, for the client's own chain view (needs a channel_id).
+    std::optional<OutPoint> funding_outpoint;
 };
 
 class ClientNode {
@@ -29,15 +32,19 @@ public:
     // The key and the event stream id are drawn from context.rng; due times
     // and waits use context.clock. The breaches on record are published to
     // the event feed first, so a wallet polling from the start sees them.
+    // The chain view's file (chain.sqlite) is opened too; it follows bitcoind
+    // when chain.rpc is set.
     static Result<std::unique_ptr<ClientNode>> open(const std::string& data_dir, Context context,
-                                                    BackupWorkerOptions options = {});
+                                                    BackupWorkerOptions options = {}, ChainWatchOptions chain = {});
     ~ClientNode();
 
     void start() {
         events_->start();
         worker_->start();
+        chain_->start();
     }
     void stop() {
+        chain_->stop();
         worker_->stop();
         events_->stop();
     }
@@ -48,6 +55,8 @@ public:
     Result<Locator> backup(const RevokedState& state);
     Status retry_now();
     Status audit() { return worker_->audit(); }
+    // Records a channel's funding outpoint for the chain view (channel material mode does this itself).
+    Status watch_funding(const std::string& channel_id, const OutPoint& funding);
 
     nlohmann::json towers_json();
     nlohmann::json backups_json();
@@ -60,6 +69,7 @@ public:
     const PublicKey& user_id() const { return user_id_; }
     BackupQueue& queue() { return *queue_; }
     BackupWorker& worker() { return *worker_; }
+    ChainWatch& chain() { return *chain_; }
 
 private:
     ClientNode(Context context, PublicKey user_id) : context_(context), user_id_(user_id) {}
@@ -69,6 +79,7 @@ private:
     std::unique_ptr<BackupQueue> queue_;
     std::unique_ptr<EventFeed> events_;  // outlives the worker that publishes to it
     std::unique_ptr<BackupWorker> worker_;
+    std::unique_ptr<ChainWatch> chain_;
     PublicKey user_id_;
 };
 

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/check.h"
+#include "common/commitment.h"
 #include "common/hash.h"
 #include "common/lnd_justice.h"
 #include "common/teos_protocol.h"
@@ -123,9 +124,7 @@ OpenedPayload open_payload(const store::AppointmentRecord& appointment, const Tr
 
 store::CloseType classify_close(const Transaction& closing, bool tower_holds_sweeps_of_it) {
     if (tower_holds_sweeps_of_it) return store::CloseType::breach;
-    bool commitment = (closing.lock_time >> 24) == 0x20 && closing.inputs.size() == 1 &&
-                      (closing.inputs[0].sequence >> 24) == 0x80;
-    return commitment ? store::CloseType::unilateral : store::CloseType::cooperative;
+    return bolt3::has_commitment_marks(closing) ? store::CloseType::unilateral : store::CloseType::cooperative;
 }
 
 WatchCore::WatchCore(CoreOptions options, store::ChainPosition tip, const std::vector<store::TrackerRecord>& trackers)

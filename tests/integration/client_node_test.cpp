@@ -51,7 +51,7 @@ RevokedState revoked_state(std::uint32_t n) {
     spend.witness = {Bytes(72, 2), Bytes{1}, Bytes(80, 3)};
     penalty.inputs.push_back(spend);
     penalty.outputs.push_back({99'000, Bytes(22, 4)});
-    return RevokedState{commitment.txid().to_display_hex(), to_hex(penalty.serialize()), "chan", n, 144};
+    return RevokedState{commitment.txid().to_display_hex(), to_hex(penalty.serialize()), "chan", n, 144, {}};
 }
 
 // A tower that speaks teos but signs receipts with `signing_key`, and can deny
@@ -1124,13 +1124,14 @@ struct ClientDaemon {
     std::string cli() const { return std::string(ARGUS_CLIENT_BINARY) + " --api-port " + std::to_string(port) + " "; }
 };
 
-ClientDaemon start_client_daemon(const std::string& work_dir, const std::string& tower, int generation) {
+ClientDaemon start_client_daemon(const std::string& work_dir, const std::string& tower, int generation,
+                                 const std::vector<std::string>& extra = {}) {
     std::string ready = work_dir + "/client.ready" + std::to_string(generation);
     ClientDaemon d;
-    d.process = std::make_unique<ChildProcess>(
-        std::vector<std::string>{ARGUS_CLIENT_BINARY, "--api-port", "0", "daemon", "--data-dir", work_dir + "/client",
-                                 "--tower", tower, "--breach-check-interval", "1", "--ready-file", ready},
-        work_dir + "/client.log");
+    std::vector<std::string> argv{ARGUS_CLIENT_BINARY, "--api-port", "0", "daemon", "--data-dir", work_dir + "/client",
+                                  "--tower", tower, "--breach-check-interval", "1", "--ready-file", ready};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    d.process = std::make_unique<ChildProcess>(argv, work_dir + "/client.log");
     d.port = json::parse(wait_for_file(ready))["api_port"].get<std::uint16_t>();
     return d;
 }
@@ -1231,6 +1232,130 @@ TEST_CASE("client: a breach the tower punishes shows in argus-client channels an
     CHECK(api2.get("/metrics").body.find("argus_client_breaches_reported 1") != std::string::npos);
     auto no_daemon = run_command(std::string(ARGUS_CLIENT_BINARY) + " --api-port 1 channels");
     CHECK(no_daemon.status == 3);
+}
+
+TEST_CASE("client: its own chain view sees each channel close - breach, unilateral, cooperative - the penalty's confirmations, and a reorg, also after kill -9") {
+    BreachWorld world;
+    TemporaryDirectory dir;
+    std::string tower = world.tower_id() + "@127.0.0.1:" + std::to_string(world.api_port());
+    const std::vector<std::string> chain_view{"--bitcoind-rpc-port", std::to_string(world.rpc_port()), "--bitcoind-rpc-user",
+                                              "u", "--bitcoind-rpc-password", "p", "--chain-poll-ms", "200"};
+    auto daemon = start_client_daemon(dir.path(), tower, 1, chain_view);
+    HttpClient api(daemon.port);
+    auto channels = [&](const ClientDaemon& d) {
+        auto out = run_command(d.cli() + "channels --json");
+        REQUIRE_MESSAGE(out.status == 0, out.output);
+        return json::parse(out.output);
+    };
+    auto post_backup = [&](const json& body) { return api.post("/backups", body.dump()); };
+    auto outpoint_text = [](const OutPoint& o) { return o.txid.to_display_hex() + ":" + std::to_string(o.index); };
+    // Each "funding output" here is one of the world's coinbases (P2WPKH, so
+    // every spend below is signed and valid on a real bitcoind too).
+    // 1. chan-breach: its revoked commitment is backed up with the funding outpoint.
+    Transaction revoked = world.make_dispute();
+    Transaction penalty = world.make_penalty(revoked);
+    REQUIRE(post_backup({{"commitment_txid", revoked.txid().to_display_hex()}, {"penalty_tx", to_hex(penalty.serialize())},
+                         {"channel_id", "chan-breach"}, {"commitnum", 9},
+                         {"funding_outpoint", outpoint_text(revoked.inputs[0].prevout)}})
+                .status == 200);
+    // 2. chan-unilateral: closed by a transaction with BOLT 3's commitment marks
+    //    (locktime 0x20..., a time long past; sequence 0x80...: no relative lock).
+    OutPoint unilateral_funding = world.take_coinbase();
+    Transaction unilateral = sign_p2wpkh_spend(world.funder, unilateral_funding, 50'0000'0000,
+                                               {{49'9999'0000, p2wpkh_script(world.victim.public_key())}}, 0x20001234, 0x80000042);
+    // 3. chan-cooperative: closed by a plain spend.
+    OutPoint mutual_funding = world.take_coinbase();
+    Transaction mutual = sign_p2wpkh_spend(world.funder, mutual_funding, 50'0000'0000,
+                                           {{49'9999'0000, p2wpkh_script(world.victim.public_key())}});
+    RevokedState other_u = revoked_state(81), other_m = revoked_state(82);
+    REQUIRE(post_backup({{"commitment_txid", other_u.commitment_txid}, {"penalty_tx", other_u.penalty_tx},
+                         {"channel_id", "chan-unilateral"}, {"commitnum", 1}, {"funding_outpoint", outpoint_text(unilateral_funding)}})
+                .status == 200);
+    REQUIRE(post_backup({{"commitment_txid", other_m.commitment_txid}, {"penalty_tx", other_m.penalty_tx},
+                         {"channel_id", "chan-cooperative"}, {"commitnum", 1}, {"funding_outpoint", outpoint_text(mutual_funding)}})
+                .status == 200);
+    // Bad outpoints are refused, naming the field; nothing is queued.
+    auto bad = post_backup({{"commitment_txid", other_m.commitment_txid}, {"penalty_tx", other_m.penalty_tx},
+                            {"channel_id", "x"}, {"funding_outpoint", "abc:1"}});
+    CHECK(bad.status == 400);
+    CHECK(bad.body.find("funding_outpoint") != std::string::npos);
+    auto no_channel = post_backup({{"commitment_txid", other_m.commitment_txid}, {"penalty_tx", other_m.penalty_tx},
+                                   {"funding_outpoint", outpoint_text(mutual_funding)}});
+    CHECK(no_channel.status == 400);
+    REQUIRE(wait_until([&] { return !channels(daemon)[0]["chain_view"]["tip_height"].is_null(); }));
+    json open = channels(daemon);
+    REQUIRE(open.size() == 3);
+    CHECK(find_channel(open, "chan-breach")["status"] == "open");
+    CHECK(find_channel(open, "chan-breach")["funding_outpoint"] == outpoint_text(revoked.inputs[0].prevout));
+    CHECK(find_channel(open, "chan-breach")["chain_view"]["bitcoind_reachable"] == true);
+
+    // The breach and the unilateral close in one block, the penalty in the next.
+    world.send(revoked);
+    world.send(unilateral);
+    world.mine(1);
+    const std::uint32_t close_height = world.chain_height();
+    REQUIRE(wait_until([&] { return world.in_mempool(penalty.txid()); }, std::chrono::seconds(60)));
+    world.mine(1);
+    json seen;
+    REQUIRE_MESSAGE(wait_until([&] {
+        seen = channels(daemon);
+        return find_channel(seen, "chan-breach")["penalty_confirmations"] == 1 &&
+               find_channel(seen, "chan-unilateral")["status"] == "closed";
+    }), seen.dump());
+    json breach = find_channel(seen, "chan-breach");
+    CHECK(breach["status"] == "closed");
+    CHECK(breach["close_type"] == "breach");
+    CHECK(breach["closing_txid"] == revoked.txid().to_display_hex());
+    CHECK(breach["close_height"] == close_height);
+    CHECK(breach["close_confirmations"] == 2);
+    CHECK(breach["breached_commitnum"] == 9);
+    CHECK(breach["penalty_txid"] == penalty.txid().to_display_hex());
+    json uni = find_channel(seen, "chan-unilateral");
+    CHECK(uni["close_type"] == "unilateral");
+    CHECK(uni["closing_txid"] == unilateral.txid().to_display_hex());
+    CHECK(uni["penalty_txid"] == nullptr);
+    CHECK(find_channel(seen, "chan-cooperative")["status"] == "open");
+    auto text = run_command(daemon.cli() + "channels");
+    CHECK(text.output.find("channel chan-unilateral: closed (unilateral) by " + unilateral.txid().to_display_hex()) !=
+          std::string::npos);
+    CHECK(text.output.find("penalty: " + penalty.txid().to_display_hex() + " (1 confirmations)") != std::string::npos);
+
+    // The cooperative close, then a reorg takes its block away: open again.
+    world.send(mutual);
+    world.mine(1);
+    REQUIRE(wait_until([&] { return find_channel(channels(daemon), "chan-cooperative")["close_type"] == "cooperative"; }));
+    world.reorg(1, 2);
+    REQUIRE_MESSAGE(wait_until([&] {
+        seen = channels(daemon);
+        return find_channel(seen, "chan-cooperative")["status"] == "open" &&
+               seen[0]["chain_view"]["tip_height"] == world.chain_height();
+    }), seen.dump());
+    CHECK(find_channel(seen, "chan-breach")["penalty_confirmations"] == 3);  // older blocks untouched
+    // Wallets were told, in order.
+    auto page = json::parse(api.get("/events?after=0&timeout_ms=0").body);
+    std::vector<std::string> told;
+    for (const auto& e : page["events"]) {
+        std::string type = e["type"];
+        if (type == "channel_closed") told.push_back(type + ":" + e["channel_id"].get<std::string>() + ":" + e["close_type"].get<std::string>());
+        if (type == "penalty_confirmed" || type == "channel_close_reorged") told.push_back(type + ":" + e["channel_id"].get<std::string>());
+    }
+    REQUIRE(told.size() == 5);
+    std::sort(told.begin(), told.begin() + 2);  // two closes of one block: in the block's order
+    CHECK(told == std::vector<std::string>{"channel_closed:chan-breach:breach", "channel_closed:chan-unilateral:unilateral",
+                                           "penalty_confirmed:chan-breach", "channel_closed:chan-cooperative:cooperative",
+                                           "channel_close_reorged:chan-cooperative"});
+
+    // kill -9: the records are on disk; the view goes on from where it was.
+    daemon.process->signal(SIGKILL);
+    daemon.process->wait();
+    auto restarted = start_client_daemon(dir.path(), tower, 2, chain_view);
+    REQUIRE(wait_until([&] { return channels(restarted)[0]["chain_view"]["tip_height"] == world.chain_height(); }));
+    seen = channels(restarted);
+    CHECK(find_channel(seen, "chan-breach")["penalty_confirmations"] == 3);
+    CHECK(find_channel(seen, "chan-unilateral")["close_type"] == "unilateral");
+    CHECK(find_channel(seen, "chan-cooperative")["status"] == "open");
+    world.mine(1);
+    CHECK(wait_until([&] { return find_channel(channels(restarted), "chan-breach")["penalty_confirmations"] == 4; }));
 }
 
 TEST_CASE("client: GET /events answers at once with pending events, waits out its timeout, wakes on an event, holds no API thread, and refuses bad parameters") {

@@ -12,12 +12,14 @@
 namespace argus::test {
 
 inline Transaction sign_p2wpkh_spend(const PrivateKey& key, const OutPoint& source, std::int64_t amount,
-                                     std::vector<TxOut> outputs) {
+                                     std::vector<TxOut> outputs, std::uint32_t lock_time = 0,
+                                     std::uint32_t sequence = 0xfffffffd) {
     Transaction tx;
     tx.version = 2;
+    tx.lock_time = lock_time;
     TxIn in;
     in.prevout = source;
-    in.sequence = 0xfffffffd;
+    in.sequence = sequence;
     tx.inputs.push_back(in);
     tx.outputs = std::move(outputs);
     PublicKey pub = key.public_key();  // one object: begin() and end() must come from the same array

@@ -361,7 +361,7 @@ TEST_CASE(
               "\n"
               "  penalty: " +
               std::string(64, 'e') +
-              " (confirmations unknown: the client has no chain view)\n"
+              " (confirmations unknown: no chain view (argus-client daemon --bitcoind-rpc-port))\n"
               "  tower " +
               tower +
               ": 0 acknowledged, 5 pending, 0 failed\n"
