@@ -77,13 +77,10 @@ void ConnectionTable::evict_waiting() {
         for (auto it = slots_.begin(); it != slots_.end();) {
             auto slot = *it++;
             if (slot->phase_.load(std::memory_order_relaxed) != ConnectionPhase::waiting) continue;
-            if (auto owner = slot->owner_.lock()) {
-                idle.push_back(std::move(owner));
-                remove_locked(slot);
-            }
+            if (auto owner = slot->owner_.lock()) idle.push_back(std::move(owner));
         }
     }
-    for (auto& connection : idle) connection->evict();
+    for (auto& connection : idle) connection->evict_if_waiting();
 }
 
 std::array<std::size_t, 3> ConnectionTable::phases() const {

@@ -29,6 +29,11 @@ class EvictableConnection {
 public:
     virtual ~EvictableConnection() = default;
     virtual void evict() = 0;
+    // A graceful stop's close: on the connection's own strand, only if it is
+    // still waiting between requests there. A request whose bytes arrived
+    // while the table still saw it waiting is then answered, not cut off
+    // after it took effect.
+    virtual void evict_if_waiting() { evict(); }
 };
 
 // A listener's bounds on connections, with a minimum transfer rate for what
@@ -89,7 +94,9 @@ public:
     // New caps for the next admissions (a reload); open connections over a
     // lowered cap stay until eviction makes room for newcomers.
     void set_limits(ConnectionLimits limits);
-    // Evicts every connection waiting between requests (a graceful stop).
+    // Asks every connection waiting between requests to close if it still is
+    // (evict_if_waiting); each leaves the table when it ends. Called in a
+    // loop by a graceful stop.
     void evict_waiting();
     // Open connections in each phase: receiving, waiting, busy.
     std::array<std::size_t, 3> phases() const;
@@ -116,6 +123,7 @@ public:
         since_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
         phase_.store(phase, std::memory_order_relaxed);
     }
+    ConnectionPhase phase() const { return phase_.load(std::memory_order_relaxed); }
 
 private:
     friend class ConnectionTable;

@@ -112,6 +112,11 @@ public:
             beast::get_lowest_layer(self->stream_).close();  // cancels the pending read and its timer
         });
     }
+    void evict_if_waiting() override {
+        net::post(stream_.get_executor(), [self = this->shared_from_this()] {
+            if (self->slot_->phase() == ConnectionPhase::waiting) beast::get_lowest_layer(self->stream_).close();
+        });
+    }
 
 private:
     using Clock = ConnectionTable::Clock;

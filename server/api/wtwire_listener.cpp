@@ -98,6 +98,11 @@ public:
     void evict() override {
         asio::post(socket_.get_executor(), [self = shared_from_this()] { self->close("evicted"); });
     }
+    void evict_if_waiting() override {
+        asio::post(socket_.get_executor(), [self = shared_from_this()] {
+            if (self->slot_->phase() == ConnectionPhase::waiting) self->close("shutting_down");
+        });
+    }
 
     void start() {
         shared_.table.bind(slot_, weak_from_this());
