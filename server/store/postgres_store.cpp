@@ -16,6 +16,7 @@
 #include <type_traits>
 #include <unordered_set>
 #include <mutex>
+#include <map>
 #include <sstream>
 
 #include "common/hex.h"
@@ -118,6 +119,37 @@ public:
             if (auto ok = apply(tx, phase, effects); !ok) return ok.error();
             tx.commit();
             return effects.finish();
+        });
+    }
+
+    Status bulk_load_appointments(std::span<const AppointmentRecord> appointments) override {
+        if (appointments.empty()) return {};
+        return with(writer_, [&](pqxx::connection& c) -> Status {
+            pqxx::work tx(c);
+            tx.exec("SELECT pg_advisory_xact_lock_shared(" + std::to_string(write_barrier_key) + ")");
+            std::map<UserId, long long> keys;
+            for (const auto& a : appointments) keys.emplace(a.user_id, -1);
+            std::ostringstream sql;
+            sql << "SELECT u.user_id, u.user_key FROM users u JOIN (VALUES ";
+            std::size_t i = 0;
+            for (const auto& entry : keys) sql << (i++ ? "," : "") << "(" << bytea(entry.first) << ")";
+            sql << ") AS v(user_id) ON u.user_id = v.user_id";
+            for (const auto& row : tx.exec(sql.str())) keys[array_from<33>(row[0])] = row[1].as<long long>();
+            for (const auto& entry : keys) {
+                if (entry.second < 0) return make_error(ErrorCode::not_found, "bulk load: appointment of an unknown user");
+            }
+            // COPY text format; stream_to escapes each field, so "\x..." reaches bytea's hex input.
+            pqxx::stream_to copy(tx, "appointments",
+                                 std::vector<std::string>{"user_key", "locator", "trigger_kind", "payload_kind",
+                                                          "to_self_delay", "start_block", "blob"});
+            for (const auto& a : appointments) {
+                copy << std::make_tuple(keys[a.user_id], "\\x" + to_hex(a.locator), static_cast<int>(a.trigger),
+                                        static_cast<int>(a.payload), static_cast<long long>(a.to_self_delay),
+                                        static_cast<long long>(a.start_block), "\\x" + to_hex(a.blob));
+            }
+            copy.complete();
+            tx.commit();
+            return {};
         });
     }
 

@@ -202,6 +202,36 @@ public:
         return effects;
     }
 
+    Status bulk_load_appointments(std::span<const AppointmentRecord> appointments) override {
+        std::lock_guard lock(writer_.mutex);
+        sqlite3* db = writer_.db;
+        if (auto ok = exec(db, "BEGIN IMMEDIATE"); !ok) return ok;
+        auto load = [&]() -> Status {
+            Statement insert(db, "INSERT INTO appointments (user_key, locator, trigger_kind, payload_kind, to_self_delay, "
+                                 "start_block, blob) SELECT user_key, ?, ?, ?, ?, ?, ? FROM users WHERE user_id = ?");
+            if (!insert.ok()) return sqlite_error(db, "bulk load");
+            for (const auto& a : appointments) {
+                insert.bind(1, a.locator).bind(2, static_cast<std::int64_t>(a.trigger))
+                    .bind(3, static_cast<std::int64_t>(a.payload)).bind(4, a.to_self_delay)
+                    .bind(5, a.start_block).bind(6, a.blob).bind(7, a.user_id);
+                int rc = insert.step();
+                insert.reset();
+                if (rc != SQLITE_DONE) return sqlite_error(db, "bulk load");
+                if (sqlite3_changes(db) != 1) return make_error(ErrorCode::not_found, "bulk load: appointment of an unknown user");
+            }
+            return {};
+        };
+        if (auto ok = load(); !ok) {
+            rollback(db);
+            return ok;
+        }
+        if (auto ok = exec(db, "COMMIT"); !ok) {
+            rollback(db);
+            return ok;
+        }
+        return {};
+    }
+
     Result<std::vector<UserRecord>> load_users() override {
         return with_reader([&](sqlite3* db) -> Result<std::vector<UserRecord>> {
             Statement s(db, "SELECT user_id, available_slots, subscription_start, subscription_expiry FROM users");

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
@@ -252,6 +253,11 @@ public:
 
     // One durable transaction; on success returns what it changed.
     virtual Result<WriteEffects> write(const WriteBatch& batch) = 0;
+    // New appointments of existing users in bulk, in one transaction
+    // (imports, the scale benchmark): PostgreSQL COPY, SQLite prepared
+    // inserts. A duplicate key or an unknown user fails the whole load.
+    // Reports no effects: a tower reads the store again when it starts.
+    virtual Status bulk_load_appointments(std::span<const AppointmentRecord> appointments) = 0;
     virtual Result<std::vector<UserRecord>> load_users() = 0;
     virtual Result<std::optional<UserRecord>> get_user(const UserId& user) = 0;
     virtual Result<std::optional<AppointmentRecord>> get_appointment(const AppointmentKey& key) = 0;

@@ -4,10 +4,6 @@
 // signed before the clock starts. Prints this machine's secp256k1 public-key
 // recovery rate per core next to the figures: every request costs one recovery
 // (authentication) and one signature (the receipt).
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -15,17 +11,14 @@
 #include <thread>
 
 #include "common/message_signing.h"
+#include "tests/bench/http_load.h"
 #include "tests/integration/tower_fixture.h"
 #include "tests/support/http_client.h"
 #include "tests/support/teos_user.h"
 
 using namespace argus;
 using namespace argus::test;
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace net = boost::asio;
-using tcp = net::ip::tcp;
-using BenchClock = std::chrono::steady_clock;
+using bench::BenchClock;
 
 namespace {
 
@@ -57,44 +50,6 @@ double signatures_per_second() {
     return static_cast<double>(n) / std::chrono::duration<double>(BenchClock::now() - start).count();
 }
 
-struct Connection : std::enable_shared_from_this<Connection> {
-    beast::tcp_stream stream;
-    beast::flat_buffer buffer;
-    http::request<http::string_body> request;
-    http::response<http::string_body> response;
-    std::vector<std::string>* bodies = nullptr;
-    std::size_t next = 0;
-    BenchClock::time_point sent;
-    BenchClock::time_point deadline;
-    std::vector<double>* latencies = nullptr;
-    std::size_t* errors = nullptr;
-
-    explicit Connection(net::io_context& io) : stream(io) {}
-
-    void send() {
-        if (BenchClock::now() >= deadline || next >= bodies->size()) return;
-        request = http::request<http::string_body>(http::verb::post, "/add_appointment", 11);
-        request.set(http::field::host, "127.0.0.1");
-        request.keep_alive(true);
-        request.body() = std::move((*bodies)[next++]);
-        request.prepare_payload();
-        sent = BenchClock::now();
-        http::async_write(stream, request, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-            if (ec) return;
-            self->response = {};
-            http::async_read(self->stream, self->buffer, self->response, [self](beast::error_code e, std::size_t) {
-                if (e) return;
-                if (self->response.result_int() == 200) {
-                    self->latencies->push_back(std::chrono::duration<double, std::milli>(BenchClock::now() - self->sent).count());
-                } else {
-                    ++*self->errors;
-                }
-                self->send();
-            });
-        });
-    }
-};
-
 struct RunResult {
     double per_second;
     double p50_ms;
@@ -125,31 +80,8 @@ RunResult run(Backend backend, int clients, std::chrono::seconds duration) {
             }
         }
     }
-    net::io_context io;
-    std::vector<double> latencies;
-    latencies.reserve(100'000);
-    std::size_t errors = 0;
-    std::vector<std::shared_ptr<Connection>> connections;
-    for (int c = 0; c < clients; ++c) {
-        auto conn = std::make_shared<Connection>(io);
-        conn->stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), tower.port()));
-        conn->bodies = &bodies[static_cast<std::size_t>(c)];
-        conn->latencies = &latencies;
-        conn->errors = &errors;
-        connections.push_back(conn);
-    }
-    auto start = BenchClock::now();
-    for (auto& c : connections) {
-        c->deadline = start + duration;
-        c->send();
-    }
-    io.run();
-    double elapsed = std::chrono::duration<double>(BenchClock::now() - start).count();
-    std::sort(latencies.begin(), latencies.end());
-    auto pct = [&](double p) {
-        return latencies.empty() ? 0.0 : latencies[std::min(latencies.size() - 1, static_cast<std::size_t>(p * static_cast<double>(latencies.size())))];
-    };
-    RunResult r{static_cast<double>(latencies.size()) / elapsed, pct(0.50), pct(0.99), errors,
+    auto load = bench::run_http_load(tower.port(), "/add_appointment", bodies, duration);
+    RunResult r{load.rate(), load.percentile(0.50), load.percentile(0.99), load.errors + load.transport_errors,
                 tower.service->committer_stats().largest_batch_parts};
     return r;
 }

@@ -149,6 +149,6 @@ TEST_CASE("durability: kill -9 under concurrent load loses nothing acknowledged 
 }
 
 TEST_CASE("durability: kill -9 under concurrent load loses nothing acknowledged [postgres]") {
-    auto pg = TemporaryPostgres::start({.fsync = true});
+    auto pg = TemporaryPostgres::start(PostgresOptions::durable(true));
     kill_during_load(pg->connection_string(), 2);
 }

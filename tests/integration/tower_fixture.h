@@ -30,7 +30,7 @@ class TowerFixture {
 public:
     explicit TowerFixture(Backend backend, TowerFixtureOptions options = {}) {
         if (backend == Backend::postgres) {
-            postgres = TemporaryPostgres::start({.fsync = options.durable_postgres});
+            postgres = TemporaryPostgres::start(PostgresOptions::durable(options.durable_postgres));
             store = store::open_postgres_store(postgres->connection_string()).value();
         } else {
             store = store::open_sqlite_store(directory.path() + "/tower.sqlite").value();

@@ -116,6 +116,14 @@ std::unique_ptr<TemporaryPostgres> TemporaryPostgres::start(PostgresOptions opti
         std::string tail = tail_of(log);
         throw std::runtime_error("initdb failed: " + tail);
     }
+    if (options.fsync) {
+        // The recommended configuration, appended as an operator would
+        // (copied: the server's user may not read the source tree).
+        std::ifstream tuning(ARGUS_POSTGRES_TUNING_FILE);
+        std::ofstream conf(data + "/postgresql.conf", std::ios::app);
+        conf << "\n" << tuning.rdbuf();
+        if (!tuning || !conf) throw std::runtime_error("cannot append " ARGUS_POSTGRES_TUNING_FILE " to postgresql.conf");
+    }
     // A random port can be taken between probing and binding: retry a few times.
     for (int attempt = 0;; ++attempt) {
         pg->port_ = find_free_tcp_port();
@@ -138,11 +146,12 @@ void TemporaryPostgres::launch() {
                                      "-k", directory_,
                                      "-c", "listen_addresses=127.0.0.1",
                                      "-c", std::string("fsync=") + (options_.fsync ? "on" : "off"),
-                                     "-c", "max_connections=200",
-                                     "-c", "shared_buffers=64MB"};
+                                     "-c", "max_connections=200"};
+    if (!options_.shared_buffers.empty()) argv.insert(argv.end(), {"-c", "shared_buffers=" + options_.shared_buffers});
     if (!options_.fsync) {
         argv.insert(argv.end(), {"-c", "synchronous_commit=off", "-c", "full_page_writes=off"});
     }
+    for (const auto& [name, value] : options_.settings) argv.insert(argv.end(), {"-c", name + "=" + value});
     passwd* pw = as_root_ ? getpwnam("postgres") : nullptr;
     pid_t parent = getpid();
     pid_t pid = fork();

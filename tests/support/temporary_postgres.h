@@ -9,11 +9,24 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace argus::test {
 
 struct PostgresOptions {
-    bool fsync = false;  // unit tests trade durability for speed; crash tests turn it on
+    // Unit tests trade durability for speed; crash tests and benchmarks turn
+    // it on, and then run with deploy/postgres/argus.conf (the configuration
+    // docs/operations.md recommends) but for shared_buffers below.
+    bool fsync = false;
+    std::string shared_buffers = "64MB";  // empty: the tuning file's
+    std::vector<std::pair<std::string, std::string>> settings;  // more -c name=value, last
+
+    static PostgresOptions durable(bool on = true) {
+        PostgresOptions o;
+        o.fsync = on;
+        return o;
+    }
 };
 
 class TemporaryPostgres {

@@ -141,6 +141,9 @@ public:
     }
 
     std::string backend_name() const override { return inner_->backend_name(); }
+    Status bulk_load_appointments(std::span<const store::AppointmentRecord> appointments) override {
+        return inner_->bulk_load_appointments(appointments);
+    }
     Result<store::WriteEffects> write(const store::WriteBatch& batch) override {
         {
             std::unique_lock lock(mutex_);

@@ -327,6 +327,38 @@ void run_conformance(const std::function<std::unique_ptr<Store>()>& open, const 
         CHECK(store->load_electrum_channels().value().empty());
     }
 
+    {
+        // Bulk load: every byte value survives (COPY's escapes: backslash,
+        // newline, tab, NUL), one transaction, and a bad row loads nothing.
+        UserRecord bulk_user{user(77), 1000, 1, 5000};
+        REQUIRE(store->write(WriteBatch{}.put_user(bulk_user)));
+        std::vector<AppointmentRecord> rows;
+        for (std::uint8_t i = 0; i < 3; ++i) {
+            AppointmentRecord a = appointment(bulk_user.user_id, locator(200, i), 0, 0);
+            a.blob = {0x00, 0x5c, 0x0a, 0x09, 0x0d, 0xff, i};
+            a.locator[5] = 0x5c;
+            a.to_self_delay = 4000000000u;
+            a.start_block = 123 + i;
+            a.trigger = TriggerKind::txid_hint;
+            a.payload = PayloadKind::encrypted_justice_kit;
+            rows.push_back(a);
+        }
+        auto before = store->counts()->appointments;
+        REQUIRE(store->bulk_load_appointments(rows));
+        CHECK(store->counts()->appointments == before + 3);
+        for (const auto& a : rows) CHECK(store->get_appointment({a.locator, a.user_id}).value() == a);
+        std::vector<AppointmentRecord> unknown_user = {appointment(bulk_user.user_id, locator(201), 10, 1),
+                                              appointment(user(78), locator(202), 10, 1)};  // unknown user
+        CHECK_FALSE(store->bulk_load_appointments(unknown_user));
+        std::vector<AppointmentRecord> duplicate = {appointment(bulk_user.user_id, locator(203), 10, 1), rows[0]};
+        CHECK_FALSE(store->bulk_load_appointments(duplicate));
+        CHECK(store->counts()->appointments == before + 3);
+        CHECK_FALSE(store->get_appointment({locator(201), bulk_user.user_id}).value().has_value());
+        CHECK_FALSE(store->get_appointment({locator(203), bulk_user.user_id}).value().has_value());
+        REQUIRE(store->write(WriteBatch{}.remove_user(bulk_user.user_id)));
+        CHECK(store->counts()->appointments == before);
+    }
+
     // Reopening keeps everything and re-applies no migration.
     store.reset();
     auto reopened = open();
