@@ -117,8 +117,10 @@ public:
                 phase.add(op);
             }
             if (auto ok = apply(tx, phase, effects); !ok) return ok.error();
+            WriteEffects out = effects.finish();
+            adjust_count(tx, static_cast<long long>(out.inserted.size()) - static_cast<long long>(out.removed.size()));
             tx.commit();
-            return effects.finish();
+            return out;
         });
     }
 
@@ -148,6 +150,7 @@ public:
                                         static_cast<long long>(a.start_block), "\\x" + to_hex(a.blob));
             }
             copy.complete();
+            adjust_count(tx, static_cast<long long>(appointments.size()));
             tx.commit();
             return {};
         });
@@ -235,7 +238,7 @@ public:
 
     Result<StoreCounts> counts() override {
         return read<StoreCounts>([&](pqxx::work& tx) {
-            auto r = tx.exec1("SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM appointments)");
+            auto r = tx.exec1("SELECT (SELECT count(*) FROM users), (SELECT appointments FROM appointment_count)");
             return StoreCounts{r[0].as<std::uint64_t>(), r[1].as<std::uint64_t>()};
         });
     }
@@ -509,6 +512,10 @@ private:
                            static_cast<long long>(position.height), param(position.block_hash));
         }
         return {};
+    }
+
+    static void adjust_count(pqxx::work& tx, long long delta) {
+        if (delta != 0) tx.exec0("UPDATE appointment_count SET appointments = appointments + " + std::to_string(delta));
     }
 
     static std::string row_key(const pqxx::field& user_key, const Locator& locator) {

@@ -191,6 +191,13 @@ public:
         sqlite3* db = writer_.db;
         if (auto ok = exec(db, "BEGIN IMMEDIATE"); !ok) return ok.error();
         auto effects = apply(db, batch);
+        if (effects) {
+            if (auto ok = adjust_count(db, static_cast<std::int64_t>(effects->inserted.size()) -
+                                               static_cast<std::int64_t>(effects->removed.size()));
+                !ok) {
+                effects = ok.error();
+            }
+        }
         if (!effects) {
             rollback(db);
             return effects.error();
@@ -200,6 +207,15 @@ public:
             return ok.error();
         }
         return effects;
+    }
+
+    static Status adjust_count(sqlite3* db, std::int64_t delta) {
+        if (delta == 0) return {};
+        Statement s(db, "UPDATE appointment_count SET appointments = appointments + ?");
+        if (!s.ok()) return sqlite_error(db, "count appointments");
+        s.bind(1, delta);
+        if (s.step() != SQLITE_DONE) return sqlite_error(db, "count appointments");
+        return {};
     }
 
     Status bulk_load_appointments(std::span<const AppointmentRecord> appointments) override {
@@ -222,6 +238,10 @@ public:
             return {};
         };
         if (auto ok = load(); !ok) {
+            rollback(db);
+            return ok;
+        }
+        if (auto ok = adjust_count(db, static_cast<std::int64_t>(appointments.size())); !ok) {
             rollback(db);
             return ok;
         }
@@ -326,7 +346,7 @@ public:
 
     Result<StoreCounts> counts() override {
         return with_reader([&](sqlite3* db) -> Result<StoreCounts> {
-            Statement s(db, "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM appointments)");
+            Statement s(db, "SELECT (SELECT count(*) FROM users), (SELECT appointments FROM appointment_count)");
             if (!s.ok() || s.step() != SQLITE_ROW) return sqlite_error(db, "counts");
             return StoreCounts{static_cast<std::uint64_t>(s.integer(0)), static_cast<std::uint64_t>(s.integer(1))};
         });
