@@ -17,6 +17,7 @@
 #include <unordered_set>
 #include <mutex>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "common/hex.h"
@@ -39,6 +40,37 @@ ByteArray<N> array_from(const pqxx::field& f) {
     return out;
 }
 
+// The locator as migration 7 stores it: its first and last 8 bytes as
+// big-endian signed bigints (loc_hi, loc_lo).
+std::int64_t be64(const std::uint8_t* p) {
+    std::uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
+    return static_cast<std::int64_t>(v);
+}
+std::int64_t loc_hi(const Locator& l) { return be64(l.data()); }
+std::int64_t loc_lo(const Locator& l) { return be64(l.data() + 8); }
+Locator locator_of(std::int64_t hi, std::int64_t lo) {
+    Locator l{};
+    auto h = static_cast<std::uint64_t>(hi), w = static_cast<std::uint64_t>(lo);
+    for (int i = 7; i >= 0; --i) {
+        l[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(h);
+        l[static_cast<std::size_t>(8 + i)] = static_cast<std::uint8_t>(w);
+        h >>= 8;
+        w >>= 8;
+    }
+    return l;
+}
+Locator locator_from(const pqxx::field& hi, const pqxx::field& lo) {
+    return locator_of(hi.as<std::int64_t>(), lo.as<std::int64_t>());
+}
+
+// Appointments are partitioned by start_block in ranges of this many blocks
+// (migration 7 names them appointments_h<first block>).
+constexpr std::uint32_t appointment_partition_blocks = 144;
+std::uint32_t partition_of(std::uint32_t start_block) {
+    return start_block / appointment_partition_blocks * appointment_partition_blocks;
+}
+
 Bytes bytes_from(const pqxx::field& f) {
     pqxx::binarystring b(f);
     return Bytes(b.data(), b.data() + b.size());
@@ -59,6 +91,8 @@ struct Connection {
 constexpr long long write_barrier_key = postgres_write_barrier_key;
 
 class PostgresStore final : public Store {
+    std::set<std::uint32_t> partitions_;  // appointment partitions known to exist; under the writer's mutex
+
 public:
     PostgresStore(std::string conninfo, std::size_t readers)
         : conninfo_(std::move(conninfo)), readers_(readers == 0 ? 1 : readers) {}
@@ -108,24 +142,33 @@ public:
             pqxx::work tx(c);
             tx.exec("SELECT pg_advisory_xact_lock_shared(" + std::to_string(write_barrier_key) + ")");
             EffectsTracker effects;
+            std::set<std::uint32_t> created;
+            PartitionScope partitions{partitions_, created};
             Phase phase;
             for (const auto& op : batch.operations) {
                 if (!phase.admits(op)) {
-                    if (auto ok = apply(tx, phase, effects); !ok) return ok.error();
+                    if (auto ok = apply(tx, phase, effects, partitions); !ok) return ok.error();
                     phase = Phase{};
                 }
                 phase.add(op);
             }
-            if (auto ok = apply(tx, phase, effects); !ok) return ok.error();
+            if (auto ok = apply(tx, phase, effects, partitions); !ok) return ok.error();
             WriteEffects out = effects.finish();
             adjust_count(tx, static_cast<long long>(out.inserted.size()) - static_cast<long long>(out.removed.size()));
             tx.commit();
+            partitions_.insert(created.begin(), created.end());
             return out;
         });
     }
 
     Status bulk_load_appointments(std::span<const AppointmentRecord> appointments) override {
         if (appointments.empty()) return {};
+        std::unordered_set<std::string> keys_seen;
+        for (const auto& a : appointments) {
+            if (!keys_seen.insert(effects_key(a.user_id, a.locator)).second) {
+                return make_error(ErrorCode::invalid_argument, "bulk load: an appointment key appears twice");
+            }
+        }
         return with(writer_, [&](pqxx::connection& c) -> Status {
             pqxx::work tx(c);
             tx.exec("SELECT pg_advisory_xact_lock_shared(" + std::to_string(write_barrier_key) + ")");
@@ -140,18 +183,27 @@ public:
             for (const auto& entry : keys) {
                 if (entry.second < 0) return make_error(ErrorCode::not_found, "bulk load: appointment of an unknown user");
             }
+            std::set<std::uint32_t> created;
+            PartitionScope partitions{partitions_, created};
+            std::vector<std::uint32_t> starts;
+            for (const auto& a : appointments) starts.push_back(a.start_block);
+            std::sort(starts.begin(), starts.end());
+            starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
+            ensure_partitions(tx, starts, partitions);
             // COPY text format; stream_to escapes each field, so "\x..." reaches bytea's hex input.
             pqxx::stream_to copy(tx, "appointments",
-                                 std::vector<std::string>{"user_key", "locator", "trigger_kind", "payload_kind",
-                                                          "to_self_delay", "start_block", "blob"});
+                                 std::vector<std::string>{"loc_hi", "loc_lo", "user_key", "start_block", "to_self_delay",
+                                                          "trigger_kind", "payload_kind", "blob"});
             for (const auto& a : appointments) {
-                copy << std::make_tuple(keys[a.user_id], "\\x" + to_hex(a.locator), static_cast<int>(a.trigger),
-                                        static_cast<int>(a.payload), static_cast<long long>(a.to_self_delay),
-                                        static_cast<long long>(a.start_block), "\\x" + to_hex(a.blob));
+                copy << std::make_tuple(static_cast<long long>(loc_hi(a.locator)), static_cast<long long>(loc_lo(a.locator)),
+                                        keys[a.user_id], static_cast<long long>(a.start_block),
+                                        static_cast<long long>(a.to_self_delay), static_cast<int>(a.trigger),
+                                        static_cast<int>(a.payload), "\\x" + to_hex(a.blob));
             }
             copy.complete();
             adjust_count(tx, static_cast<long long>(appointments.size()));
             tx.commit();
+            partitions_.insert(created.begin(), created.end());
             return {};
         });
     }
@@ -177,9 +229,10 @@ public:
     Result<std::optional<AppointmentRecord>> get_appointment(const AppointmentKey& key) override {
         return read<std::optional<AppointmentRecord>>([&](pqxx::work& tx) {
             auto r = tx.exec_params(
-                "SELECT a.locator, u.user_id, a.trigger_kind, a.payload_kind, a.to_self_delay, a.start_block, a.blob "
-                "FROM appointments a JOIN users u USING (user_key) WHERE u.user_id = $1::bytea AND a.locator = $2::bytea",
-                param(key.user_id), param(key.locator));
+                "SELECT a.loc_hi, a.loc_lo, u.user_id, a.trigger_kind, a.payload_kind, a.to_self_delay, a.start_block, "
+                "a.blob FROM appointments a JOIN users u USING (user_key) WHERE u.user_id = $1::bytea AND a.loc_hi = $2 "
+                "AND a.loc_lo = $3",
+                param(key.user_id), static_cast<long long>(loc_hi(key.locator)), static_cast<long long>(loc_lo(key.locator)));
             return r.empty() ? std::optional<AppointmentRecord>() : std::optional<AppointmentRecord>(appointment_from(r[0]));
         });
     }
@@ -188,8 +241,8 @@ public:
         return read<std::optional<std::size_t>>([&](pqxx::work& tx) {
             auto r = tx.exec_params(
                 "SELECT octet_length(a.blob) FROM appointments a JOIN users u USING (user_key) "
-                "WHERE u.user_id = $1::bytea AND a.locator = $2::bytea",
-                param(key.user_id), param(key.locator));
+                "WHERE u.user_id = $1::bytea AND a.loc_hi = $2 AND a.loc_lo = $3",
+                param(key.user_id), static_cast<long long>(loc_hi(key.locator)), static_cast<long long>(loc_lo(key.locator)));
             return r.empty() ? std::optional<std::size_t>() : std::optional<std::size_t>(r[0][0].as<std::size_t>());
         });
     }
@@ -198,9 +251,10 @@ public:
         return read<std::vector<AppointmentRecord>>([&](pqxx::work& tx) {
             std::vector<AppointmentRecord> out;
             for (const auto& row : tx.exec_params(
-                     "SELECT a.locator, u.user_id, a.trigger_kind, a.payload_kind, a.to_self_delay, a.start_block, "
-                     "a.blob FROM appointments a JOIN users u USING (user_key) WHERE a.locator = $1::bytea",
-                     param(locator))) {
+                     "SELECT a.loc_hi, a.loc_lo, u.user_id, a.trigger_kind, a.payload_kind, a.to_self_delay, "
+                     "a.start_block, a.blob FROM appointments a JOIN users u USING (user_key) WHERE a.loc_hi = $1 "
+                     "AND a.loc_lo = $2",
+                     static_cast<long long>(loc_hi(locator)), static_cast<long long>(loc_lo(locator)))) {
                 out.push_back(appointment_from(row));
             }
             return out;
@@ -211,25 +265,27 @@ public:
         return read<std::vector<Locator>>([&](pqxx::work& tx) {
             std::vector<Locator> out;
             for (const auto& row : tx.exec_params(
-                     "SELECT a.locator FROM appointments a JOIN users u USING (user_key) "
-                     "WHERE u.user_id = $1::bytea ORDER BY a.locator", param(user))) {
-                out.push_back(array_from<16>(row[0]));
+                     "SELECT a.loc_hi, a.loc_lo FROM appointments a JOIN users u USING (user_key) "
+                     "WHERE u.user_id = $1::bytea", param(user))) {
+                out.push_back(locator_from(row[0], row[1]));
             }
+            std::sort(out.begin(), out.end());
             return out;
         });
     }
 
-    Status for_each_locator(const std::function<void(const Locator&)>& visit) override {
+    Status for_each_locator_prefix(const std::function<void(const Locator&)>& visit) override {
         auto done = read<bool>([&](pqxx::work& tx) {
-            // A cursor keeps memory flat over 10^8 rows.
-            pqxx::stateless_cursor<pqxx::cursor_base::read_only, pqxx::cursor_base::owned> cursor(
-                tx, "SELECT locator FROM appointments", "argus_locators", false);
-            for (std::size_t offset = 0;; offset += 100'000) {
-                pqxx::result r = cursor.retrieve(static_cast<pqxx::result::difference_type>(offset),
-                                                 static_cast<pqxx::result::difference_type>(offset + 100'000));
-                for (const auto& row : r) visit(array_from<16>(row[0]));
+            // Only loc_hi, from its index (an index-only scan reads a tenth of
+            // the table's pages); a cursor keeps memory flat over 10^8 rows.
+            tx.exec0("SET LOCAL enable_seqscan = off");
+            tx.exec0("DECLARE argus_locators NO SCROLL CURSOR FOR SELECT loc_hi FROM appointments");
+            for (;;) {
+                pqxx::result r = tx.exec("FETCH FORWARD 100000 FROM argus_locators");
+                for (const auto& row : r) visit(locator_of(row[0].as<std::int64_t>(), 0));
                 if (r.size() < 100'000) break;
             }
+            tx.exec0("CLOSE argus_locators");
             return true;
         });
         if (!done) return done.error();
@@ -441,19 +497,38 @@ private:
         }
     }
 
-    static Status apply(pqxx::work& tx, const Phase& phase, EffectsTracker& effects) {
+    // Partitions known to exist (guarded by the writer connection's mutex),
+    // and those a transaction under way created.
+    struct PartitionScope {
+        const std::set<std::uint32_t>& known;
+        std::set<std::uint32_t>& created;
+    };
+    static void ensure_partitions(pqxx::work& tx, const std::vector<std::uint32_t>& start_blocks, PartitionScope& scope) {
+        for (std::uint32_t start : start_blocks) {
+            std::uint32_t first = partition_of(start);
+            if (scope.known.count(first) || scope.created.count(first)) continue;
+            std::string name = "appointments_h" + std::to_string(first);
+            if (tx.exec1("SELECT to_regclass(" + tx.quote(name) + ") IS NULL")[0].as<bool>()) {
+                tx.exec0("CREATE TABLE " + name + " PARTITION OF appointments FOR VALUES FROM (" + std::to_string(first) +
+                         ") TO (" + std::to_string(static_cast<std::uint64_t>(first) + appointment_partition_blocks) + ")");
+            }
+            scope.created.insert(first);
+        }
+    }
+
+    static Status apply(pqxx::work& tx, const Phase& phase, EffectsTracker& effects, PartitionScope& partitions) {
         if (!of<PutUser>(phase).empty()) put_users(tx, of<PutUser>(phase));
         if (!of<PutSession>(phase).empty()) {
             if (auto ok = put_sessions(tx, of<PutSession>(phase)); !ok) return ok;
         }
         if (!of<PutAppointment>(phase).empty()) {
-            if (auto ok = put_appointments(tx, of<PutAppointment>(phase), effects); !ok) return ok;
+            if (auto ok = put_appointments(tx, of<PutAppointment>(phase), effects, partitions); !ok) return ok;
         }
-        if (!of<RemoveAppointment>(phase).empty()) remove_keys(tx, of<RemoveAppointment>(phase), "appointments", &effects);
+        if (!of<RemoveAppointment>(phase).empty()) remove_appointments(tx, of<RemoveAppointment>(phase), effects);
         if (!of<PutTracker>(phase).empty()) {
             if (auto ok = put_trackers(tx, of<PutTracker>(phase)); !ok) return ok;
         }
-        if (!of<RemoveTracker>(phase).empty()) remove_keys(tx, of<RemoveTracker>(phase), "trackers", nullptr);
+        if (!of<RemoveTracker>(phase).empty()) remove_trackers(tx, of<RemoveTracker>(phase));
         for (const auto* op : of<PutElectrumAccount>(phase)) {
             const auto& a = std::get<PutElectrumAccount>(*op).account;
             auto r = tx.exec_params("INSERT INTO electrum_accounts (user_key, username, password_hash) "
@@ -554,33 +629,51 @@ private:
         tx.exec0(sql.str());
     }
 
-    // `xmax = 0` in RETURNING tells a fresh insert from an update of an existing row.
-    static Status put_appointments(pqxx::work& tx, const Run& run, EffectsTracker& effects) {
+    // A write the tower knows to be new is inserted as is; any other first
+    // deletes the row it replaces (in whichever partition it is), so the
+    // RETURNING of that delete tells an update from an insert.
+    static Status put_appointments(pqxx::work& tx, const Run& run, EffectsTracker& effects, PartitionScope& partitions) {
         auto unique = last_per_key<PutAppointment>(run, [](const PutAppointment& op) {
             return effects_key(op.appointment.user_id, op.appointment.locator);
         });
+        std::vector<std::uint32_t> starts;
+        for (const auto* op : unique) starts.push_back(op->appointment.start_block);
+        ensure_partitions(tx, starts, partitions);
+        std::unordered_set<std::string> replaced;
+        std::ostringstream del;
+        std::size_t maybe = 0;
+        for (const auto* op : unique) {
+            if (op->known_new) continue;
+            const auto& a = op->appointment;
+            del << (maybe++ ? "," : "") << "(" << bytea(a.user_id) << "," << loc_hi(a.locator) << "::bigint,"
+                << loc_lo(a.locator) << "::bigint)";
+        }
+        if (maybe > 0) {
+            pqxx::result r = tx.exec(
+                "DELETE FROM appointments a USING users u, (VALUES " + del.str() +
+                ") AS v(user_id, loc_hi, loc_lo) WHERE u.user_id = v.user_id AND a.user_key = u.user_key "
+                "AND a.loc_hi = v.loc_hi AND a.loc_lo = v.loc_lo RETURNING a.user_key, a.loc_hi, a.loc_lo");
+            for (const auto& row : r) replaced.insert(row_key(row[0], locator_from(row[1], row[2])));
+        }
         std::ostringstream sql;
-        sql << "INSERT INTO appointments (user_key, locator, trigger_kind, payload_kind, to_self_delay, "
-               "start_block, blob) SELECT u.user_key, v.locator, v.trigger_kind, v.payload_kind, "
-               "v.to_self_delay, v.start_block, v.blob FROM (VALUES ";
+        sql << "INSERT INTO appointments (loc_hi, loc_lo, user_key, start_block, to_self_delay, trigger_kind, "
+               "payload_kind, blob) SELECT v.loc_hi, v.loc_lo, u.user_key, v.start_block, v.to_self_delay, "
+               "v.trigger_kind, v.payload_kind, v.blob FROM (VALUES ";
         for (std::size_t i = 0; i < unique.size(); ++i) {
             const auto& a = unique[i]->appointment;
-            sql << (i ? "," : "") << "(" << bytea(a.user_id) << "," << bytea(a.locator) << ","
-                << static_cast<int>(a.trigger) << "::smallint," << static_cast<int>(a.payload)
-                << "::smallint," << a.to_self_delay << "::bigint," << a.start_block << "::integer,"
+            sql << (i ? "," : "") << "(" << bytea(a.user_id) << "," << loc_hi(a.locator) << "::bigint,"
+                << loc_lo(a.locator) << "::bigint," << a.start_block << "::integer," << a.to_self_delay << "::bigint,"
+                << static_cast<int>(a.trigger) << "::smallint," << static_cast<int>(a.payload) << "::smallint,"
                 << bytea(a.blob) << ")";
         }
-        sql << ") AS v(user_id, locator, trigger_kind, payload_kind, to_self_delay, start_block, blob) "
-               "JOIN users u ON u.user_id = v.user_id "
-               "ON CONFLICT (user_key, locator) DO UPDATE SET trigger_kind = excluded.trigger_kind, "
-               "payload_kind = excluded.payload_kind, to_self_delay = excluded.to_self_delay, "
-               "start_block = excluded.start_block, blob = excluded.blob "
-               "RETURNING user_key, locator, (xmax = 0) AS inserted";
+        sql << ") AS v(user_id, loc_hi, loc_lo, start_block, to_self_delay, trigger_kind, payload_kind, blob) "
+               "JOIN users u ON u.user_id = v.user_id RETURNING user_key, loc_hi, loc_lo";
         pqxx::result r = tx.exec(sql.str());
         if (r.size() != unique.size()) return make_error(ErrorCode::storage, "appointment for unknown user");
         for (const auto& row : r) {
-            Locator locator = array_from<16>(row[1]);
-            effects.observed(row_key(row[0], locator), locator, !row[2].as<bool>(), true);
+            Locator locator = locator_from(row[1], row[2]);
+            std::string key = row_key(row[0], locator);
+            effects.observed(key, locator, replaced.count(key) > 0, true);
         }
         return {};
     }
@@ -645,35 +738,42 @@ private:
         return {};
     }
 
-    // A run of RemoveAppointment or RemoveTracker operations (same layout).
-    static void remove_keys(pqxx::work& tx, const Run& run, const std::string& table,
-                            EffectsTracker* effects) {
+    static void remove_appointments(pqxx::work& tx, const Run& run, EffectsTracker& effects) {
         std::ostringstream sql;
-        sql << "DELETE FROM " << table << " a USING users u, (VALUES ";
+        sql << "DELETE FROM appointments a USING users u, (VALUES ";
         for (std::size_t i = 0; i < run.size(); ++i) {
-            const AppointmentKey& k = std::holds_alternative<RemoveAppointment>(*run[i])
-                                          ? std::get<RemoveAppointment>(*run[i]).key
-                                          : std::get<RemoveTracker>(*run[i]).key;
+            const AppointmentKey& k = std::get<RemoveAppointment>(*run[i]).key;
+            sql << (i ? "," : "") << "(" << bytea(k.user_id) << "," << loc_hi(k.locator) << "::bigint,"
+                << loc_lo(k.locator) << "::bigint)";
+        }
+        sql << ") AS v(user_id, loc_hi, loc_lo) WHERE u.user_id = v.user_id AND a.user_key = u.user_key "
+               "AND a.loc_hi = v.loc_hi AND a.loc_lo = v.loc_lo RETURNING a.user_key, a.loc_hi, a.loc_lo";
+        for (const auto& row : tx.exec(sql.str())) {
+            Locator locator = locator_from(row[1], row[2]);
+            effects.observed(row_key(row[0], locator), locator, true, false);
+        }
+    }
+
+    static void remove_trackers(pqxx::work& tx, const Run& run) {
+        std::ostringstream sql;
+        sql << "DELETE FROM trackers a USING users u, (VALUES ";
+        for (std::size_t i = 0; i < run.size(); ++i) {
+            const AppointmentKey& k = std::get<RemoveTracker>(*run[i]).key;
             sql << (i ? "," : "") << "(" << bytea(k.user_id) << "," << bytea(k.locator) << ")";
         }
         sql << ") AS v(user_id, locator) WHERE u.user_id = v.user_id AND a.user_key = u.user_key "
-               "AND a.locator = v.locator RETURNING a.user_key, a.locator";
-        pqxx::result r = tx.exec(sql.str());
-        if (!effects) return;
-        for (const auto& row : r) {
-            Locator locator = array_from<16>(row[1]);
-            effects->observed(row_key(row[0], locator), locator, true, false);
-        }
+               "AND a.locator = v.locator";
+        tx.exec0(sql.str());
     }
 
     // The user's appointments (each reported), then the user; trackers cascade.
     static void remove_user(pqxx::work& tx, const UserId& user, EffectsTracker& effects) {
         pqxx::result r = tx.exec_params(
             "DELETE FROM appointments WHERE user_key = (SELECT user_key FROM users WHERE user_id = $1::bytea) "
-            "RETURNING user_key, locator",
+            "RETURNING user_key, loc_hi, loc_lo",
             param(user));
         for (const auto& row : r) {
-            Locator locator = array_from<16>(row[1]);
+            Locator locator = locator_from(row[1], row[2]);
             effects.observed(row_key(row[0], locator), locator, true, false);
         }
         tx.exec_params("DELETE FROM users WHERE user_id = $1::bytea", param(user));
@@ -686,13 +786,13 @@ private:
 
     static AppointmentRecord appointment_from(const pqxx::row& row) {
         AppointmentRecord a;
-        a.locator = array_from<16>(row[0]);
-        a.user_id = array_from<33>(row[1]);
-        a.trigger = static_cast<TriggerKind>(row[2].as<int>());
-        a.payload = static_cast<PayloadKind>(row[3].as<int>());
-        a.to_self_delay = row[4].as<std::uint32_t>();
-        a.start_block = row[5].as<std::uint32_t>();
-        a.blob = bytes_from(row[6]);
+        a.locator = locator_from(row[0], row[1]);
+        a.user_id = array_from<33>(row[2]);
+        a.trigger = static_cast<TriggerKind>(row[3].as<int>());
+        a.payload = static_cast<PayloadKind>(row[4].as<int>());
+        a.to_self_delay = row[5].as<std::uint32_t>();
+        a.start_block = row[6].as<std::uint32_t>();
+        a.blob = bytes_from(row[7]);
         return a;
     }
 

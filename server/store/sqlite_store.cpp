@@ -333,7 +333,7 @@ public:
         });
     }
 
-    Status for_each_locator(const std::function<void(const Locator&)>& visit) override {
+    Status for_each_locator_prefix(const std::function<void(const Locator&)>& visit) override {
         return with_reader([&](sqlite3* db) -> Status {
             Statement s(db, "SELECT locator FROM appointments");
             if (!s.ok()) return sqlite_error(db, "for_each_locator");

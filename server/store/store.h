@@ -160,6 +160,10 @@ struct PutUser {
 };
 struct PutAppointment {  // insert or replace
     AppointmentRecord appointment;
+    // The writer knows no appointment of this user has this locator (stored
+    // or being written): PostgreSQL then inserts without looking for one to
+    // replace in every partition. Wrong here means a duplicate row.
+    bool known_new = false;
 };
 struct RemoveAppointment {
     AppointmentKey key;
@@ -200,7 +204,9 @@ struct WriteBatch {
     std::vector<WriteOperation> operations;
 
     WriteBatch& put_user(UserRecord user) { return add(PutUser{std::move(user)}); }
-    WriteBatch& put_appointment(AppointmentRecord a) { return add(PutAppointment{std::move(a)}); }
+    WriteBatch& put_appointment(AppointmentRecord a, bool known_new = false) {
+        return add(PutAppointment{std::move(a), known_new});
+    }
     WriteBatch& remove_appointment(AppointmentKey key) { return add(RemoveAppointment{key}); }
     WriteBatch& put_tracker(TrackerRecord t) { return add(PutTracker{std::move(t)}); }
     WriteBatch& remove_tracker(AppointmentKey key) { return add(RemoveTracker{key}); }
@@ -255,8 +261,10 @@ public:
     virtual Result<WriteEffects> write(const WriteBatch& batch) = 0;
     // New appointments of existing users in bulk, in one transaction
     // (imports, the scale benchmark): PostgreSQL COPY, SQLite prepared
-    // inserts. A duplicate key or an unknown user fails the whole load.
-    // Reports no effects: a tower reads the store again when it starts.
+    // inserts. Every (user, locator) must be new, as for a PutAppointment
+    // known_new: a key twice in the load, or an unknown user, fails the whole
+    // load; one already stored is refused by SQLite, not looked for by
+    // PostgreSQL. Reports no effects: a tower reads the store again at start.
     virtual Status bulk_load_appointments(std::span<const AppointmentRecord> appointments) = 0;
     virtual Result<std::vector<UserRecord>> load_users() = 0;
     virtual Result<std::optional<UserRecord>> get_user(const UserId& user) = 0;
@@ -265,8 +273,9 @@ public:
     virtual Result<std::optional<std::size_t>> get_blob_size(const AppointmentKey& key) = 0;
     virtual Result<std::vector<AppointmentRecord>> find_by_locator(const Locator& locator) = 0;
     virtual Result<std::vector<Locator>> user_locators(const UserId& user) = 0;
-    // Streams every stored locator (building the watcher's in-memory index).
-    virtual Status for_each_locator(const std::function<void(const Locator&)>& visit) = 0;
+    // Streams every stored locator's first 8 bytes (building the watcher's
+    // in-memory index of prefixes): the other 8 bytes may be zero.
+    virtual Status for_each_locator_prefix(const std::function<void(const Locator&)>& visit) = 0;
     virtual Result<StoreCounts> counts() = 0;
 
     virtual Result<std::vector<TrackerRecord>> load_trackers() = 0;

@@ -57,7 +57,7 @@ Status TowerService::start() {
         if (auto ok = reload_users(); !ok) return ok;
     }
     if (auto counts = store_.counts(); counts) index_.reserve(counts->appointments);
-    if (auto ok = store_.for_each_locator([&](const Locator& l) { index_.insert(l); }); !ok) return ok;
+    if (auto ok = store_.for_each_locator_prefix([&](const Locator& l) { index_.insert(l); }); !ok) return ok;
     committer_ = std::make_unique<GroupCommitter>(
         store_, [this](const Error& e) { on_commit_failure(e); },
         [this](const store::WriteEffects& effects) { apply_to_index(effects); }, clock_);
@@ -257,7 +257,8 @@ void TowerService::add_appointment(AddAppointmentRequest request,
     record.blob = std::move(request.encrypted_blob);
     store::WriteBatch batch;
     batch.put_user(state->record);
-    batch.put_appointment(record);
+    // Nothing pending, and the index (or the store) had nothing: a new row.
+    batch.put_appointment(record, !old_size.has_value());
     std::uint32_t expiry = state->record.subscription_expiry;
 
     auto shared_done = std::make_shared<std::function<void(ApiResult<AddAppointmentReply>)>>(std::move(done));
@@ -520,12 +521,22 @@ void TowerService::state_update(const PublicKey& session_key, wtwire::StateUpdat
     record.payload = store::PayloadKind::encrypted_justice_kit;
     record.start_block = height;
     record.blob = std::move(update.encrypted_blob);
+    // A hint seen before (pending, or maybe stored) may replace a row; any
+    // other is new. Pending hints are tracked as the teos path tracks locators.
+    bool known_new = !state->pending.count(record.locator) && !index_.maybe_contains(record.locator);
+    std::uint64_t sequence = ++state->next_sequence;
+    state->pending[record.locator] = {record.blob.size(), sequence};
     store::WriteBatch batch;
-    batch.put_user(state->record).put_session(*decision.session).put_appointment(record);
+    batch.put_user(state->record).put_session(*decision.session).put_appointment(record, known_new);
     std::uint16_t last_applied = decision.last_applied;
     auto shared_done = std::make_shared<std::function<void(WtwireReply)>>(std::move(done));
     bool queued = committer_->submit(
-        std::move(batch), [this, last_applied, record = std::move(record), shared_done](const Status& status) mutable {
+        std::move(batch), [this, state, sequence, last_applied, record = std::move(record), shared_done](const Status& status) mutable {
+            {
+                std::lock_guard lock(state->mutex);
+                auto p = state->pending.find(record.locator);
+                if (p != state->pending.end() && p->second.second == sequence) state->pending.erase(p);
+            }
             if (!status) return (*shared_done)(WtwireReply{wtwire::code::temporary_failure, 0, {}});
             // Indexed already; blocks scanned before are the watcher's to re-check.
             if (hooks_.on_appointment_stored) hooks_.on_appointment_stored(std::move(record));
@@ -719,7 +730,7 @@ void TowerService::electrum_add_sweep(const store::UserId& account, const OutPoi
     record.start_block = chain.height;
     record.blob = std::move(blob);
     store::WriteBatch batch;
-    batch.put_user(state->record).put_electrum_channel(channel->second).put_appointment(record);
+    batch.put_user(state->record).put_electrum_channel(channel->second).put_appointment(record, !old_size.has_value());
     auto shared_done = std::make_shared<std::function<void(ApiResult<bool>)>>(std::move(done));
     bool queued = committer_->submit(std::move(batch), [this, state, sequence, record = std::move(record),
                                                         shared_done](const Status& status) mutable {

@@ -262,7 +262,10 @@ int main(int argc, char** argv) {
 
     // --- build: users, then N appointments in chunks, through the store's bulk loader
     const std::uint32_t bulk_users = 1000, expiring_users = 10;
-    const std::uint32_t expiring_at = 20;  // subscription expiry height of the expiring users
+    // The store holds 100 days of appointments (start heights spread over
+    // 14,400 blocks); the chain's tip is just past them, where new ones land.
+    const std::uint32_t history_blocks = 14'400, tip = history_blocks + 20;
+    const std::uint32_t expiring_at = tip + 10;  // subscription expiry height of the expiring users
     const std::size_t expiring = args.appointments / 100;
     std::mt19937_64 rng(42);
     std::vector<Transaction> disputes;
@@ -291,7 +294,7 @@ int main(int argc, char** argv) {
                 std::memcpy(a.blob.data() + k, &r, 8);
             }
             a.to_self_delay = 144;
-            a.start_block = 5;
+            a.start_block = 10 + static_cast<std::uint32_t>(i * history_blocks / args.appointments);
             if (i >= expiring && (i - expiring) % (args.appointments / 10) == 7 && disputes.size() < 10) {
                 // A breach to find later: the locator of a real dispute, its penalty encrypted.
                 Transaction dispute = random_transaction(rng), penalty = random_transaction(rng);
@@ -327,7 +330,7 @@ int main(int argc, char** argv) {
     rpc_port = json::parse(wait_for_file(dir.path() + "/sim.ports")).at("rpc_port").get<std::uint16_t>();
     chain::BitcoindRpc rpc(chain::RpcEndpoint{"127.0.0.1", rpc_port, "u", "p", "", std::chrono::seconds(60)});
     const std::string address = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080";
-    if (!rpc.call("generatetoaddress", json::array({10, address}))) fail("the chain simulator does not answer");
+    if (!rpc.call("generatetoaddress", json::array({tip, address}))) fail("the chain simulator does not answer");
     std::vector<std::string> tower_argv = {ARGUS_TOWER_BINARY, "--data-dir", dir.path() + "/tower", "--api-port", "0",
                                            "--wtwire-port", "0", "--admin-port", "0", "--metrics-port", "0",
                                            "--bitcoind-rpc-port", std::to_string(rpc_port), "--bitcoind-rpc-user", "u",
@@ -394,7 +397,7 @@ int main(int argc, char** argv) {
     }
     std::uint64_t checkpoints_before = args.store == "postgres" ? checkpoints(conninfo) : 0;
     // A day's expiry in the middle of the run: the expiring users' subscriptions
-    // end (height 20 + expiry delta 6), and the tower deletes their appointments.
+    // end (tip + 10, + expiry delta 6), and the tower deletes their appointments.
     double expiry_s = -1;
     std::size_t expired = 0;
     std::thread expiry([&] {
@@ -441,7 +444,7 @@ int main(int argc, char** argv) {
         SeededRng seed(7);
         tower::LocatorIndex index(seed);
         auto t = BenchClock::now();
-        if (auto ok = store->for_each_locator([&](const Locator& l) { index.insert(l); }); !ok) fail(ok.error().message);
+        if (auto ok = store->for_each_locator_prefix([&](const Locator& l) { index.insert(l); }); !ok) fail(ok.error().message);
         double index_s = seconds_since(t);
         Block block;
         for (std::size_t i = 0; i < 20'000; ++i) block.transactions.push_back(random_transaction(rng));
@@ -456,7 +459,7 @@ int main(int argc, char** argv) {
             watch::WatchCore core;
             auto start = BenchClock::now();
             auto parsed = std::make_shared<const Block>(parse_block(raw).value());
-            auto view = watch::make_block_view(parsed, parsed->header.hash(), 1000, false);
+            auto view = watch::make_block_view(parsed, parsed->header.hash(), tip + 100, false);
             auto event = watch::read_block_candidates(view, index, *store);
             if (!event) fail("candidates: " + event.error().message);
             watch::Round round;

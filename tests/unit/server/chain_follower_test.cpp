@@ -167,8 +167,8 @@ public:
         return inner_->find_by_locator(l);
     }
     Result<std::vector<Locator>> user_locators(const store::UserId& u) override { return inner_->user_locators(u); }
-    Status for_each_locator(const std::function<void(const Locator&)>& visit) override {
-        return inner_->for_each_locator(visit);
+    Status for_each_locator_prefix(const std::function<void(const Locator&)>& visit) override {
+        return inner_->for_each_locator_prefix(visit);
     }
     Result<store::StoreCounts> counts() override { return inner_->counts(); }
     Result<std::vector<store::TrackerRecord>> load_trackers() override { return inner_->load_trackers(); }

@@ -90,7 +90,7 @@ void run_conformance(const std::function<std::unique_ptr<Store>()>& open, const 
     CHECK(same_locator.size() == 2);
     CHECK(store->user_locators(user(1)).value() == std::vector<Locator>{locator(1), locator(2)});
     std::size_t visited = 0;
-    REQUIRE(store->for_each_locator([&](const Locator&) { ++visited; }));
+    REQUIRE(store->for_each_locator_prefix([&](const Locator&) { ++visited; }));
     CHECK(visited == 3);
     CHECK(store->counts()->users == 2);
     CHECK(store->counts()->appointments == 3);
@@ -350,7 +350,8 @@ void run_conformance(const std::function<std::unique_ptr<Store>()>& open, const 
         std::vector<AppointmentRecord> unknown_user = {appointment(bulk_user.user_id, locator(201), 10, 1),
                                               appointment(user(78), locator(202), 10, 1)};  // unknown user
         CHECK_FALSE(store->bulk_load_appointments(unknown_user));
-        std::vector<AppointmentRecord> duplicate = {appointment(bulk_user.user_id, locator(203), 10, 1), rows[0]};
+        std::vector<AppointmentRecord> duplicate = {appointment(bulk_user.user_id, locator(203), 10, 1),
+                                                    appointment(bulk_user.user_id, locator(203), 12, 2)};
         CHECK_FALSE(store->bulk_load_appointments(duplicate));
         CHECK(store->counts()->appointments == before + 3);
         CHECK_FALSE(store->get_appointment({locator(201), bulk_user.user_id}).value().has_value());
@@ -548,4 +549,55 @@ TEST_CASE("store: opening PostgreSQL waits for a write transaction still under w
     restart.join();
     REQUIRE(second);
     CHECK(second->get_user(user(1)).value()->available_slots == 9);  // reads what the zombie committed
+}
+
+TEST_CASE("store: postgres keeps appointments in partitions of 144 blocks by start height, and a write that is not known new replaces the row in any partition") {
+    auto pg = test::TemporaryPostgres::start();
+    auto store = open_postgres_store(pg->connection_string()).value();
+    UserRecord u{user(5), 1000, 1, 100000};
+    REQUIRE(store->write(WriteBatch{}.put_user(u)));
+    AppointmentRecord first = appointment(u.user_id, locator(9, 9), 40, 1);
+    first.start_block = 10;
+    AppointmentRecord second = appointment(u.user_id, locator(10), 40, 2);
+    second.start_block = 150;
+    auto effects = store->write(WriteBatch{}.put_appointment(first, true).put_appointment(second, true)).value();
+    CHECK(effects.inserted.size() == 2);
+    auto partitions = [&] {
+        pqxx::connection c(pg->connection_string());
+        pqxx::work tx(c);
+        std::vector<std::string> names;
+        for (const auto& row : tx.exec("SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i JOIN pg_class c "
+                                       "ON c.oid = i.inhrelid WHERE i.inhparent = 'appointments'::regclass ORDER BY 1")) {
+            names.push_back(row[0].as<std::string>() + " " + row[1].as<std::string>());
+        }
+        return names;
+    };
+    CHECK(partitions() == std::vector<std::string>{"appointments_h0 FOR VALUES FROM (0) TO (144)",
+                                                   "appointments_h144 FOR VALUES FROM (144) TO (288)"});
+    // An update of `first` written at a later height (not known new): the row
+    // in partition h0 goes, the new one is in h288; one row, reported as an update.
+    AppointmentRecord update = first;
+    update.start_block = 300;
+    update.blob = Bytes(55, 7);
+    auto updated = store->write(WriteBatch{}.put_appointment(update)).value();
+    CHECK(updated.inserted.empty());
+    CHECK(updated.removed.empty());
+    CHECK(store->find_by_locator(first.locator).value() == std::vector<AppointmentRecord>{update});
+    CHECK(store->counts()->appointments == 2);
+    CHECK(partitions().size() == 3);
+    // The same locator for another user is another appointment.
+    UserRecord other{user(6), 1000, 1, 100000};
+    AppointmentRecord theirs = appointment(other.user_id, first.locator, 40, 3);
+    REQUIRE(store->write(WriteBatch{}.put_user(other).put_appointment(theirs, true)));
+    CHECK(store->find_by_locator(first.locator).value().size() == 2);
+    // Removal and a user's removal find rows in every partition.
+    CHECK(store->write(WriteBatch{}.remove_appointment({second.locator, u.user_id})).value().removed.size() == 1);
+    CHECK(store->write(WriteBatch{}.remove_user(u.user_id)).value().removed.size() == 1);
+    CHECK(store->counts()->appointments == 1);
+    CHECK(store->user_locators(other.user_id).value() == std::vector<Locator>{first.locator});
+    // The prefix stream: the first 8 bytes of each locator.
+    std::vector<Locator> prefixes;
+    REQUIRE(store->for_each_locator_prefix([&](const Locator& l) { prefixes.push_back(l); }));
+    REQUIRE(prefixes.size() == 1);
+    CHECK(std::equal(prefixes[0].begin(), prefixes[0].begin() + 8, first.locator.begin()));
 }
