@@ -228,21 +228,16 @@ public:
 
     Result<std::optional<AppointmentRecord>> get_appointment(const AppointmentKey& key) override {
         return read<std::optional<AppointmentRecord>>([&](pqxx::work& tx) {
-            auto r = tx.exec_params(
-                "SELECT a.loc_hi, a.loc_lo, u.user_id, a.trigger_kind, a.payload_kind, a.to_self_delay, a.start_block, "
-                "a.blob FROM appointments a JOIN users u USING (user_key) WHERE u.user_id = $1::bytea AND a.loc_hi = $2 "
-                "AND a.loc_lo = $3",
-                param(key.user_id), static_cast<long long>(loc_hi(key.locator)), static_cast<long long>(loc_lo(key.locator)));
+            auto r = tx.exec_prepared("get_appointment", pqxx::binarystring(key.user_id.data(), key.user_id.size()),
+                                      static_cast<long long>(loc_hi(key.locator)), static_cast<long long>(loc_lo(key.locator)));
             return r.empty() ? std::optional<AppointmentRecord>() : std::optional<AppointmentRecord>(appointment_from(r[0]));
         });
     }
 
     Result<std::optional<std::size_t>> get_blob_size(const AppointmentKey& key) override {
         return read<std::optional<std::size_t>>([&](pqxx::work& tx) {
-            auto r = tx.exec_params(
-                "SELECT octet_length(a.blob) FROM appointments a JOIN users u USING (user_key) "
-                "WHERE u.user_id = $1::bytea AND a.loc_hi = $2 AND a.loc_lo = $3",
-                param(key.user_id), static_cast<long long>(loc_hi(key.locator)), static_cast<long long>(loc_lo(key.locator)));
+            auto r = tx.exec_prepared("get_blob_size", pqxx::binarystring(key.user_id.data(), key.user_id.size()),
+                                      static_cast<long long>(loc_hi(key.locator)), static_cast<long long>(loc_lo(key.locator)));
             return r.empty() ? std::optional<std::size_t>() : std::optional<std::size_t>(r[0][0].as<std::size_t>());
         });
     }
@@ -250,11 +245,8 @@ public:
     Result<std::vector<AppointmentRecord>> find_by_locator(const Locator& locator) override {
         return read<std::vector<AppointmentRecord>>([&](pqxx::work& tx) {
             std::vector<AppointmentRecord> out;
-            for (const auto& row : tx.exec_params(
-                     "SELECT a.loc_hi, a.loc_lo, u.user_id, a.trigger_kind, a.payload_kind, a.to_self_delay, "
-                     "a.start_block, a.blob FROM appointments a JOIN users u USING (user_key) WHERE a.loc_hi = $1 "
-                     "AND a.loc_lo = $2",
-                     static_cast<long long>(loc_hi(locator)), static_cast<long long>(loc_lo(locator)))) {
+            for (const auto& row : tx.exec_prepared("find_by_locator", static_cast<long long>(loc_hi(locator)),
+                                                    static_cast<long long>(loc_lo(locator)))) {
                 out.push_back(appointment_from(row));
             }
             return out;
@@ -802,6 +794,7 @@ private:
         try {
             if (!connection.conn || !connection.conn->is_open()) {
                 connection.conn = std::make_unique<pqxx::connection>(conninfo_);
+                prepare_statements(*connection.conn);
             }
             return f(*connection.conn);
         } catch (const pqxx::broken_connection& e) {
@@ -813,6 +806,23 @@ private:
         } catch (const std::exception& e) {
             return make_error(ErrorCode::storage, std::string("postgres: ") + e.what());
         }
+    }
+
+    // Lookups of appointments by locator cannot be pruned to one partition:
+    // planned once per connection (a generic plan over every partition), not
+    // at each call, which costs more than the lookup with 100 partitions.
+    static void prepare_statements(pqxx::connection& c) {
+        c.set_variable("plan_cache_mode", "force_generic_plan");
+        c.prepare("find_by_locator",
+                  "SELECT a.loc_hi, a.loc_lo, u.user_id, a.trigger_kind, a.payload_kind, a.to_self_delay, a.start_block, "
+                  "a.blob FROM appointments a JOIN users u USING (user_key) WHERE a.loc_hi = $1 AND a.loc_lo = $2");
+        c.prepare("get_appointment",
+                  "SELECT a.loc_hi, a.loc_lo, u.user_id, a.trigger_kind, a.payload_kind, a.to_self_delay, a.start_block, "
+                  "a.blob FROM appointments a JOIN users u USING (user_key) WHERE u.user_id = $1 AND a.loc_hi = $2 "
+                  "AND a.loc_lo = $3");
+        c.prepare("get_blob_size",
+                  "SELECT octet_length(a.blob) FROM appointments a JOIN users u USING (user_key) "
+                  "WHERE u.user_id = $1 AND a.loc_hi = $2 AND a.loc_lo = $3");
     }
 
     template <class T, class F>

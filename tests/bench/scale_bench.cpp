@@ -159,8 +159,11 @@ DiskUse disk_use(const Args& args, const std::string& conninfo, const std::strin
     if (args.store == "postgres") {
         pqxx::connection c(conninfo);
         pqxx::work tx(c);
+        // The table and, when it is partitioned, every partition (the parent holds nothing).
         auto r = tx.exec1(
-            "SELECT pg_table_size('appointments'), pg_indexes_size('appointments'), pg_total_relation_size('appointments')");
+            "SELECT sum(pg_table_size(c.oid)), sum(pg_indexes_size(c.oid)), sum(pg_total_relation_size(c.oid)) "
+            "FROM pg_class c WHERE c.oid = 'appointments'::regclass OR c.oid IN "
+            "(SELECT inhrelid FROM pg_inherits WHERE inhparent = 'appointments'::regclass)");
         d.table = r[0].as<double>() / n;
         d.indexes = r[1].as<double>() / n;
         d.total = r[2].as<double>() / n;
@@ -400,9 +403,11 @@ int main(int argc, char** argv) {
     // end (tip + 10, + expiry delta 6), and the tower deletes their appointments.
     double expiry_s = -1;
     std::size_t expired = 0;
+    double expiry_started_at = 0;
     std::thread expiry([&] {
         std::this_thread::sleep_for(std::chrono::seconds(args.seconds / 3));
         auto t = BenchClock::now();
+        expiry_started_at = args.seconds / 3.0;
         if (!rpc.call("generatetoaddress", json::array({20, address}))) return;
         while (seconds_since(t) < args.seconds) {
             json now = admin_info();
@@ -418,19 +423,28 @@ int main(int argc, char** argv) {
     expiry.join();
     std::uint64_t checkpoints_during = args.store == "postgres" ? checkpoints(conninfo) - checkpoints_before : 0;
     std::size_t whole_seconds = std::min(load.per_second.size(), static_cast<std::size_t>(args.seconds));
-    std::size_t slowest = SIZE_MAX, fastest = 0;
+    std::size_t slowest = SIZE_MAX, fastest = 0, slowest_at = 0;
     for (std::size_t s = 0; s < whole_seconds; ++s) {
+        if (load.per_second[s] < slowest) slowest_at = s;
         slowest = std::min(slowest, load.per_second[s]);
         fastest = std::max(fastest, load.per_second[s]);
+    }
+    std::string seconds_below;  // every second under half the average, with its offset
+    for (std::size_t s = 0; s < whole_seconds; ++s) {
+        if (static_cast<double>(load.per_second[s]) < load.rate() / 2) {
+            seconds_below += " t=" + std::to_string(s) + ":" + std::to_string(load.per_second[s]);
+        }
     }
     double average = load.rate();
     std::printf("sustained: %.0f appointments/s durable over %.0f s (%zu), p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, errors %zu\n",
                 average, load.elapsed_s, load.latencies_ms.size(), load.percentile(0.50), load.percentile(0.99),
                 load.percentile(0.999), load.errors + load.transport_errors);
-    std::printf("sustained: slowest second %zu (%.2f of the average), fastest %zu; checkpoints during the run: %llu\n", slowest,
-                static_cast<double>(slowest) / average, fastest, static_cast<unsigned long long>(checkpoints_during));
-    std::printf("expiry: %zu appointments of %u expired users removed %.1f s after their block, while ingesting\n", expired,
-                expiring_users, expiry_s);
+    std::printf("sustained: slowest second %zu at t=%zu s (%.2f of the average), fastest %zu; checkpoints during the run: %llu\n",
+                slowest, slowest_at, static_cast<double>(slowest) / average, fastest,
+                static_cast<unsigned long long>(checkpoints_during));
+    std::printf("sustained: seconds under half the average:%s\n", seconds_below.empty() ? " none" : seconds_below.c_str());
+    std::printf("expiry: %zu appointments of %u expired users removed %.1f s after their block (mined at t=%.0f s), while ingesting\n",
+                expired, expiring_users, expiry_s, expiry_started_at);
     std::size_t total_after = admin_info()["appointments"].get<std::size_t>();
     DiskUse after = disk_use(args, conninfo, sqlite_path, total_after);
     std::printf("disk after the run: %.0f B per appointment (table %.0f, indexes %.0f) over %zu appointments: %.2fx\n",
