@@ -395,42 +395,18 @@ Result<std::uint64_t> TowerService::remove_user(const store::UserId& user) {
     return remove_users({user});
 }
 
-namespace {
-constexpr std::size_t removal_chunk = 2'000;  // appointments removed per transaction when users go
-}  // namespace
-
 Result<std::uint64_t> TowerService::remove_users(const std::vector<store::UserId>& users) {
     if (users.empty()) return std::uint64_t{0};
     if (!healthy() && !try_resync()) return make_error(ErrorCode::unavailable, "store unavailable");
-    // What is reported; the index follows what the transactions really deleted.
+    // What is reported; the index follows what the transaction really deleted.
     std::uint64_t appointments = 0;
-    std::vector<store::AppointmentKey> keys;
     for (const auto& user : users) {
         auto locators = store_.user_locators(user);
         if (!locators) return locators.error();
         appointments += locators->size();
-        for (const auto& l : *locators) keys.push_back({l, user});
     }
-    // Out of memory first (below), so nothing more is admitted for them; then
-    // their appointments in chunks, each one commit among the others, so a
-    // day's expiry of 10^5 rows never holds ingestion up for its whole
-    // length; then the users themselves (and whatever was queued meanwhile).
-    auto remove_chunks = [&]() -> Status {
-        for (std::size_t first = 0; first < keys.size(); first += removal_chunk) {
-            store::WriteBatch chunk;
-            for (std::size_t i = first; i < std::min(keys.size(), first + removal_chunk); ++i) chunk.remove_appointment(keys[i]);
-            std::promise<Status> done;
-            auto f = done.get_future();
-            if (!committer_->submit(std::move(chunk), [&done](const Status& st) { done.set_value(st); })) {
-                return make_error(ErrorCode::unavailable, "tower is shutting down");
-            }
-            if (auto ok = f.get(); !ok) return ok;
-        }
-        return {};
-    };
     std::promise<Status> committed;
     auto future = committed.get_future();
-    store::WriteBatch removal;
     {
         // Out of memory first, under the exclusive lock: nothing more is
         // admitted for these users, and what was admitted before is queued
@@ -446,13 +422,10 @@ Result<std::uint64_t> TowerService::remove_users(const std::vector<store::UserId
             }
             batch.remove_user(user);
         }
-        removal = std::move(batch);
+        bool queued = committer_->submit(std::move(batch), [&committed](const Status& s) { committed.set_value(s); });
+        if (!queued) return make_error(ErrorCode::unavailable, "tower is shutting down");
     }
-    // A failure reloads the users from the store: they come back, with what
-    // was not yet removed, and the next block removes them again.
-    if (auto ok = remove_chunks(); !ok) return ok.error();
-    bool queued = committer_->submit(std::move(removal), [&committed](const Status& st) { committed.set_value(st); });
-    if (!queued) return make_error(ErrorCode::unavailable, "tower is shutting down");
+    // A failure reloads the users from the store: they come back, unremoved.
     if (auto ok = future.get(); !ok) return ok.error();
     return appointments;
 }

@@ -323,37 +323,10 @@ TEST_CASE("follower: remove_user goes through the committer and the index follow
     REQUIRE(w.add(d.appointment));
     auto parts_before = w.service->committer_stats().parts;
     CHECK(w.service->remove_user(w.alice.id()).value() == 1);
-    // Its appointments in chunks of at most 2,000 (here one), then the user.
-    CHECK(w.service->committer_stats().parts == parts_before + 2);
+    CHECK(w.service->committer_stats().parts == parts_before + 1);
     CHECK_FALSE(w.index.maybe_contains(d.appointment.locator));
     CHECK_FALSE(w.store.get_user(w.alice.id()).value().has_value());
     CHECK_FALSE(w.service->get_user(w.alice.id()).has_value());
-}
-
-TEST_CASE("follower: a user with 4,500 appointments is removed in chunks of 2,000, each its own commit, and nothing is left") {
-    World w;
-    std::vector<std::future<bool>> acks;
-    std::vector<Locator> locators;
-    for (std::uint32_t i = 0; i < 4'500; ++i) {
-        store::AppointmentRecord a;
-        a.user_id = w.alice.id();
-        a.locator[0] = static_cast<std::uint8_t>(i >> 8);
-        a.locator[1] = static_cast<std::uint8_t>(i);
-        a.locator[15] = 0x5a;
-        a.blob = Bytes(1, 1);
-        a.to_self_delay = 144;
-        locators.push_back(a.locator);
-        acks.push_back(w.add_async(a));
-    }
-    for (auto& a : acks) REQUIRE(a.get());
-    REQUIRE(w.store.counts()->appointments == 4'500);
-    auto parts_before = w.service->committer_stats().parts;
-    CHECK(w.service->remove_user(w.alice.id()).value() == 4'500);
-    CHECK(w.service->committer_stats().parts == parts_before + 4);  // 2,000 + 2,000 + 500, then the user
-    CHECK(w.store.counts()->appointments == 0);
-    CHECK(w.index.size() == 0);
-    for (const auto& l : locators) CHECK_FALSE(w.index.maybe_contains(l));
-    CHECK_FALSE(w.store.get_user(w.alice.id()).value().has_value());
 }
 
 TEST_CASE("follower: bitcoind down while broadcasting a penalty: the block is retried, nothing is lost") {
