@@ -15,6 +15,7 @@
 #include "common/hex.h"
 #include "common/watchtower_crypto.h"
 #include "server/chain/chain_source.h"
+#include "tests/bench/counting_broadcaster.h"
 #include "server/store/store.h"
 #include "server/tower/locator_index.h"
 #include "server/watch/chain_follower.h"
@@ -35,14 +36,6 @@ std::size_t rss_bytes() {
     return resident * 4096;
 }
 
-struct CountingBroadcaster final : chain::Broadcaster {
-    std::size_t sent = 0;
-    chain::BroadcastResult broadcast(const Transaction&) override {
-        ++sent;
-        return {chain::BroadcastResult::Kind::accepted, 0, ""};
-    }
-    Result<bool> in_mempool(const Txid&) override { return true; }
-};
 
 
 }  // namespace
@@ -98,7 +91,7 @@ int main(int argc, char** argv) {
             std::size_t breaches = 0;
             for (int r = 0; r < 2 * rounds; ++r) {
                 bool hints = r % 2 == 1;
-                CountingBroadcaster broadcaster;
+                bench::CountingBroadcaster broadcaster;
                 watch::WatchCore core;
                 auto start = BenchClock::now();
                 // RPC hex decoding excluded; parsing included. The follower's

@@ -34,6 +34,7 @@
 #include "common/watchtower_crypto.h"
 #include "net/bitcoind_rpc.h"
 #include "server/chain/chain_source.h"
+#include "tests/bench/counting_broadcaster.h"
 #include "server/store/store.h"
 #include "server/tower/locator_index.h"
 #include "server/watch/chain_follower.h"
@@ -140,14 +141,6 @@ double pgbench_tps(TemporaryPostgres& pg, int clients) {
     return tps;
 }
 
-struct CountingBroadcaster final : chain::Broadcaster {
-    std::size_t sent = 0;
-    chain::BroadcastResult broadcast(const Transaction&) override {
-        ++sent;
-        return {chain::BroadcastResult::Kind::accepted, 0, ""};
-    }
-    Result<bool> in_mempool(const Txid&) override { return true; }
-};
 
 struct DiskUse {
     double table = 0, indexes = 0, total = 0;  // bytes per appointment
@@ -469,7 +462,7 @@ int main(int argc, char** argv) {
         std::size_t breaches = 0;
         const int rounds = 10;
         for (int r = 0; r < rounds; ++r) {
-            CountingBroadcaster broadcaster;
+            bench::CountingBroadcaster broadcaster;
             watch::WatchCore core;
             auto start = BenchClock::now();
             auto parsed = std::make_shared<const Block>(parse_block(raw).value());
