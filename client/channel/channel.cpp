@@ -1,5 +1,8 @@
 #include "client/channel/channel.h"
 
+#include <algorithm>
+#include <limits>
+
 #include "common/bolt3_keys.h"
 #include "common/bolt3_scripts.h"
 #include "common/check.h"
@@ -183,6 +186,117 @@ Result<Transaction> WatchedChannel::justice_transaction(const ChannelState& stat
     bolt3::JusticeRequest request{bolt3::revocable_outputs(revoked), destination, feerate_per_kw};
     // build_justice_transaction verifies every input's signature against its BIP143 sighash.
     return bolt3::build_justice_transaction(request, *revocation);
+}
+
+Status KitPolicy::validate() const {
+    if (floor_feerate < 0) return make_error(ErrorCode::invalid_argument, "kit floor fee rate is negative");
+    if (!(max_fee_share > 0.0 && max_fee_share <= 1.0)) {
+        return make_error(ErrorCode::invalid_argument, "kit max fee share must be in (0, 1]");
+    }
+    if (max_fee <= 0 || max_fee > std::numeric_limits<std::uint32_t>::max()) {
+        return make_error(ErrorCode::invalid_argument, "kit max fee must be 1..4294967295 sat");
+    }
+    if (rungs == 0 || rungs > kit::max_rungs) {
+        return make_error(ErrorCode::invalid_argument, "kit rungs must be 1.." + std::to_string(kit::max_rungs));
+    }
+    return {};
+}
+
+std::int64_t kit_budget(const KitPolicy& policy, std::int64_t amount) {
+    auto share = static_cast<std::int64_t>(static_cast<double>(amount) * policy.max_fee_share);
+    return std::min({share, policy.max_fee, amount - kit::min_output});
+}
+
+Result<WatchedChannel::BuiltKit> WatchedChannel::penalty_kit(const ChannelState& state, const Bytes& destination,
+                                                             const KitPolicy& policy) const {
+    if (auto ok = policy.validate(); !ok) return ok.error();
+    auto secret = revealed_secret(state.commitment_number);
+    if (!secret) {
+        return make_error(ErrorCode::not_found,
+                          "commitment " + std::to_string(state.commitment_number) + " has not been revoked");
+    }
+    auto per_commitment_secret = PrivateKey::from_bytes(*secret);
+    if (!per_commitment_secret) return per_commitment_secret.error();
+    auto revocation = bolt3::derive_revocation_privkey(material_.revocation_basepoint_secret, *per_commitment_secret);
+    if (!revocation) return revocation.error();
+    PublicKey point = per_commitment_secret->public_key();
+    bolt3::CommitmentParams params = remote_commitment_params();
+    bolt3::CommitmentKeys keys = remote_commitment_keys(point);
+    bolt3::CommitmentState remote_state = mirrored(state);
+    bolt3::Commitment revoked = bolt3::build_commitment(params, keys, remote_state);
+
+    BuiltKit built;
+    built.commitment_txid = revoked.tx.txid();
+    kit::PenaltyKit& k = built.kit;
+    k.anchors = params.anchors;
+    k.to_self_delay = params.to_self_delay;
+    k.revocation_pubkey = keys.revocation_pubkey.bytes();
+    k.local_delayed_pubkey = keys.local_delayed_pubkey.bytes();
+    k.local_htlc_pubkey = keys.local_htlc_pubkey.bytes();
+    k.remote_htlc_pubkey = keys.remote_htlc_pubkey.bytes();
+    k.sweep_script = destination;
+
+    // Fees set from the policy; false when the output cannot pay the floor.
+    auto ladder = [&](kit::Part& part) {
+        auto fees = kit::fee_ladder(policy.floor_feerate, kit_budget(policy, part.amount),
+                                    kit::max_penalty_vsize(k, part), policy.rungs);
+        for (std::uint32_t fee : fees) part.rungs.push_back(kit::Rung{fee, {}});
+        return !fees.empty();
+    };
+    std::vector<kit::Part> second_stages;
+    for (std::size_t i = 0; i < revoked.outputs.size(); ++i) {
+        const bolt3::CommitmentOutput& out = revoked.outputs[i];
+        kit::Part part;
+        part.vout = static_cast<std::uint16_t>(i);
+        part.amount = revoked.tx.outputs[i].value;
+        if (out.kind == bolt3::OutputKind::to_local) {
+            part.kind = kit::PartKind::to_local;
+        } else if (out.kind == bolt3::OutputKind::offered_htlc || out.kind == bolt3::OutputKind::received_htlc) {
+            part.kind = out.kind == bolt3::OutputKind::offered_htlc ? kit::PartKind::offered_htlc
+                                                                     : kit::PartKind::received_htlc;
+            const bolt3::Htlc& htlc = remote_state.htlcs.at(*out.htlc_index);
+            part.payment_hash = htlc.payment_hash;
+            part.cltv_expiry = htlc.cltv_expiry;
+        } else {
+            continue;
+        }
+        if (!ladder(part)) {
+            ++built.skipped_outputs;
+            continue;
+        }
+        if (part.kind != kit::PartKind::to_local && policy.second_stage && !params.anchors) {
+            // The cheater's HTLC-timeout (offered) or HTLC-success (received):
+            // fully signed with SIGHASH_ALL, so its txid is fixed.
+            Transaction second = bolt3::build_htlc_transaction(revoked, i, params, keys, remote_state);
+            kit::Part sweep;
+            sweep.kind = kit::PartKind::second_stage;
+            sweep.vout = part.vout;
+            sweep.amount = second.outputs.at(0).value;
+            sweep.payment_hash = part.payment_hash;
+            sweep.cltv_expiry = part.cltv_expiry;
+            sweep.second_stage_txid = second.txid();
+            if (ladder(sweep)) {
+                second_stages.push_back(std::move(sweep));
+            } else {
+                ++built.skipped_outputs;
+            }
+        }
+        k.parts.push_back(std::move(part));
+    }
+    for (auto& sweep : second_stages) k.parts.push_back(std::move(sweep));
+    if (k.parts.empty()) {
+        return make_error(ErrorCode::invalid_argument, "no output of the revoked commitment can pay the floor fee");
+    }
+    for (kit::Part& part : k.parts) {
+        if (auto ok = kit::sign_part(k, part, built.commitment_txid, *revocation); !ok) return ok.error();
+    }
+    if (auto ok = kit::validate(k); !ok) return ok.error();
+    return built;
+}
+
+Result<WatchedChannel::BuiltKit> Channel::penalty_kit(const ChannelState& state, const Bytes& destination,
+                                                      const KitPolicy& policy) const {
+    return watched_.penalty_kit(state, destination, policy);
 }
 
 Status Channel::receive_revocation(std::uint64_t n, const Hash256& secret, const PublicKey& expected_point) {

@@ -15,6 +15,7 @@
 
 #include "common/commitment.h"
 #include "common/justice.h"
+#include "common/penalty_kit.h"
 #include "common/shachain.h"
 
 namespace argus::client {
@@ -61,6 +62,21 @@ struct ChannelState {
     std::uint32_t feerate_per_kw = 253;
     std::vector<bolt3::Htlc> htlcs;  // direction as seen by the local party
 };
+
+// How much of each output a penalty kit may spend on fees, and its ladder.
+// Each part's budget is min(max_fee_share * amount, max_fee) satoshis, and
+// never leaves less than kit::min_output.
+struct KitPolicy {
+    std::int64_t floor_feerate = 1000;     // sat per 1000 vbytes: the lowest rung
+    double max_fee_share = 0.5;            // of the output's value
+    std::int64_t max_fee = 1'000'000;      // satoshis, per output
+    std::size_t rungs = 16;                // per output, at most kit::max_rungs
+    bool second_stage = true;              // sweeps of the cheater's HTLC transactions (channels without anchors)
+    Status validate() const;
+};
+
+// The fee budget of one output under `policy`.
+std::int64_t kit_budget(const KitPolicy& policy, std::int64_t amount);
 
 // Everything building the counterparty's commitment and its justice
 // transaction needs, and nothing more. The funding, payment, delayed-payment
@@ -109,6 +125,20 @@ public:
     Result<Transaction> justice_transaction(const ChannelState& state, const Bytes& destination,
                                             std::uint32_t feerate_per_kw) const;
 
+    // The penalty kit for the remote's revoked commitment of `state`: one
+    // part per to_local and HTLC output (and, without anchors, per HTLC
+    // transaction the cheater could publish), each rung signed with the
+    // revocation key, checked against its BIP143 digest and checked as a
+    // BIP125 replacement of the rung below. An output too small to pay the
+    // floor fee and stay above dust gets no part. Also returns the revoked
+    // commitment's txid (the kit's locator source).
+    struct BuiltKit {
+        kit::PenaltyKit kit;
+        Txid commitment_txid;
+        std::size_t skipped_outputs = 0;  // revocable outputs too small for the floor
+    };
+    Result<BuiltKit> penalty_kit(const ChannelState& state, const Bytes& destination, const KitPolicy& policy) const;
+
 private:
     ChannelConfig config_;
     JusticeMaterial material_;
@@ -150,6 +180,9 @@ public:
     // `destination`, each signature checked against its BIP143 sighash.
     Result<Transaction> justice_transaction(const ChannelState& state, const Bytes& destination,
                                             std::uint32_t feerate_per_kw) const;
+    Result<WatchedChannel::BuiltKit> penalty_kit(const ChannelState& state, const Bytes& destination,
+                                                 const KitPolicy& policy) const;
+    const WatchedChannel& watched() const { return watched_; }
 
 private:
     ChannelConfig config_;

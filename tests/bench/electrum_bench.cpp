@@ -63,6 +63,11 @@ std::string sweep_hex(const std::string& prevout_display_txid) {
 }
 
 RunResult load(std::uint16_t port, int clients, std::chrono::seconds duration, bool sweeps) {
+    // Every run draws new channels and prevouts: a sweep repeated from an
+    // earlier run would be an update (a store read in the request path), not
+    // the new sweep Electrum sends.
+    static std::atomic<std::uint64_t> run_number{0};
+    std::uint64_t run = ++run_number;
     std::vector<std::vector<double>> latencies(static_cast<std::size_t>(clients));
     std::atomic<std::size_t> failures{0};
     std::atomic<bool> go{false}, stop{false};
@@ -70,7 +75,7 @@ RunResult load(std::uint16_t port, int clients, std::chrono::seconds duration, b
     std::vector<std::thread> threads;
     for (int c = 0; c < clients; ++c) {
         threads.emplace_back([&, c] {
-            std::mt19937_64 rng(static_cast<std::uint64_t>(c) * 7919 + 1);
+            std::mt19937_64 rng(run * 1'000'003 + static_cast<std::uint64_t>(c) * 7919 + 1);
             HttpClient http(port);
             std::string funding = txid_hex(rng) + ":0";
             if (sweeps) {
