@@ -115,11 +115,59 @@ void SimulatedChain::disconnect_tip() {
     active_.pop_back();
 }
 
+namespace {
+std::int64_t vsize_of(const Transaction& tx) { return static_cast<std::int64_t>((tx.weight() + 3) / 4); }
+bool signals_replaceable(const Transaction& tx) {
+    for (const auto& in : tx.inputs) {
+        if (in.sequence < 0xfffffffe) return true;
+    }
+    return false;
+}
+}  // namespace
+
+std::optional<std::int64_t> SimulatedChain::mempool_fee(const Txid& txid) const {
+    auto it = mempool_fees_.find(txid.bytes);
+    if (it == mempool_fees_.end()) return std::nullopt;
+    return it->second;
+}
+
+void SimulatedChain::remove_from_mempool(const std::set<Hash256>& txids) {
+    std::vector<Transaction> kept;
+    for (auto& tx : mempool_) {
+        Hash256 id = tx.txid().bytes;
+        if (txids.count(id)) {
+            mempool_fees_.erase(id);
+        } else {
+            kept.push_back(std::move(tx));
+        }
+    }
+    mempool_ = std::move(kept);
+}
+
 std::vector<Hash256> SimulatedChain::mine(std::uint32_t count, const Bytes& payout_script) {
     std::vector<Hash256> hashes;
     for (std::uint32_t i = 0; i < count; ++i) {
-        std::vector<Transaction> txs = std::move(mempool_);
-        mempool_.clear();
+        // Mempool order puts parents first: a transaction is taken when it
+        // pays the block minimum and its mempool parents were taken.
+        std::vector<Transaction> txs, left;
+        std::set<Hash256> taken, in_pool;
+        for (const auto& tx : mempool_) in_pool.insert(tx.txid().bytes);
+        for (auto& tx : mempool_) {
+            Hash256 id = tx.txid().bytes;
+            bool parents_taken = true;
+            for (const auto& in : tx.inputs) {
+                if (in_pool.count(in.prevout.txid.bytes) && !taken.count(in.prevout.txid.bytes)) parents_taken = false;
+            }
+            std::int64_t fee = mempool_fees_.count(id) ? mempool_fees_[id] : 0;
+            if (parents_taken && fee * 1000 >= block_min_fee_rate_ * vsize_of(tx)) {
+                taken.insert(id);
+                mempool_fees_.erase(id);
+                txs.push_back(std::move(tx));
+            } else {
+                left.push_back(std::move(tx));
+            }
+        }
+        mempool_ = std::move(left);
         Block block = make_block(active_.back(), height() + 1, std::move(txs), payout_script);
         Hash256 hash = block.header.hash();
         blocks_[hash] = block;
@@ -140,6 +188,7 @@ std::vector<Hash256> SimulatedChain::reorg(std::uint32_t depth, std::uint32_t ne
     }
     std::vector<Transaction> old_mempool = std::move(mempool_);
     mempool_.clear();
+    mempool_fees_.clear();
     Bytes payout = witness_script_pubkey({0, Bytes(20, 1)});
     std::vector<Hash256> hashes;
     for (std::uint32_t i = 0; i < new_blocks; ++i) {
@@ -192,43 +241,77 @@ Result<Txid, RejectReason> SimulatedChain::accept(const Transaction& tx, bool dr
     if (tx.inputs.empty() || tx.outputs.empty()) return RejectReason{-26, "bad-txns-vin-empty"};
     std::int64_t in_value = 0, out_value = 0;
     std::set<std::pair<Hash256, std::uint32_t>> spent;
+    std::set<Hash256> conflicts;  // mempool transactions spending an input of this one
     for (const auto& in : tx.inputs) {
         if (!spent.insert(key(in.prevout)).second) return RejectReason{-26, "bad-txns-inputs-duplicate"};
-        std::optional<TxOut> prev = utxo(in.prevout);
-        if (!prev) {
-            // Spent by a mempool transaction? Then it conflicts; else it is missing.
-            for (const auto& m : mempool_) {
-                for (const auto& mi : m.inputs) {
-                    if (mi.prevout == in.prevout) return RejectReason{-26, "txn-mempool-conflict"};
-                }
-            }
-            // Created by a mempool transaction (a child)?
-            bool found = false;
-            for (const auto& m : mempool_) {
-                if (m.txid() == in.prevout.txid && in.prevout.index < m.outputs.size()) {
-                    prev = m.outputs[in.prevout.index];
-                    found = true;
-                }
-            }
-            if (!found) return RejectReason{-25, "bad-txns-inputs-missingorspent"};
-        }
         for (const auto& m : mempool_) {
             for (const auto& mi : m.inputs) {
-                if (mi.prevout == in.prevout) return RejectReason{-26, "txn-mempool-conflict"};
+                if (mi.prevout == in.prevout) conflicts.insert(m.txid().bytes);
             }
         }
+        std::optional<TxOut> prev = utxo(in.prevout);
+        if (!prev) {
+            // Created by a mempool transaction (a child)?
+            for (const auto& m : mempool_) {
+                if (m.txid() == in.prevout.txid && in.prevout.index < m.outputs.size()) prev = m.outputs[in.prevout.index];
+            }
+        }
+        if (!prev) return RejectReason{-25, "bad-txns-inputs-missingorspent"};
         in_value += prev->value;
     }
     for (const auto& out : tx.outputs) out_value += out.value;
     if (out_value > in_value) return RejectReason{-26, "bad-txns-in-belowout"};
-    std::int64_t vsize = static_cast<std::int64_t>((tx.weight() + 3) / 4);
+    std::int64_t vsize = vsize_of(tx);
     std::int64_t fee = in_value - out_value;
     if (fee * 1000 < min_fee_rate_ * vsize) {
         // bitcoind 0.21 validation.cpp: "mempool min fee not met", fee < required.
         return RejectReason{-26, "mempool min fee not met, " + std::to_string(fee) + " < " +
                                      std::to_string(min_fee_rate_ * vsize / 1000)};
     }
-    if (!dry_run) mempool_.push_back(tx);
+    std::set<Hash256> evicted;
+    if (!conflicts.empty()) {
+        // BIP125 as bitcoind 0.21's MemPoolAccept::PreChecks.
+        std::int64_t evicted_fees = 0;
+        for (const auto& m : mempool_) {
+            if (!conflicts.count(m.txid().bytes)) continue;
+            if (!signals_replaceable(m)) return RejectReason{-26, "txn-mempool-conflict"};
+            std::int64_t old_fee = mempool_fees_[m.txid().bytes];
+            if (fee * vsize_of(m) <= old_fee * vsize) {
+                return RejectReason{-26, "insufficient fee, rejecting replacement " + id.to_display_hex() +
+                                             "; new feerate <= old feerate"};
+            }
+        }
+        // The conflicts and their descendants leave.
+        evicted = conflicts;
+        for (bool grew = true; grew;) {
+            grew = false;
+            for (const auto& m : mempool_) {
+                Hash256 mid = m.txid().bytes;
+                if (evicted.count(mid)) continue;
+                for (const auto& mi : m.inputs) {
+                    if (evicted.count(mi.prevout.txid.bytes)) {
+                        evicted.insert(mid);
+                        grew = true;
+                        break;
+                    }
+                }
+            }
+        }
+        for (const Hash256& e : evicted) evicted_fees += mempool_fees_[e];
+        if (fee < evicted_fees) {
+            return RejectReason{-26, "insufficient fee, rejecting replacement " + id.to_display_hex() +
+                                         ", less fees than conflicting txs"};
+        }
+        if (fee - evicted_fees < incremental_relay_fee_rate * vsize / 1000) {
+            return RejectReason{-26, "insufficient fee, rejecting replacement " + id.to_display_hex() +
+                                         ", not enough additional fees to relay"};
+        }
+    }
+    if (!dry_run) {
+        if (!evicted.empty()) remove_from_mempool(evicted);
+        mempool_.push_back(tx);
+        mempool_fees_[id.bytes] = fee;
+    }
     return id;
 }
 

@@ -1,6 +1,15 @@
 // The chain simulator's state: a block tree with real headers, merkle roots
 // and coinbases, and a mempool that checks that inputs exist and are unspent.
 // It does NOT verify scripts or signatures (say so wherever it is used).
+//
+// A fee market, modelled on bitcoind 0.21: a mempool minimum fee rate (below
+// it: -26 "mempool min fee not met"), a block minimum fee rate (miners leave
+// cheaper transactions in the mempool, as -blockmintxfee does; no package
+// or CPFP selection), BIP125 replacement of conflicting mempool transactions
+// (every conflict must signal; the replacement pays a higher fee rate than
+// each, at least their fees plus its own size at the incremental relay fee;
+// descendants of the replaced ones leave with them) and a settable fee
+// estimate for estimatesmartfee.
 // Pure: no I/O; the RPC adapter and the ZMQ publisher sit around it.
 #pragma once
 
@@ -46,6 +55,15 @@ public:
     // A fee market: transactions paying less than this many sat per 1000
     // vbytes are refused as bitcoind's mempool does (-26 "mempool min fee not met").
     void set_min_fee_rate(std::int64_t sat_per_kvb) { min_fee_rate_ = sat_per_kvb; }
+    std::int64_t min_fee_rate() const { return min_fee_rate_; }
+    // Miners take only transactions paying at least this (sat per 1000 vbytes).
+    void set_block_min_fee_rate(std::int64_t sat_per_kvb) { block_min_fee_rate_ = sat_per_kvb; }
+    // What estimatesmartfee answers (for every target); none: "Insufficient data".
+    void set_fee_estimate(std::optional<std::int64_t> sat_per_kvb) { fee_estimate_ = sat_per_kvb; }
+    std::optional<std::int64_t> fee_estimate() const { return fee_estimate_; }
+    static constexpr std::int64_t incremental_relay_fee_rate = 1000;  // bitcoind's default, sat per 1000 vbytes
+    // Fee and fee rate of a mempool transaction.
+    std::optional<std::int64_t> mempool_fee(const Txid& txid) const;
     const std::vector<Transaction>& mempool() const { return mempool_; }
     bool in_mempool(const Txid& txid) const;
     // Height of the block holding the transaction in the active chain.
@@ -64,8 +82,12 @@ private:
     std::map<std::pair<Hash256, std::uint32_t>, TxOut> utxos_;
     std::map<Hash256, std::uint32_t> confirmed_;  // txid -> height, active chain
     std::vector<Transaction> mempool_;
+    std::map<Hash256, std::int64_t> mempool_fees_;  // txid -> fee, for every mempool transaction
     std::uint32_t time_ = 1'700'000'000;
     std::int64_t min_fee_rate_ = 0;
+    std::int64_t block_min_fee_rate_ = 0;
+    std::optional<std::int64_t> fee_estimate_;
+    void remove_from_mempool(const std::set<Hash256>& txids);
 };
 
 }  // namespace argus::sim

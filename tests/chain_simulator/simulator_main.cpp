@@ -204,7 +204,23 @@ private:
         if (method == "getmempoolentry") {
             auto txid = Txid::from_display_hex(p.at(0).get<std::string>());
             if (!txid || !chain_.in_mempool(*txid)) throw RpcFailure{-5, "Transaction not in mempool"};
-            return {{"height", chain_.height()}};
+            return {{"height", chain_.height()},
+                    {"fees", {{"base", static_cast<double>(chain_.mempool_fee(*txid).value_or(0)) / 1e8}}}};
+        }
+        if (method == "getmempoolinfo") {
+            // bitcoind: fee rates in BTC per 1000 vbytes; minrelaytxfee's default 1 sat/vB.
+            return {{"loaded", true},
+                    {"size", chain_.mempool().size()},
+                    {"mempoolminfee", static_cast<double>(std::max<std::int64_t>(chain_.min_fee_rate(), 1000)) / 1e8},
+                    {"minrelaytxfee", 0.00001}};
+        }
+        if (method == "estimatesmartfee") {  // [conf_target, mode]: one estimate for every target
+            std::int64_t target = p.empty() ? 0 : p.at(0).get<std::int64_t>();
+            if (target < 1 || target > 1008) throw RpcFailure{-8, "Invalid conf_target, must be between 1 and 1008"};
+            if (auto estimate = chain_.fee_estimate()) {
+                return {{"feerate", static_cast<double>(*estimate) / 1e8}, {"blocks", target}};
+            }
+            return {{"errors", json::array({"Insufficient data or no feerate found"})}, {"blocks", 0}};
         }
         if (method == "sendrawtransaction" || method == "testmempoolaccept") {
             bool dry = method == "testmempoolaccept";
@@ -284,6 +300,18 @@ private:
         }
         if (method == "simulator_set_min_fee") {  // [sat per 1000 vbytes]
             chain_.set_min_fee_rate(p.at(0).get<std::int64_t>());
+            return nullptr;
+        }
+        if (method == "simulator_set_block_min_fee") {  // [sat per 1000 vbytes]: what miners take
+            chain_.set_block_min_fee_rate(p.at(0).get<std::int64_t>());
+            return nullptr;
+        }
+        if (method == "simulator_set_fee_estimate") {  // [sat per 1000 vbytes, or null]: estimatesmartfee's answer
+            if (p.at(0).is_null()) {
+                chain_.set_fee_estimate(std::nullopt);
+            } else {
+                chain_.set_fee_estimate(p.at(0).get<std::int64_t>());
+            }
             return nullptr;
         }
         if (method == "simulator_zmq_drop") {
