@@ -102,4 +102,30 @@ Result<bool> RpcChainSource::in_mempool(const Txid& txid) {
     return to_error(r.error());
 }
 
+namespace {
+// bitcoind's fee rates are BTC per 1000 vbytes.
+std::int64_t sat_per_kvb(double btc_per_kvb) { return static_cast<std::int64_t>(btc_per_kvb * 1e8 + 0.5); }
+}  // namespace
+
+Result<FeeSnapshot> RpcChainSource::fee_snapshot() {
+    FeeSnapshot snapshot;
+    auto info = rpc_.call("getmempoolinfo");
+    if (!info) return to_error(info.error());
+    if (info->is_object() && info->contains("mempoolminfee") && (*info)["mempoolminfee"].is_number()) {
+        snapshot.mempool_min_feerate = sat_per_kvb((*info)["mempoolminfee"].get<double>());
+    }
+    for (std::uint32_t target : fee_targets) {
+        auto estimate = rpc_.call("estimatesmartfee", nlohmann::json::array({target, "CONSERVATIVE"}));
+        if (!estimate) {
+            if (estimate.error().kind == RpcError::Kind::rpc) continue;
+            return to_error(estimate.error());
+        }
+        // No "feerate" (with "errors"): not enough data for this target.
+        if (estimate->is_object() && estimate->contains("feerate") && (*estimate)["feerate"].is_number()) {
+            snapshot.estimates.emplace_back(target, sat_per_kvb((*estimate)["feerate"].get<double>()));
+        }
+    }
+    return snapshot;
+}
+
 }  // namespace argus::chain

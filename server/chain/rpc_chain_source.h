@@ -20,6 +20,9 @@ public:
     // -25 and -22 are rejections.
     BroadcastResult broadcast(const Transaction& tx) override;
     Result<bool> in_mempool(const Txid& txid) override;
+    // getmempoolinfo's mempoolminfee and estimatesmartfee (conservative) for
+    // each of fee_targets; a target without an estimate is left out.
+    Result<FeeSnapshot> fee_snapshot() override;
 
 private:
     BitcoindRpc& rpc_;

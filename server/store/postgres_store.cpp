@@ -295,8 +295,8 @@ public:
         return read<std::vector<TrackerRecord>>([&](pqxx::work& tx) {
             std::vector<TrackerRecord> out;
             for (const auto& row : tx.exec("SELECT t.locator, u.user_id, t.dispute_txid, t.dispute_tx, t.penalty_txid, "
-                                           "t.penalty_tx, t.broadcast_height, t.confirmed_height, t.blob_size, t.waiting_for_fee_until "
-                                           "FROM trackers t JOIN users u USING (user_key)")) {
+                                           "t.penalty_tx, t.broadcast_height, t.confirmed_height, t.blob_size, t.waiting_for_fee_until, "
+                                           "t.kit_state FROM trackers t JOIN users u USING (user_key)")) {
                 TrackerRecord t;
                 t.locator = array_from<16>(row[0]);
                 t.user_id = array_from<33>(row[1]);
@@ -308,6 +308,7 @@ public:
                 if (!row[7].is_null()) t.confirmed_height = row[7].as<std::uint32_t>();
                 t.blob_size = row[8].as<std::uint32_t>();
                 if (!row[9].is_null()) t.waiting_for_fee_until = row[9].as<std::uint32_t>();
+                if (!row[10].is_null()) t.kit_state = bytes_from(row[10]);
                 out.push_back(std::move(t));
             }
             return out;
@@ -704,9 +705,9 @@ private:
         });
         std::ostringstream sql;
         sql << "INSERT INTO trackers (user_key, locator, dispute_txid, dispute_tx, penalty_txid, penalty_tx, "
-               "broadcast_height, confirmed_height, blob_size, waiting_for_fee_until) SELECT u.user_key, v.locator, "
-               "v.dispute_txid, v.dispute_tx, v.penalty_txid, v.penalty_tx, v.broadcast_height, v.confirmed_height, "
-               "v.blob_size, v.waiting_for_fee_until FROM (VALUES ";
+               "broadcast_height, confirmed_height, blob_size, waiting_for_fee_until, kit_state) SELECT u.user_key, "
+               "v.locator, v.dispute_txid, v.dispute_tx, v.penalty_txid, v.penalty_tx, v.broadcast_height, "
+               "v.confirmed_height, v.blob_size, v.waiting_for_fee_until, v.kit_state FROM (VALUES ";
         for (std::size_t i = 0; i < unique.size(); ++i) {
             const auto& t = unique[i]->tracker;
             sql << (i ? "," : "") << "(" << bytea(t.user_id) << "," << bytea(t.locator) << ","
@@ -715,15 +716,15 @@ private:
                 << (t.confirmed_height ? std::to_string(*t.confirmed_height) : std::string("NULL"))
                 << "::integer," << t.blob_size << "::integer,"
                 << (t.waiting_for_fee_until ? std::to_string(*t.waiting_for_fee_until) : std::string("NULL"))
-                << "::integer)";
+                << "::integer," << (t.kit_state.empty() ? std::string("NULL") : bytea(t.kit_state)) << "::bytea)";
         }
         sql << ") AS v(user_id, locator, dispute_txid, dispute_tx, penalty_txid, penalty_tx, broadcast_height, "
-               "confirmed_height, blob_size, waiting_for_fee_until) JOIN users u ON u.user_id = v.user_id "
+               "confirmed_height, blob_size, waiting_for_fee_until, kit_state) JOIN users u ON u.user_id = v.user_id "
                "ON CONFLICT (user_key, locator) DO UPDATE SET dispute_txid = excluded.dispute_txid, "
                "dispute_tx = excluded.dispute_tx, penalty_txid = excluded.penalty_txid, "
                "penalty_tx = excluded.penalty_tx, broadcast_height = excluded.broadcast_height, "
                "confirmed_height = excluded.confirmed_height, blob_size = excluded.blob_size, "
-               "waiting_for_fee_until = excluded.waiting_for_fee_until";
+               "waiting_for_fee_until = excluded.waiting_for_fee_until, kit_state = excluded.kit_state";
         // A tracker whose user was removed meanwhile (expired, deleted by the
         // operator, or a wtwire DeleteSession) is not written: the JOIN drops it.
         tx.exec0(sql.str());

@@ -355,7 +355,7 @@ public:
     Result<std::vector<TrackerRecord>> load_trackers() override {
         return with_reader([&](sqlite3* db) -> Result<std::vector<TrackerRecord>> {
             Statement s(db, "SELECT t.locator, u.user_id, t.dispute_txid, t.dispute_tx, t.penalty_txid, t.penalty_tx, "
-                            "t.broadcast_height, t.confirmed_height, t.blob_size, t.waiting_for_fee_until "
+                            "t.broadcast_height, t.confirmed_height, t.blob_size, t.waiting_for_fee_until, t.kit_state "
                             "FROM trackers t JOIN users u USING (user_key)");
             if (!s.ok()) return sqlite_error(db, "load_trackers");
             std::vector<TrackerRecord> out;
@@ -372,6 +372,7 @@ public:
                 if (!s.is_null(7)) t.confirmed_height = static_cast<std::uint32_t>(s.integer(7));
                 t.blob_size = static_cast<std::uint32_t>(s.integer(8));
                 if (!s.is_null(9)) t.waiting_for_fee_until = static_cast<std::uint32_t>(s.integer(9));
+                if (!s.is_null(10)) t.kit_state = s.blob(10);
                 out.push_back(std::move(t));
             }
             if (rc != SQLITE_DONE) return sqlite_error(db, "load_trackers");
@@ -727,13 +728,14 @@ private:
     static Status put_tracker(Statements& st, const TrackerRecord& t) {
         Statement& s = st.get(st.put_tracker,
                               "INSERT INTO trackers (user_key, locator, dispute_txid, dispute_tx, penalty_txid, "
-                              "penalty_tx, broadcast_height, confirmed_height, blob_size, waiting_for_fee_until) "
-                              "SELECT user_key, ?, ?, ?, ?, ?, ?, ?, ?, ? "
+                              "penalty_tx, broadcast_height, confirmed_height, blob_size, waiting_for_fee_until, kit_state) "
+                              "SELECT user_key, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
                               "FROM users WHERE user_id = ? ON CONFLICT (user_key, locator) DO UPDATE SET "
                               "dispute_txid = excluded.dispute_txid, dispute_tx = excluded.dispute_tx, "
                               "penalty_txid = excluded.penalty_txid, penalty_tx = excluded.penalty_tx, "
                               "broadcast_height = excluded.broadcast_height, confirmed_height = excluded.confirmed_height, "
-                              "blob_size = excluded.blob_size, waiting_for_fee_until = excluded.waiting_for_fee_until");
+                              "blob_size = excluded.blob_size, waiting_for_fee_until = excluded.waiting_for_fee_until, "
+                              "kit_state = excluded.kit_state");
         if (!s.ok()) return sqlite_error(st.db, "write trackers");
         s.bind(1, t.locator).bind(2, t.dispute_txid.bytes).bind(3, t.dispute_tx).bind(4, t.penalty_txid.bytes)
             .bind(5, t.penalty_tx).bind(6, t.broadcast_height);
@@ -748,7 +750,12 @@ private:
         } else {
             s.bind_null(9);
         }
-        s.bind(10, t.user_id);
+        if (t.kit_state.empty()) {
+            s.bind_null(10);
+        } else {
+            s.bind(10, t.kit_state);
+        }
+        s.bind(11, t.user_id);
         int rc = s.step();
         s.reset();
         if (rc != SQLITE_DONE) return sqlite_error(st.db, "write tracker");

@@ -148,6 +148,10 @@ struct TrackerRecord {
     // Set while bitcoind's mempool refuses the penalty for its fee: it is sent
     // again every block until this height (the end of the dispute's CSV window).
     std::optional<std::uint32_t> waiting_for_fee_until;
+    // A breach answered with a penalty kit: its per-output response
+    // (watch/kit_response.h, encoded); the penalty above is then the one shown
+    // to the client. Empty: one classic penalty.
+    Bytes kit_state;
     bool operator==(const TrackerRecord&) const = default;
 };
 

@@ -191,7 +191,8 @@ Status run_round(WatchCore& draft, Event first, chain::Broadcaster& broadcaster,
         for (auto& action : actions) {
             if (auto* a = std::get_if<Abort>(&action)) return make_error(ErrorCode::unavailable, a->reason);
             if (auto* b = std::get_if<Broadcast>(&action)) {
-                events.push_back(BroadcastReport{b->key, b->purpose, broadcaster.broadcast(b->transaction)});
+                events.push_back(BroadcastReport{b->key, b->purpose, broadcaster.broadcast(b->transaction), b->kit_part,
+                                                 b->kit_rung});
                 continue;
             }
             if (auto* q = std::get_if<QueryMempool>(&action)) {
@@ -296,6 +297,17 @@ Status ChainFollower::connect(std::shared_ptr<const Block> block, const Hash256&
                                        [this](const store::UserId& account) { return service_.session(account); });
     if (!event) return event.error();
     event->funding_spends = funding_spends(*event->block, service_.funding_outpoints());
+    // Penalty kits escalate against the fee market: read it while the core
+    // answers one, or when a candidate may be one. Unreadable: the kits follow
+    // their deadline schedule this block (never a reason to stop watching).
+    if (core_.answers_kits() || !event->candidates.empty()) {
+        if (auto fees = broadcaster_.fee_snapshot()) {
+            event->fees = std::move(*fees);
+        } else {
+            log_event(LogLevel::warn, "fee_market_unreadable",
+                      {{"height", std::to_string(height)}, {"error", fees.error().message}});
+        }
+    }
     if (options_.after_candidates_read) options_.after_candidates_read(height);
     if (auto ok = round(std::move(*event)); !ok) return ok;
     recent_.push_back({height, hash});

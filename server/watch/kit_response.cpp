@@ -6,15 +6,6 @@
 
 namespace argus::watch {
 
-std::optional<std::int64_t> FeeSnapshot::estimate_for(std::uint32_t blocks) const {
-    if (estimates.empty()) return std::nullopt;
-    std::optional<std::int64_t> best = estimates.front().second;
-    for (const auto& [target, feerate] : estimates) {
-        if (target <= blocks) best = feerate;
-    }
-    return best;
-}
-
 const char* to_string(PartStatus status) {
     switch (status) {
         case PartStatus::waiting: return "waiting";

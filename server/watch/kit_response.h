@@ -22,7 +22,6 @@
 // resolved when every part is settled `resolve_depth` deep.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -34,17 +33,7 @@
 
 namespace argus::watch {
 
-// The fee market at a block: bitcoind's mempool minimum and estimatesmartfee
-// for a few targets (the adapter asks for `fee_targets`).
-inline constexpr std::array<std::uint32_t, 8> fee_targets = {1, 2, 3, 6, 12, 24, 144, 1008};
-struct FeeSnapshot {
-    std::int64_t mempool_min_feerate = 0;                             // sat per 1000 vbytes
-    std::vector<std::pair<std::uint32_t, std::int64_t>> estimates;  // (target, sat per 1000 vbytes), targets increasing
-    // The estimate for confirming within `blocks`: the largest target not above
-    // it (the smallest target when `blocks` is below every target).
-    std::optional<std::int64_t> estimate_for(std::uint32_t blocks) const;
-    bool operator==(const FeeSnapshot&) const = default;
-};
+using chain::FeeSnapshot;
 
 enum class PartStatus : std::uint8_t { waiting = 0, live = 1, confirmed = 2, lost = 3, invalid = 4, moot = 5 };
 const char* to_string(PartStatus status);

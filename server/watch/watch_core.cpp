@@ -8,6 +8,7 @@
 #include "common/commitment.h"
 #include "common/hash.h"
 #include "common/lnd_justice.h"
+#include "common/penalty_kit.h"
 #include "common/teos_protocol.h"
 
 namespace argus::watch {
@@ -51,6 +52,17 @@ OpenedPayload open_payload(const store::AppointmentRecord& appointment, const Tr
         auto plain = teos::decrypt_penalty(appointment.blob, dispute.txid());
         if (!plain) {
             opened.reason = "the blob does not decrypt with the dispute txid";
+            return opened;
+        }
+        if (kit::is_kit(*plain)) {
+            // An Argus penalty kit: one penalty per output, each with a fee ladder.
+            auto decoded = kit::decode(*plain);
+            if (!decoded) {
+                opened.reason = "the decrypted penalty kit does not decode: " + decoded.error().message;
+                return opened;
+            }
+            opened.kind = OpenedPayload::Kind::kit;
+            opened.kit = std::move(*decoded);
             return opened;
         }
         auto penalty = parse_transaction(*plain);
@@ -129,7 +141,13 @@ store::CloseType classify_close(const Transaction& closing, bool tower_holds_swe
 
 WatchCore::WatchCore(CoreOptions options, store::ChainPosition tip, const std::vector<store::TrackerRecord>& trackers)
     : options_(options), tip_(tip) {
-    for (const auto& t : trackers) trackers_[{t.locator, t.user_id}] = t;
+    for (const auto& t : trackers) {
+        trackers_[{t.locator, t.user_id}] = t;
+        if (t.kit_state.empty()) continue;
+        // Written by this core: a state that does not decode leaves the
+        // tracker following its one penalty, as a classic one.
+        if (auto response = KitResponse::decode(t.kit_state)) kits_.emplace(Key{t.locator, t.user_id}, std::move(*response));
+    }
 }
 
 std::vector<Action> WatchCore::handle(const Event& event) {
@@ -147,6 +165,7 @@ std::vector<Action> WatchCore::handle(const Event& event) {
 
 void WatchCore::respond(const store::AppointmentRecord& appointment,
                         const std::optional<store::SessionRecord>& session, const Transaction& dispute, bool late,
+                        const std::vector<const BlockView*>& blocks, const chain::FeeSnapshot& fees,
                         std::vector<Action>& out) {
     Key key{appointment.locator, appointment.user_id};
     // Already responding (a block seen again, or a late event for an
@@ -167,6 +186,10 @@ void WatchCore::respond(const store::AppointmentRecord& appointment,
     }
     ++counters_.breaches;
     if (late) ++counters_.late_breaches;
+    if (opened.kind == OpenedPayload::Kind::kit) {
+        answer_with_kit(key, appointment, std::move(*opened.kit), dispute, late, blocks, fees, out);
+        return;
+    }
     store::TrackerRecord t;
     t.locator = appointment.locator;
     t.user_id = appointment.user_id;
@@ -178,6 +201,75 @@ void WatchCore::respond(const store::AppointmentRecord& appointment,
     t.blob_size = static_cast<std::uint32_t>(appointment.blob.size());
     pending_[key] = PendingBreach{t, late, appointment.to_self_delay, blob_digest};
     out.push_back(Broadcast{appointment_key(key), BroadcastPurpose::penalty, std::move(*opened.penalty)});
+}
+
+void WatchCore::answer_with_kit(const Key& key, const store::AppointmentRecord& appointment, kit::PenaltyKit kit,
+                                const Transaction& dispute, bool late, const std::vector<const BlockView*>& blocks,
+                                const chain::FeeSnapshot& fees, std::vector<Action>& out) {
+    ARGUS_CHECK(!blocks.empty());
+    ++counters_.kit_breaches;
+    KitResponse response = KitResponse::start(std::move(kit), dispute, blocks.front()->height);
+    // The dispute's block and any after it (a late appointment): spends of
+    // its outputs there (the cheater's HTLC transaction in the same block),
+    // then one decision at the tip. Only the last block's broadcasts count.
+    KitStep step;
+    for (const BlockView* b : blocks) {
+        KitStep at = response.on_block(*b->block, b->height, b == blocks.back() ? fees : chain::FeeSnapshot{});
+        step.parts_confirmed += at.parts_confirmed;
+        step.parts_lost += at.parts_lost;
+        step.parts_past_deadline += at.parts_past_deadline;
+        step.second_stages_started += at.second_stages_started;
+        step.broadcasts = std::move(at.broadcasts);
+    }
+    store::TrackerRecord t;
+    t.locator = appointment.locator;
+    t.user_id = appointment.user_id;
+    t.dispute_txid = dispute.txid();
+    t.dispute_tx = dispute.serialize();
+    Transaction main = response.main_penalty();
+    t.penalty_txid = main.txid();
+    t.penalty_tx = main.serialize();
+    t.broadcast_height = tip_.height;
+    t.blob_size = static_cast<std::uint32_t>(appointment.blob.size());
+    t.kit_state = response.encode();
+    (void)late;
+    trackers_[key] = t;
+    kits_.insert_or_assign(key, std::move(response));
+    out.push_back(PersistTracker{t, true});
+    step.changed = false;  // persisted above
+    apply_kit_step(key, step, out);
+}
+
+void WatchCore::apply_kit_step(const Key& key, const KitStep& step, std::vector<Action>& out) {
+    counters_.kit_replacements += step.replacements;
+    counters_.kit_outputs_swept += step.parts_confirmed;
+    counters_.kit_outputs_lost += step.parts_lost;
+    counters_.kit_outputs_past_deadline += step.parts_past_deadline;
+    counters_.kit_second_stages += step.second_stages_started;
+    auto t = trackers_.find(key);
+    auto r = kits_.find(key);
+    if (t == trackers_.end() || r == kits_.end()) return;
+    if (step.changed) {
+        Transaction main = r->second.main_penalty();
+        t->second.penalty_txid = main.txid();
+        t->second.penalty_tx = main.serialize();
+        t->second.kit_state = r->second.encode();
+        out.push_back(PersistTracker{t->second, false});
+    }
+    for (const auto& b : step.broadcasts) {
+        out.push_back(Broadcast{appointment_key(key), BroadcastPurpose::kit_rung, b.transaction, b.part, b.rung});
+    }
+}
+
+std::vector<Action> WatchCore::on_kit_report(const BroadcastReport& e) {
+    std::vector<Action> out;
+    Key key = key_of(e.key);
+    auto r = kits_.find(key);
+    if (r == kits_.end()) return out;  // resolved or undone meanwhile
+    if (e.result.ok() && e.result.kind != chain::BroadcastResult::Kind::already_in_chain) ++counters_.kit_rungs_accepted;
+    KitStep step = r->second.on_report(e.kit_part, e.kit_rung, e.result, tip_.height);
+    apply_kit_step(key, step, out);
+    return out;
 }
 
 std::vector<Action> WatchCore::on_connected(const BlockConnected& e) {
@@ -210,6 +302,23 @@ std::vector<Action> WatchCore::on_connected(const BlockConnected& e) {
     }
     for (auto it = trackers_.begin(); it != trackers_.end();) {
         store::TrackerRecord& t = it->second;
+        if (auto kit = kits_.find(it->first); kit != kits_.end()) {
+            // A kit: every output followed on its own.
+            KitStep step = kit->second.on_block(*view.block, view.height, e.fees);
+            if (kit->second.resolved(view.height, options_.resolve_depth)) {
+                ++counters_.penalties_resolved;
+                counters_.kit_outputs_swept += step.parts_confirmed;
+                counters_.kit_outputs_lost += step.parts_lost;
+                out.push_back(ResolveTracker{t, teos::appointment_slots(t.blob_size)});
+                kits_.erase(kit);
+                it = trackers_.erase(it);
+                continue;
+            }
+            Key key = it->first;
+            ++it;
+            apply_kit_step(key, step, out);
+            continue;
+        }
         bool changed = false;
         if (!t.confirmed_height && in_block.count(t.penalty_txid)) {
             t.confirmed_height = view.height;
@@ -254,7 +363,7 @@ std::vector<Action> WatchCore::on_connected(const BlockConnected& e) {
         // appointment whose own trigger kind computes to its key.
         const Locator* trigger = trigger_of(view, c.appointment.trigger, c.transaction_index);
         if (!trigger || c.appointment.locator != *trigger) continue;
-        respond(c.appointment, c.session, view.block->transactions[c.transaction_index], false, out);
+        respond(c.appointment, c.session, view.block->transactions[c.transaction_index], false, {&view}, e.fees, out);
     }
 
     // Channel monitoring: each watched funding outpoint spent in this block.
@@ -301,7 +410,22 @@ std::vector<Action> WatchCore::on_disconnected(const BlockDisconnected& e) {
             // The breach itself left the chain: watch for it again.
             ++counters_.breaches_reorged_out;
             out.push_back(UndoTracker{t});
+            kits_.erase(it->first);
             it = trackers_.erase(it);
+            continue;
+        }
+        if (auto kit = kits_.find(it->first); kit != kits_.end()) {
+            // What this block settled or started is open again; the next
+            // block's decisions send the penalties out again.
+            if (kit->second.on_disconnected(view.height)) {
+                KitStep step;
+                step.changed = true;
+                Key key = it->first;
+                ++it;
+                apply_kit_step(key, step, out);
+                continue;
+            }
+            ++it;
             continue;
         }
         if (t.confirmed_height && *t.confirmed_height >= view.height) {
@@ -357,7 +481,12 @@ bool WatchCore::in_window(const store::AppointmentRecord& appointment) const {
 std::vector<Action> WatchCore::on_stored(const AppointmentStored& e) {
     std::vector<Action> out;
     if (auto found = find_in_window(e.appointment.trigger, e.appointment.locator)) {
-        respond(e.appointment, e.session, found->first->block->transactions[found->second], true, out);
+        // The dispute's block and the recent ones after it, oldest first.
+        std::vector<const BlockView*> blocks;
+        for (const auto& r : recent_) {
+            if (r->view->height >= found->first->height) blocks.push_back(r->view.get());
+        }
+        respond(e.appointment, e.session, found->first->block->transactions[found->second], true, blocks, {}, out);
     }
     return out;
 }
@@ -366,6 +495,7 @@ std::vector<Action> WatchCore::on_broadcast(const BroadcastReport& e) {
     using Kind = chain::BroadcastResult::Kind;
     if (e.result.kind == Kind::unavailable) return {Abort{"bitcoind unavailable: " + e.result.message}};
     if (e.purpose == BroadcastPurpose::fee_retry) return on_fee_retry(e);
+    if (e.purpose == BroadcastPurpose::kit_rung) return on_kit_report(e);
     if (e.purpose != BroadcastPurpose::penalty) return {};  // rebroadcasts: checked again next block
     auto it = pending_.find(key_of(e.key));
     if (it == pending_.end()) return {};  // not ours to decide (a stale report)

@@ -43,6 +43,7 @@
 #include "common/watchtower_crypto.h"
 #include "server/chain/chain_source.h"
 #include "server/store/store.h"
+#include "server/watch/kit_response.h"
 
 namespace argus::watch {
 
@@ -91,6 +92,9 @@ struct BlockConnected {
     std::shared_ptr<const BlockView> block;
     std::vector<Candidate> candidates;  // every stored appointment whose trigger may be in the block
     std::vector<FundingSpend> funding_spends;
+    // The fee market (read while the core answers penalty kits, or the block
+    // has candidates); empty: penalty kits follow their deadline schedule.
+    chain::FeeSnapshot fees;
 };
 struct BlockDisconnected {
     std::shared_ptr<const BlockView> block;  // the tip being removed
@@ -101,11 +105,13 @@ struct AppointmentStored {
     store::AppointmentRecord appointment;
     std::optional<store::SessionRecord> session;  // as in Candidate
 };
-enum class BroadcastPurpose { penalty, rebroadcast_dispute, rebroadcast_penalty, fee_retry };
+enum class BroadcastPurpose { penalty, rebroadcast_dispute, rebroadcast_penalty, fee_retry, kit_rung };
 struct BroadcastReport {
     store::AppointmentKey key;
     BroadcastPurpose purpose = BroadcastPurpose::penalty;
     chain::BroadcastResult result;
+    std::size_t kit_part = 0;  // kit_rung: which part and rung was sent
+    std::size_t kit_rung = 0;
 };
 struct MempoolReport {
     store::AppointmentKey key;
@@ -118,6 +124,8 @@ struct Broadcast {
     store::AppointmentKey key;
     BroadcastPurpose purpose = BroadcastPurpose::penalty;
     Transaction transaction;
+    std::size_t kit_part = 0;  // kit_rung: echoed in the report
+    std::size_t kit_rung = 0;
 };
 struct QueryMempool {
     store::AppointmentKey key;
@@ -178,6 +186,16 @@ struct CoreCounters {
     std::uint64_t channels_closed_cooperative = 0;  // watched funding outpoints spent, by how
     std::uint64_t channels_closed_unilateral = 0;
     std::uint64_t channels_closed_breach = 0;
+    // Penalty kits: breaches answered with one, rungs the mempool took,
+    // replacements by a higher rung, outputs swept, outputs the cheater took,
+    // outputs past their deadline unswept, second-stage sweeps started.
+    std::uint64_t kit_breaches = 0;
+    std::uint64_t kit_rungs_accepted = 0;
+    std::uint64_t kit_replacements = 0;
+    std::uint64_t kit_outputs_swept = 0;
+    std::uint64_t kit_outputs_lost = 0;
+    std::uint64_t kit_outputs_past_deadline = 0;
+    std::uint64_t kit_second_stages = 0;
 };
 
 // How a channel closed, from the transaction that spent its funding output:
@@ -193,8 +211,9 @@ store::CloseType classify_close(const Transaction& closing, bool tower_holds_swe
 // tower builds the justice transaction from the kit and the session's policy,
 // every signature verified. A kind with no opener yet is `unsupported`.
 struct OpenedPayload {
-    enum class Kind { penalty, invalid, unsupported } kind = Kind::invalid;
+    enum class Kind { penalty, kit, invalid, unsupported } kind = Kind::invalid;
     std::optional<Transaction> penalty;
+    std::optional<kit::PenaltyKit> kit;  // a teos blob holding an Argus penalty kit
     std::string reason;  // why it is invalid
 };
 OpenedPayload open_payload(const store::AppointmentRecord& appointment, const Transaction& dispute,
@@ -214,6 +233,9 @@ public:
     bool in_window(const store::AppointmentRecord& appointment) const;
 
     const std::map<Key, store::TrackerRecord>& trackers() const { return trackers_; }
+    // The per-output responses of breaches answered with a penalty kit.
+    const std::map<Key, KitResponse>& kit_responses() const { return kits_; }
+    bool answers_kits() const { return !kits_.empty(); }
     const store::ChainPosition& tip() const { return tip_; }
     const CoreCounters& counters() const { return counters_; }
     // Penalties broadcast whose result has not been reported yet.
@@ -249,8 +271,16 @@ private:
     std::vector<Action> on_mempool(const MempoolReport& e);
     std::vector<Action> on_fee_retry(const BroadcastReport& e);
     // A triggered appointment: broadcast its penalty, or drop it.
+    // `blocks`: the dispute's block and those after it, oldest first.
     void respond(const store::AppointmentRecord& appointment, const std::optional<store::SessionRecord>& session,
-                 const Transaction& dispute, bool late, std::vector<Action>& out);
+                 const Transaction& dispute, bool late, const std::vector<const BlockView*>& blocks,
+                 const chain::FeeSnapshot& fees, std::vector<Action>& out);
+    void answer_with_kit(const Key& key, const store::AppointmentRecord& appointment, kit::PenaltyKit kit,
+                         const Transaction& dispute, bool late, const std::vector<const BlockView*>& blocks,
+                         const chain::FeeSnapshot& fees, std::vector<Action>& out);
+    // Applies a kit step: counters, the tracker persisted if it changed, broadcasts.
+    void apply_kit_step(const Key& key, const KitStep& step, std::vector<Action>& out);
+    std::vector<Action> on_kit_report(const BroadcastReport& e);
     static std::vector<Action> rebroadcast(const store::TrackerRecord& tracker);
     std::optional<std::pair<const BlockView*, std::size_t>> find_in_window(store::TriggerKind kind,
                                                                            const Locator& trigger) const;
@@ -258,6 +288,7 @@ private:
     CoreOptions options_;
     store::ChainPosition tip_;
     std::map<Key, store::TrackerRecord> trackers_;
+    std::map<Key, KitResponse> kits_;  // kit trackers' responses (decoded kit_state)
     std::map<Key, PendingBreach> pending_;
     // Appointments dropped in the window: a late event for the same appointment
     // (queued before the drop committed) must not respond to it again; an

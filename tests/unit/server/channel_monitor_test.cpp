@@ -108,7 +108,7 @@ TEST_CASE("channels: funding spends in a block become close records, a breach is
     mutual.lock_time = 0;
     auto view = make_view({random_transaction(rng), revoked, current, mutual}, 101, rng);
     auto sweep = electrum_sweep(breached, revoked);
-    BlockConnected e{view, {{1, sweep, std::nullopt}}, {{1, breached}, {2, unilateral}, {3, cooperative}}};
+    BlockConnected e{view, {{1, sweep, std::nullopt}}, {{1, breached}, {2, unilateral}, {3, cooperative}}, {}};
     auto actions = core.handle(e);
     auto closes = all_of<RecordChannelClose>(actions);
     REQUIRE(closes.size() == 3);
@@ -133,7 +133,7 @@ TEST_CASE("channels: funding spends in a block become close records, a breach is
     // a breach of this one.
     WatchCore other{CoreOptions{}, {100, {}}};
     auto foreign = electrum_sweep(outpoint_of(rng), revoked);
-    auto foreign_closes = all_of<RecordChannelClose>(other.handle(BlockConnected{view, {{1, foreign, std::nullopt}}, {{1, breached}}}));
+    auto foreign_closes = all_of<RecordChannelClose>(other.handle(BlockConnected{view, {{1, foreign, std::nullopt}}, {{1, breached}}, {}}));
     REQUIRE(foreign_closes.size() == 1);
     CHECK(foreign_closes[0].close.type == store::CloseType::unilateral);
 

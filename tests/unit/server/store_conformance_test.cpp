@@ -247,11 +247,18 @@ void run_conformance(const std::function<std::unique_ptr<Store>()>& open, const 
     REQUIRE(store->write(waiting));
     CHECK(store->load_trackers().value() == std::vector<TrackerRecord>{tracker});
     tracker.waiting_for_fee_until.reset();
+    tracker.kit_state = Bytes(3000, 7);  // a penalty kit's response, kept with its tracker
+    WriteBatch kit;
+    kit.put_tracker(tracker);
+    REQUIRE(store->write(kit));
+    CHECK(store->load_trackers().value() == std::vector<TrackerRecord>{tracker});
+    tracker.kit_state.clear();
     tracker.confirmed_height = 901;
     WriteBatch confirm;
     confirm.put_tracker(tracker).set_chain_position({901, {}});
     REQUIRE(store->write(confirm));
     CHECK(store->load_trackers().value()[0].confirmed_height == 901);
+    CHECK(store->load_trackers().value()[0].kit_state.empty());
     WriteBatch resolve;
     resolve.remove_tracker({locator(2), user(1)});
     REQUIRE(store->write(resolve));

@@ -35,7 +35,7 @@ chain::BroadcastResult result(chain::BroadcastResult::Kind kind, int code = 0) {
 
 BlockConnected connected(std::shared_ptr<const BlockView> view, const std::vector<Dispute>& stored) {
     // The adapter's candidates: stored appointments whose locator is a txid's.
-    BlockConnected e{view, {}, {}};
+    BlockConnected e{view, {}, {}, {}};
     for (std::size_t i = 0; i < view->locators.size(); ++i) {
         for (const auto& d : stored) {
             if (d.appointment.locator == view->locators[i]) e.candidates.push_back({i, d.appointment, std::nullopt});
@@ -161,7 +161,7 @@ TEST_CASE("watch core: a candidate whose full locator differs (an index prefix c
     Fixture f;
     Dispute d = make_dispute(f.rng);
     auto view = f.block({random_transaction(f.rng)});
-    BlockConnected e{view, {{1, d.appointment, std::nullopt}}, {}};  // the index said "maybe" for tx 1
+    BlockConnected e{view, {{1, d.appointment, std::nullopt}}, {}, {}};  // the index said "maybe" for tx 1
     auto actions = f.core.handle(e);
     CHECK(all_of<Broadcast>(actions).empty());
     CHECK(all_of<DropAppointment>(actions).empty());
@@ -397,7 +397,7 @@ struct SimulatedTower {
         }
         mempool = std::move(rest);
         auto view = make_view(std::move(txs), tip() + 1, rng);
-        BlockConnected event{view, {}, {}};
+        BlockConnected event{view, {}, {}, {}};
         for (std::size_t i = 0; i < view->locators.size(); ++i) {
             for (const auto& [k, a] : stored) {
                 if (k.first == view->locators[i]) event.candidates.push_back({i, a, std::nullopt});
@@ -529,7 +529,7 @@ TEST_CASE("watch core: lnd appointments match by hint, and only by hint") {
     auto view = f.block({dispute});
     REQUIRE(view->hints.size() == view->txids.size());
     CHECK(view->hints[1] == lnd::breach_hint(dispute.txid()));
-    auto drops = all_of<DropAppointment>(f.core.handle(BlockConnected{view, {{1, a, session_of(a)}}, {}}));
+    auto drops = all_of<DropAppointment>(f.core.handle(BlockConnected{view, {{1, a, session_of(a)}}, {}, {}}));
     REQUIRE(drops.size() == 1);
     CHECK(drops[0].detail.rfind("the justice kit does not open", 0) == 0);
     CHECK(f.core.counters().invalid_appointments == 1);
@@ -538,14 +538,14 @@ TEST_CASE("watch core: lnd appointments match by hint, and only by hint") {
     Transaction other = random_transaction(f.rng);
     store::AppointmentRecord wrong = lnd_appointment(other, f.rng);
     wrong.locator = teos::locator(other.txid());
-    auto none = f.core.handle(BlockConnected{f.block({other}), {{1, wrong, session_of(wrong)}}, {}});
+    auto none = f.core.handle(BlockConnected{f.block({other}), {{1, wrong, session_of(wrong)}}, {}, {}});
     CHECK(all_of<DropAppointment>(none).empty());
     CHECK(all_of<Broadcast>(none).empty());
 
     // Its session deleted meanwhile: dropped, saying why.
     Transaction third = random_transaction(f.rng);
     store::AppointmentRecord orphan = lnd_appointment(third, f.rng);
-    auto orphaned = all_of<DropAppointment>(f.core.handle(BlockConnected{f.block({third}), {{1, orphan, std::nullopt}}, {}}));
+    auto orphaned = all_of<DropAppointment>(f.core.handle(BlockConnected{f.block({third}), {{1, orphan, std::nullopt}}, {}, {}}));
     REQUIRE(orphaned.size() == 1);
     CHECK(orphaned[0].detail.find("session no longer exists") != std::string::npos);
 }
@@ -556,7 +556,7 @@ TEST_CASE("watch core: an lnd appointment stored late is found in a block scanne
     // The follower made this view without hints (no session yet).
     auto view = view_without_hints({random_transaction(f.rng), dispute}, ++f.height);
     CHECK(view->hints.empty());
-    (void)f.core.handle(BlockConnected{view, {}, {}});
+    (void)f.core.handle(BlockConnected{view, {}, {}, {}});
     store::AppointmentRecord a = lnd_appointment(dispute, f.rng);
     CHECK(f.core.in_window(a));
     auto drops = all_of<DropAppointment>(f.core.handle(AppointmentStored{a, session_of(a)}));
