@@ -325,6 +325,13 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
             s.channels_closed_unilateral = stats.core.channels_closed_unilateral;
             s.channels_closed_breach = stats.core.channels_closed_breach;
             s.funding_outpoints_watched = service.funding_outpoints().size();
+            s.kit_breaches = stats.core.kit_breaches;
+            s.kit_rungs_accepted = stats.core.kit_rungs_accepted;
+            s.kit_replacements = stats.core.kit_replacements;
+            s.kit_outputs_swept = stats.core.kit_outputs_swept;
+            s.kit_outputs_lost = stats.core.kit_outputs_lost;
+            s.kit_outputs_past_deadline = stats.core.kit_outputs_past_deadline;
+            s.kit_second_stages = stats.core.kit_second_stages;
             s.blocks_connected = stats.core.blocks_connected;
             s.blocks_disconnected = stats.core.blocks_disconnected;
             s.wtwire_sessions = service.session_count();

@@ -63,6 +63,13 @@ TowerMetrics::TowerMetrics(const std::string& version)
       channels_closed_unilateral_(channels_closed_.Add({{"type", "unilateral"}})),
       channels_closed_breach_(channels_closed_.Add({{"type", "breach"}})),
       funding_outpoints_watched_(BuildGauge().Name("argus_funding_outpoints_watched").Help("funding outpoints checked against every block input (channel monitoring)").Register(*registry_).Add({})),
+      kit_breaches_(BuildCounter().Name("argus_kit_breaches_total").Help("breaches answered with a penalty kit (one penalty per output)").Register(*registry_).Add({})),
+      kit_rungs_accepted_(BuildCounter().Name("argus_kit_rungs_accepted_total").Help("penalty-kit rungs the mempool accepted (or already held)").Register(*registry_).Add({})),
+      kit_replacements_(BuildCounter().Name("argus_kit_replacements_total").Help("penalty-kit penalties replaced by a higher rung (BIP125)").Register(*registry_).Add({})),
+      kit_outputs_swept_(BuildCounter().Name("argus_kit_outputs_swept_total").Help("outputs of a breach whose kit penalty was mined").Register(*registry_).Add({})),
+      kit_outputs_lost_(BuildCounter().Name("argus_kit_outputs_lost_total").Help("outputs of a breach another transaction spent first (the cheater's)").Register(*registry_).Add({})),
+      kit_outputs_past_deadline_(BuildCounter().Name("argus_kit_outputs_past_deadline_total").Help("kit outputs still unswept when the cheater may take them").Register(*registry_).Add({})),
+      kit_second_stages_(BuildCounter().Name("argus_kit_second_stages_total").Help("sweeps of a cheater's second-stage HTLC transaction started").Register(*registry_).Add({})),
       store_commit_duration_(BuildHistogram().Name("argus_store_commit_duration_seconds").Help("group commit transaction duration").Register(*registry_).Add({}, latency)),
       store_errors_(BuildCounter().Name("argus_store_errors_total").Help("failed store transactions").Register(*registry_).Add({})),
       batch_size_(BuildHistogram().Name("argus_group_commit_batch_size").Help("requests sharing one transaction").Register(*registry_).Add({}, batch)),
@@ -176,6 +183,13 @@ void TowerMetrics::sample(const TowerSample& s) {
     add_delta(channels_closed_unilateral_, last_.channels_closed_unilateral, s.channels_closed_unilateral);
     add_delta(channels_closed_breach_, last_.channels_closed_breach, s.channels_closed_breach);
     funding_outpoints_watched_.Set(static_cast<double>(s.funding_outpoints_watched));
+    add_delta(kit_breaches_, last_.kit_breaches, s.kit_breaches);
+    add_delta(kit_rungs_accepted_, last_.kit_rungs_accepted, s.kit_rungs_accepted);
+    add_delta(kit_replacements_, last_.kit_replacements, s.kit_replacements);
+    add_delta(kit_outputs_swept_, last_.kit_outputs_swept, s.kit_outputs_swept);
+    add_delta(kit_outputs_lost_, last_.kit_outputs_lost, s.kit_outputs_lost);
+    add_delta(kit_outputs_past_deadline_, last_.kit_outputs_past_deadline, s.kit_outputs_past_deadline);
+    add_delta(kit_second_stages_, last_.kit_second_stages, s.kit_second_stages);
     wtwire_sessions_.Set(static_cast<double>(s.wtwire_sessions));
     wtwire_open_.Set(static_cast<double>(s.wtwire.open));
     WtwireSample& w = last_wtwire_;

@@ -39,6 +39,9 @@ struct TowerSample {  // what the sampler reads from the components each second
     std::uint64_t penalties_waiting_for_fee = 0, penalties_refused_for_fee = 0, penalties_abandoned = 0;
     std::uint64_t channels_closed_cooperative = 0, channels_closed_unilateral = 0, channels_closed_breach = 0;
     std::uint64_t funding_outpoints_watched = 0;
+    // Penalty kits (watch/kit_response.h).
+    std::uint64_t kit_breaches = 0, kit_rungs_accepted = 0, kit_replacements = 0, kit_outputs_swept = 0,
+                  kit_outputs_lost = 0, kit_outputs_past_deadline = 0, kit_second_stages = 0;
     std::uint64_t wtwire_sessions = 0;
     WtwireSample wtwire;
     HttpConnectionSample http;
@@ -106,6 +109,13 @@ private:
     prometheus::Counter& channels_closed_unilateral_;
     prometheus::Counter& channels_closed_breach_;
     prometheus::Gauge& funding_outpoints_watched_;
+    prometheus::Counter& kit_breaches_;
+    prometheus::Counter& kit_rungs_accepted_;
+    prometheus::Counter& kit_replacements_;
+    prometheus::Counter& kit_outputs_swept_;
+    prometheus::Counter& kit_outputs_lost_;
+    prometheus::Counter& kit_outputs_past_deadline_;
+    prometheus::Counter& kit_second_stages_;
     prometheus::Histogram& store_commit_duration_;
     prometheus::Counter& store_errors_;
     prometheus::Histogram& batch_size_;
