@@ -30,7 +30,8 @@ Context system_context() { return Context{system_clock(), system_rng()}; }
 
 int run_daemon(const std::string& data_dir, const std::string& bind, std::uint16_t port,
                const std::vector<std::string>& towers, const std::string& ready_file,
-               const client::BackupWorkerOptions& worker_options, client::ChainWatchOptions chain_options) {
+               const client::BackupWorkerOptions& worker_options, client::ChainWatchOptions chain_options,
+               std::optional<client::KitPolicy> kits) {
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
@@ -49,7 +50,7 @@ int run_daemon(const std::string& data_dir, const std::string& bind, std::uint16
             return 2;
         }
     }
-    client::ChannelBook channels(**node);
+    client::ChannelBook channels(**node, kits);
     if (auto ok = channels.open(data_dir + "/channels.sqlite"); !ok) {
         log_event(LogLevel::error, "channels_open_failed", {{"error", ok.error().message}});
         return 1;
@@ -208,6 +209,23 @@ int main(int argc, char** argv) {
     daemon->add_option("--chain-start-height", chain_start_height,
                        "First block the chain view reads when it has read none (default: the tip at first start)")
         ->check(CLI::Range(std::int64_t{0}, std::int64_t{100'000'000}));
+    // Penalty kits (channel-material mode): sent to towers that advertise them.
+    client::KitPolicy kit_policy;
+    bool no_kits = false;
+    daemon->add_flag("--no-penalty-kits", no_kits, "Send only classic penalties, also to towers that take penalty kits");
+    daemon->add_option("--kit-floor-feerate", kit_policy.floor_feerate, "Lowest rung of each kit penalty, sat per 1000 vbytes")
+        ->check(CLI::Range(std::int64_t{0}, std::int64_t{100'000'000}))
+        ->capture_default_str();
+    daemon->add_option("--kit-max-fee-share", kit_policy.max_fee_share,
+                       "Top rung: at most this share of each output's value goes to fees")
+        ->check(CLI::Range(0.01, 1.0))
+        ->capture_default_str();
+    daemon->add_option("--kit-max-fee", kit_policy.max_fee, "Top rung: at most this many satoshis of fees per output")
+        ->check(CLI::Range(std::int64_t{1}, std::int64_t{4'294'967'295}))
+        ->capture_default_str();
+    daemon->add_option("--kit-rungs", kit_policy.rungs, "Fee rates pre-signed per output, floor to top")
+        ->check(CLI::Range(std::size_t{1}, kit::max_rungs))
+        ->capture_default_str();
     auto* plugin = app.add_subcommand("plugin", "Run as a Core Lightning plugin (stdin/stdout)");
     std::string tower, tower_id;
     auto* add_tower = app.add_subcommand("add-tower", "Add a tower");
@@ -261,7 +279,9 @@ int main(int argc, char** argv) {
         }
         chain_options.poll = std::chrono::milliseconds(chain_poll_ms);
         if (chain_start_height >= 0) chain_options.start_height = static_cast<std::uint32_t>(chain_start_height);
-        return run_daemon(data_dir, bind, port, towers, ready_file, worker_options, std::move(chain_options));
+        std::optional<client::KitPolicy> kits;
+        if (!no_kits) kits = kit_policy;
+        return run_daemon(data_dir, bind, port, towers, ready_file, worker_options, std::move(chain_options), kits);
     }
     if (plugin->parsed()) return run_plugin();
     auto format = json_output ? net::OutputFormat::json : net::OutputFormat::text;

@@ -55,6 +55,12 @@ namespace argus::kit {
 
 inline constexpr std::array<std::uint8_t, 4> kit_magic = {'A', 'R', 'K', 'T'};
 inline constexpr std::uint8_t kit_version = 1;
+// An Argus tower's register reply carries {"argus_penalty_kits": {"version": 1,
+// "max_encrypted_blob": N}} (teos clients ignore unknown fields); a client
+// sends kits only to towers that say so, and no larger than N bytes.
+inline constexpr const char* capability_field = "argus_penalty_kits";
+// The encrypted blob of a kit: its padded plaintext plus the teos AEAD tag.
+inline constexpr std::size_t encryption_overhead = 16;
 inline constexpr std::size_t max_parts = 2 * 483 + 1;  // to_local, every HTLC and its second stage
 inline constexpr std::size_t max_rungs = 32;
 inline constexpr std::size_t max_sweep_script = 80;

@@ -57,6 +57,12 @@ CREATE TABLE breaches (
     dispute_txid BLOB NOT NULL, penalty_txid BLOB NOT NULL, tower_id BLOB NOT NULL, reported_ms INTEGER NOT NULL);
 CREATE INDEX breaches_channel ON breaches (channel_id);
 )sql"},
+    // Penalty kits: each backup's kit (encrypted; NULL: none) and what each
+    // tower advertised at its last registration.
+    {3, R"sql(
+ALTER TABLE backups ADD COLUMN kit_blob BLOB;
+ALTER TABLE towers ADD COLUMN kit_max_blob INTEGER NOT NULL DEFAULT 0;
+)sql"},
 };
 static_assert(std::size(migrations) == backup_queue_schema_version);
 
@@ -165,9 +171,14 @@ Result<bool> BackupQueue::enqueue(const BackupRecord& b, std::int64_t now_ms) {
     bool inserted = false;
     auto status = impl_->transaction([&]() -> Status {
         Stmt s(db, "INSERT OR IGNORE INTO backups (locator, commitment_txid, encrypted_blob, to_self_delay, channel_id, "
-                   "commitment_number) VALUES (?, ?, ?, ?, ?, ?)");
+                   "commitment_number, kit_blob) VALUES (?, ?, ?, ?, ?, ?, ?)");
         s.blob(1, b.locator).blob(2, b.commitment_txid.bytes).blob(3, b.encrypted_blob).integer(4, b.to_self_delay)
             .text(5, b.channel_id).integer(6, static_cast<std::int64_t>(b.commitment_number));
+        if (b.kit_blob.empty()) {
+            s.null(7);
+        } else {
+            s.blob(7, b.kit_blob);
+        }
         if (s.step() != SQLITE_DONE) return db_error(db, "enqueue");
         inserted = sqlite3_changes(db) == 1;
         Stmt d(db, "INSERT OR IGNORE INTO deliveries (tower_id, locator, status, next_attempt_ms) "
@@ -183,14 +194,14 @@ Result<bool> BackupQueue::enqueue(const BackupRecord& b, std::int64_t now_ms) {
 Result<std::vector<TowerRecord>> BackupQueue::towers() {
     std::lock_guard lock(impl_->mutex);
     Stmt s(impl_->db, "SELECT tower_id, host, port, standing, misbehavior, registered, available_slots, "
-                      "subscription_expiry, last_seen_height FROM towers ORDER BY host, port");
+                      "subscription_expiry, last_seen_height, kit_max_blob FROM towers ORDER BY host, port");
     std::vector<TowerRecord> out;
     while (s.step() == SQLITE_ROW) {
         auto id = PublicKey::parse(s.col_blob(0));
         if (!id) continue;
         TowerRecord t{{*id, s.col_text(1), static_cast<std::uint16_t>(s.col_int(2))}, s.col_text(3), s.col_text(4),
                       s.col_int(5) != 0, static_cast<std::uint32_t>(s.col_int(6)), static_cast<std::uint32_t>(s.col_int(7)),
-                      static_cast<std::uint32_t>(s.col_int(8))};
+                      static_cast<std::uint32_t>(s.col_int(8)), static_cast<std::uint32_t>(s.col_int(9))};
         out.push_back(std::move(t));
     }
     if (!s.finished()) return db_error(impl_->db, "list towers");
@@ -200,7 +211,7 @@ Result<std::vector<TowerRecord>> BackupQueue::towers() {
 Result<std::vector<Delivery>> BackupQueue::due(const PublicKey& tower, std::int64_t now_ms, std::size_t limit) {
     std::lock_guard lock(impl_->mutex);
     Stmt s(impl_->db, "SELECT b.locator, b.commitment_txid, b.encrypted_blob, b.to_self_delay, b.channel_id, "
-                      "b.commitment_number, d.attempts FROM deliveries d JOIN backups b USING (locator) "
+                      "b.commitment_number, d.attempts, b.kit_blob FROM deliveries d JOIN backups b USING (locator) "
                       "WHERE d.tower_id = ? AND d.status = 'pending' AND d.next_attempt_ms <= ? "
                       "ORDER BY d.next_attempt_ms LIMIT ?");
     s.blob(1, tower.bytes()).integer(2, now_ms).integer(3, static_cast<std::int64_t>(limit));
@@ -214,6 +225,7 @@ Result<std::vector<Delivery>> BackupQueue::due(const PublicKey& tower, std::int6
         d.backup.channel_id = s.col_text(4);
         d.backup.commitment_number = static_cast<std::uint64_t>(s.col_int(5));
         d.attempts = static_cast<std::uint32_t>(s.col_int(6));
+        d.backup.kit_blob = s.col_blob(7);
         out.push_back(std::move(d));
     }
     if (!s.finished()) return db_error(impl_->db, "due deliveries");
@@ -251,7 +263,12 @@ Status BackupQueue::mark_failed(const PublicKey& tower, const Locator& locator, 
 }
 
 Status BackupQueue::set_registration(const PublicKey& tower, const RegistrationReceipt& r) {
-    return set_slots(tower, r.available_slots, r.subscription_expiry, r.subscription_start);
+    if (auto ok = set_slots(tower, r.available_slots, r.subscription_expiry, r.subscription_start); !ok) return ok;
+    std::lock_guard lock(impl_->mutex);
+    Stmt s(impl_->db, "UPDATE towers SET kit_max_blob = ? WHERE tower_id = ?");
+    s.integer(1, r.kit_max_blob).blob(2, tower.bytes());
+    if (s.step() != SQLITE_DONE) return db_error(impl_->db, "set kit capability");
+    return {};
 }
 
 Status BackupQueue::set_slots(const PublicKey& tower, std::uint32_t slots, std::uint32_t expiry, std::uint32_t height) {
@@ -338,7 +355,7 @@ Result<std::vector<BackupRecord>> BackupQueue::breach_check_candidates(const Pub
                                                                      std::size_t limit) {
     std::lock_guard lock(impl_->mutex);
     Stmt s(impl_->db, "SELECT b.locator, b.commitment_txid, b.encrypted_blob, b.to_self_delay, b.channel_id, "
-                      "b.commitment_number FROM deliveries d JOIN backups b USING (locator) "
+                      "b.commitment_number, b.kit_blob FROM deliveries d JOIN backups b USING (locator) "
                       "WHERE d.tower_id = ? AND d.status = 'acked' AND b.locator > ? AND NOT EXISTS "
                       "(SELECT 1 FROM breaches r WHERE r.locator = b.locator OR (b.channel_id != '' AND r.channel_id = b.channel_id)) "
                       "ORDER BY b.locator LIMIT ?");
@@ -352,6 +369,7 @@ Result<std::vector<BackupRecord>> BackupQueue::breach_check_candidates(const Pub
         b.to_self_delay = static_cast<std::uint32_t>(s.col_int(3));
         b.channel_id = s.col_text(4);
         b.commitment_number = static_cast<std::uint64_t>(s.col_int(5));
+        b.kit_blob = s.col_blob(6);
         out.push_back(std::move(b));
     }
     if (!s.finished()) return db_error(impl_->db, "breach check candidates");

@@ -27,6 +27,9 @@ struct BackupRecord {
     std::uint32_t to_self_delay = 0;
     std::string channel_id;
     std::uint64_t commitment_number = 0;
+    // The penalty kit for this state, encrypted like the blob (empty: none);
+    // sent instead of the blob to towers that advertise kits (migration 3).
+    Bytes kit_blob;
 };
 
 enum class DeliveryStatus { pending, acked, failed };
@@ -40,6 +43,7 @@ struct TowerRecord {
     std::uint32_t available_slots = 0;
     std::uint32_t subscription_expiry = 0;
     std::uint32_t last_seen_height = 0;  // the tower's best height, from its receipts
+    std::uint32_t kit_max_blob = 0;      // penalty kits it advertised (0: none)
 };
 
 struct Delivery {
@@ -87,7 +91,7 @@ struct BackupView {
 
 // Migrations: 1, towers, backups and deliveries (what builds before
 // versioning wrote, user_version 0); 2, breaches.
-inline constexpr int backup_queue_schema_version = 2;
+inline constexpr int backup_queue_schema_version = 3;
 
 class BackupQueue {
 public:

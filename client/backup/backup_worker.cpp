@@ -66,7 +66,7 @@ TeosClient& BackupWorker::client_for(const TowerRecord& tower) {
     return *slot;
 }
 
-bool BackupWorker::ensure_subscription(const TowerRecord& tower, TeosClient& client, std::size_t needed) {
+bool BackupWorker::ensure_subscription(TowerRecord& tower, TeosClient& client, std::size_t needed) {
     bool low = tower.available_slots < needed + options_.top_up_below_slots;
     bool expiring = tower.subscription_expiry <= tower.last_seen_height + options_.top_up_blocks_before_expiry;
     if (tower.registered && !low && !expiring) return true;
@@ -75,6 +75,7 @@ bool BackupWorker::ensure_subscription(const TowerRecord& tower, TeosClient& cli
         if (receipt.error().kind == TowerError::Kind::misbehaving) mark_misbehaving(tower.address.id, receipt.error().message);
         return tower.registered && tower.available_slots >= needed;  // carry on with what is left
     }
+    tower.kit_max_blob = receipt->kit_max_blob;
     // Registered at the tower even if not recorded here; the next pass registers again (teos: it tops up).
     if (auto ok = queue_.set_registration(tower.address.id, *receipt); !ok) {
         note_queue_error("set_registration", ok.error(), &tower.address.id, nullptr);
@@ -101,7 +102,7 @@ std::size_t BackupWorker::run_once() {
         return 0;
     }
     std::size_t attempted = 0;
-    for (const auto& tower : *towers) {
+    for (auto& tower : *towers) {
         if (tower.standing != "active") continue;
         const PublicKey& id = tower.address.id;
         auto due = queue_.due(id, now_ms(), 256);
@@ -117,7 +118,11 @@ std::size_t BackupWorker::run_once() {
         }
         for (const auto& d : *due) {
             ++attempted;
-            auto receipt = client.add_appointment(d.backup.locator, d.backup.encrypted_blob, d.backup.to_self_delay);
+            // A penalty kit to a tower that takes kits of its size; else the classic penalty.
+            const Bytes& blob = !d.backup.kit_blob.empty() && d.backup.kit_blob.size() <= tower.kit_max_blob
+                                    ? d.backup.kit_blob
+                                    : d.backup.encrypted_blob;
+            auto receipt = client.add_appointment(d.backup.locator, blob, d.backup.to_self_delay);
             if (!receipt && receipt.error().kind == TowerError::Kind::rejected && receipt.error().code == teos::error::invalid_signature_or_subscription) {
                 // Out of slots or expired: top up once and try again.
                 auto registration = client.register_user();
@@ -125,7 +130,7 @@ std::size_t BackupWorker::run_once() {
                     if (auto ok = queue_.set_registration(id, *registration); !ok) {
                         note_queue_error("set_registration", ok.error(), &id, nullptr);
                     }
-                    receipt = client.add_appointment(d.backup.locator, d.backup.encrypted_blob, d.backup.to_self_delay);
+                    receipt = client.add_appointment(d.backup.locator, blob, d.backup.to_self_delay);
                 }
             }
             if (receipt) {

@@ -73,7 +73,8 @@ public:
 
 private:
     TeosClient& client_for(const TowerRecord& tower);
-    bool ensure_subscription(const TowerRecord& tower, TeosClient& client, std::size_t needed);
+    // Registers or tops up when needed; `tower` learns what a new receipt says (kits).
+    bool ensure_subscription(TowerRecord& tower, TeosClient& client, std::size_t needed);
     std::int64_t backoff(std::uint32_t attempts) const;
     std::int64_t now_ms();
     // Logs and counts a failed queue operation (no secrets: ids and locators only).

@@ -1,5 +1,7 @@
 #include "client/backup/breach_report.h"
 
+#include "common/penalty_kit.h"
+
 #include <optional>
 
 #include "common/check.h"
@@ -28,6 +30,19 @@ Result<BreachRecord> check_dispute_report(const BackupRecord& backup, const Appo
     std::optional<Txid> ours;
     if (plain) {
         if (auto tx = parse_transaction(*plain)) ours = tx->txid();
+    }
+    // A kit tower answers with one of the kit's penalties (any part, any rung).
+    if ((!ours || *ours != state.penalty_txid) && !backup.kit_blob.empty()) {
+        if (auto kit_plain = teos::decrypt_penalty(backup.kit_blob, backup.commitment_txid)) {
+            if (auto k = kit::decode(*kit_plain)) {
+                for (const auto& part : k->parts) {
+                    for (const auto& rung : part.rungs) {
+                        Txid txid = kit::unsigned_penalty(*k, part, backup.commitment_txid, rung.fee).txid();
+                        if (txid == state.penalty_txid) ours = txid;
+                    }
+                }
+            }
+        }
     }
     // Txids, not bytes: the witness may be re-encoded, the transaction cannot change.
     if (!ours || *ours != state.penalty_txid) {

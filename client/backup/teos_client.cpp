@@ -1,5 +1,7 @@
 #include "client/backup/teos_client.h"
 
+#include "common/penalty_kit.h"
+
 #include <charconv>
 #include <nlohmann/json.hpp>
 
@@ -125,6 +127,16 @@ Result<RegistrationReceipt, TowerError> TeosClient::register_user() {
                                                                  receipt.subscription_start, receipt.subscription_expiry),
                    receipt.signature)) {
         return TowerError{TowerError::Kind::misbehaving, 0, "registration receipt does not verify against the tower id"};
+    }
+    // Not signed, and needs no signature: a false claim only makes the tower
+    // receive kits it cannot open, which it answers like any blob.
+    if (auto it = j->find(kit::capability_field); it != j->end() && it->is_object()) {
+        auto version = it->find("version");
+        auto max = it->find("max_encrypted_blob");
+        if (version != it->end() && version->is_number_unsigned() && version->get<std::uint64_t>() == kit::kit_version &&
+            max != it->end() && max->is_number_unsigned() && max->get<std::uint64_t>() <= 0xffffffffu) {
+            receipt.kit_max_blob = static_cast<std::uint32_t>(max->get<std::uint64_t>());
+        }
     }
     return receipt;
 }

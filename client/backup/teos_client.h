@@ -42,6 +42,9 @@ struct RegistrationReceipt {
     std::uint32_t subscription_start = 0;
     std::uint32_t subscription_expiry = 0;
     std::string signature;
+    // An Argus tower's advertised penalty kits (kit::capability_field): the
+    // largest encrypted kit it takes; 0 for a tower without them (rust-teos).
+    std::uint32_t kit_max_blob = 0;
 };
 
 struct AppointmentReceipt {

@@ -440,7 +440,18 @@ Result<std::string> ChannelBook::revoke(const std::string& channel_id, const jso
     if (!justice) return justice.error();
     bolt3::Commitment revoked = entry.channel->remote_commitment(*state, secret_key->public_key());
     RevokedState backup{revoked.tx.txid().to_display_hex(), to_hex(justice->serialize()), channel_id, *number,
-                        entry.channel->config().remote_to_self_delay, entry.channel->config().funding_outpoint};
+                        entry.channel->config().remote_to_self_delay, entry.channel->config().funding_outpoint,
+                        std::nullopt};
+    if (kits_) {
+        // One penalty per output at a ladder of fee rates; a state whose
+        // outputs cannot pay the floor keeps the classic penalty alone.
+        if (auto built = entry.channel->penalty_kit(*state, entry.sweep_script, *kits_)) {
+            backup.kit = std::move(built->kit);
+        } else {
+            log_event(LogLevel::info, "penalty_kit_not_built",
+                      {{"channel_id", channel_id}, {"commitnum", std::to_string(*number)}, {"reason", built.error().message}});
+        }
+    }
     auto locator = node_.backup(backup);
     if (!locator) return locator.error();
     return to_hex(*locator);

@@ -31,7 +31,9 @@ inline constexpr int channel_book_schema_version = 1;
 
 class ChannelBook {
 public:
-    explicit ChannelBook(ClientNode& node) : node_(node) {}
+    // `kits`: the policy of the penalty kit built with each justice
+    // transaction (nullopt: classic penalties only).
+    explicit ChannelBook(ClientNode& node, std::optional<KitPolicy> kits = KitPolicy{}) : node_(node), kits_(kits) {}
     Status open(const std::string& path);
 
     // POST /channels
@@ -56,6 +58,7 @@ private:
     Status load();
 
     ClientNode& node_;
+    std::optional<KitPolicy> kits_;
     std::mutex mutex_;
     std::map<std::string, Entry> channels_;
     struct Db;

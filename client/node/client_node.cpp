@@ -198,6 +198,11 @@ Result<Locator> ClientNode::backup(const RevokedState& state) {
     record.to_self_delay = state.to_self_delay;
     record.channel_id = state.channel_id;
     record.commitment_number = state.commitment_number;
+    if (state.kit) {
+        auto encoded = kit::encode(*state.kit);
+        if (!encoded) return encoded.error();
+        record.kit_blob = teos::encrypt_penalty(kit::pad_to_bucket(std::move(*encoded)), *txid);
+    }
     auto queued = queue_->enqueue(record, now_ms());
     if (!queued) return queued.error();
     if (*queued) chain_->add_revoked({record.channel_id, record.commitment_number, record.commitment_txid, penalty->txid()});

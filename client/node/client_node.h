@@ -4,6 +4,7 @@
 // (backup_acknowledged, breach_reported) wallets long-poll.
 #pragma once
 
+
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -13,6 +14,7 @@
 #include "client/node/chain_watch.h"
 #include "client/node/event_feed.h"
 #include "common/context.h"
+#include "common/penalty_kit.h"
 
 namespace argus::client {
 
@@ -24,6 +26,9 @@ struct RevokedState {
     std::uint32_t to_self_delay = 0;
     // The channel's funding outpoint, for the client's own chain view (needs a channel_id).
     std::optional<OutPoint> funding_outpoint;
+    // The penalty kit for this state (channel-material mode builds one), sent
+    // to towers that advertise kits.
+    std::optional<kit::PenaltyKit> kit;
 };
 
 class ClientNode {

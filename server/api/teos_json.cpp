@@ -1,5 +1,7 @@
 #include "server/api/teos_json.h"
 
+#include "common/penalty_kit.h"
+
 #include <nlohmann/json.hpp>
 
 #include "common/hex.h"
@@ -168,6 +170,9 @@ std::string to_json(const tower::RegisterReply& r) {
     j["subscription_start"] = r.subscription_start;
     j["subscription_expiry"] = r.subscription_expiry;
     j["subscription_signature"] = r.subscription_signature;
+    if (r.kit_max_blob > 0) {
+        j[kit::capability_field] = {{"version", kit::kit_version}, {"max_encrypted_blob", r.kit_max_blob}};
+    }
     return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

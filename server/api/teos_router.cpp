@@ -1,5 +1,7 @@
 #include "server/api/teos_router.h"
 
+#include "common/penalty_kit.h"
+
 #include "server/api/teos_json.h"
 
 #include <algorithm>
@@ -71,7 +73,12 @@ void TeosRouter::handle(HttpRequest request, Reply plain_reply) {
     if (path == "/register") {
         auto user = parse_register(request.body);
         if (!user) return reply(error_response(user.error()));
-        service_.register_user(*user, [reply](tower::ApiResult<tower::RegisterReply> r) {
+        // Penalty kits are advertised when the body limit lets the smallest
+        // bucket through (hex-encoded, with the request's other fields).
+        std::size_t blob = limits_.add_appointment_body > 512 ? (limits_.add_appointment_body - 512) / 2 : 0;
+        auto kit_max = static_cast<std::uint32_t>(blob >= kit::min_bucket + kit::encryption_overhead ? blob : 0);
+        service_.register_user(*user, [reply, kit_max](tower::ApiResult<tower::RegisterReply> r) {
+            if (r) r->kit_max_blob = kit_max;
             reply(r ? HttpResponse{200, to_json(*r)} : error_response(r.error()));
         });
     } else if (path == "/add_appointment") {

@@ -97,9 +97,12 @@ struct TowerOptions {
     std::uint32_t subscription_duration = 4'320;
     std::uint32_t expiry_delta = 6;
 
-    // Body limits (rust-teos: 87, 2048, 178, 127 bytes).
+    // Body limits (rust-teos: 87, 2048, 178, 127 bytes). add_appointment is
+    // larger so that penalty kits up to 16 KiB (hex-encoded) fit; slots are
+    // still charged per 2 KiB of blob. 2048 gives rust-teos's exact limit and
+    // turns the kit advertisement off.
     std::size_t register_body_limit = 87;
-    std::size_t add_appointment_body_limit = 2048;
+    std::size_t add_appointment_body_limit = 33'792;
     std::size_t get_appointment_body_limit = 178;
     std::size_t get_subscription_info_body_limit = 127;
 };

@@ -43,6 +43,8 @@ struct RegisterReply {
     std::uint32_t subscription_start = 0;
     std::uint32_t subscription_expiry = 0;
     std::string subscription_signature;
+    // Argus-only: the largest encrypted penalty kit the front door takes (0: none).
+    std::uint32_t kit_max_blob = 0;
 };
 
 struct AddAppointmentRequest {

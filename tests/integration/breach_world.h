@@ -245,6 +245,20 @@ public:
         std::snprintf(fee, sizeof fee, "%.8f", static_cast<double>(std::max<std::int64_t>(sat_per_kvb, 1000)) / 1e8);
         start_chain({std::string("-minrelaytxfee=") + fee});
     }
+    // Miners take only transactions paying at least this (sat per 1000 vB):
+    // the simulator's setting, or bitcoind restarted with -blockmintxfee (and
+    // -blockprioritysize=0: Knots keeps room for low-fee transactions
+    // otherwise). The mempool keeps its own minimum.
+    void set_block_min_fee(std::int64_t sat_per_kvb) {
+        if (!real_) {
+            call("simulator_set_block_min_fee", json::array({sat_per_kvb}));
+            return;
+        }
+        kill_chain();
+        char fee[32];
+        std::snprintf(fee, sizeof fee, "%.8f", static_cast<double>(sat_per_kvb) / 1e8);
+        start_chain({std::string("-blockmintxfee=") + fee, "-blockprioritysize=0"});
+    }
     void send(const Transaction& tx) { call("sendrawtransaction", json::array({to_hex(tx.serialize())})); }
 
     // --- transactions

@@ -17,10 +17,12 @@
 #include <sstream>
 #include <thread>
 
+#include "client/backup/breach_report.h"
 #include "client/node/channel_material.h"
 #include "client/node/cln_plugin.h"
 #include "client/node/client_node.h"
 #include "common/message_signing.h"
+#include "common/penalty_kit.h"
 #include "net/http_server.h"
 #include "tests/integration/breach_world.h"
 #include "tests/support/run_command.h"
@@ -51,7 +53,7 @@ RevokedState revoked_state(std::uint32_t n) {
     spend.witness = {Bytes(72, 2), Bytes{1}, Bytes(80, 3)};
     penalty.inputs.push_back(spend);
     penalty.outputs.push_back({99'000, Bytes(22, 4)});
-    return RevokedState{commitment.txid().to_display_hex(), to_hex(penalty.serialize()), "chan", n, 144, {}};
+    return RevokedState{commitment.txid().to_display_hex(), to_hex(penalty.serialize()), "chan", n, 144, {}, {}};
 }
 
 // A tower that speaks teos but signs receipts with `signing_key`, and can deny
@@ -60,7 +62,11 @@ class FakeTower final : public api::Router {
 public:
     enum class Mode { honest, wrong_key, denies, garbage, hangs };
     // Each mode has its own tower key: the tower id is a tower's identity.
-    FakeTower(Mode mode) : mode_(mode), key_(PrivateKey::from_bytes(Bytes(32, static_cast<std::uint8_t>(0x50 + static_cast<int>(mode)))).value()),
+    // `kits`: the register reply advertises Argus penalty kits up to that many bytes (0: a rust-teos tower).
+    FakeTower(Mode mode, std::uint32_t kits = 0)
+        : kits_(kits),
+          mode_(mode),
+          key_(PrivateKey::from_bytes(Bytes(32, static_cast<std::uint8_t>(0x50 + static_cast<int>(mode) + (kits ? 8 : 0)))).value()),
                            wrong_(PrivateKey::from_bytes(Bytes(32, 0x5f)).value()) {
         api::HttpServerOptions o;
         o.port = 0;
@@ -77,6 +83,7 @@ public:
         server_->stop();
     }
     std::string address() const { return to_hex(key_.public_key().bytes()) + "@127.0.0.1:" + std::to_string(server_->port()); }
+    PublicKey id() const { return key_.public_key(); }
     std::size_t body_limit(api::Method, std::string_view) const override { return 100'000; }
     void handle(api::HttpRequest request, api::Reply reply) override {
         {
@@ -101,8 +108,10 @@ public:
             ++registrations;
             auto user = parse_hex_array<33>(j["user_id"].get<std::string>()).value();
             std::string sig = sign_message(signer, teos::registration_receipt_message(user, 100, 1, 5000));
-            return reply({200, json{{"user_id", j["user_id"]}, {"available_slots", 100}, {"subscription_start", 1},
-                                    {"subscription_expiry", 5000}, {"subscription_signature", sig}}.dump()});
+            json answer{{"user_id", j["user_id"]}, {"available_slots", 100}, {"subscription_start", 1},
+                        {"subscription_expiry", 5000}, {"subscription_signature", sig}};
+            if (kits_) answer["argus_penalty_kits"] = {{"version", 1}, {"max_encrypted_blob", kits_}};
+            return reply({200, answer.dump()});
         }
         if (request.target == "/add_appointment") {
             std::string user_sig = j["signature"];
@@ -150,6 +159,7 @@ private:
     std::vector<std::string> appointment_bodies;
     std::map<std::string, json> disputes_;  // locator hex -> dispute_responded appointment
     std::vector<std::thread> hanging_;      // Mode::hangs: replies still to come
+    std::uint32_t kits_ = 0;
     Mode mode_;
     PrivateKey key_, wrong_;
     std::unique_ptr<api::HttpServer> server_;
@@ -958,6 +968,91 @@ TEST_CASE("client: channel material mode builds, checks and backs up the justice
     ChannelBook reloaded(*node);
     REQUIRE(reloaded.open(dir.path() + "/channels.sqlite"));
     CHECK(reloaded.list().size() == 1);
+}
+
+TEST_CASE("client: channel material mode sends a penalty kit to a tower that advertises kits, the classic penalty to a rust-teos tower, and believes either's report") {
+    TemporaryDirectory dir;
+    auto node = open_node(dir.path());
+    ChannelBook book(*node);  // the default kit policy
+    REQUIRE(book.open(dir.path() + "/channels.sqlite"));
+    Hash256 a{}, b{};
+    a.fill(0xa2);
+    b.fill(0xb2);
+    auto alice = ChannelSecrets::from_seed(a);
+    auto bob = ChannelSecrets::from_seed(b);
+    auto hex_point = [](const PrivateKey& k) { return to_hex(k.public_key().bytes()); };
+    Txid funding;
+    funding.bytes[0] = 8;
+    json material = {{"channel_id", "chan-k"}, {"funding_txid", funding.to_display_hex()}, {"funding_output_index", 0},
+                     {"funding_satoshis", 1'000'000}, {"local_is_opener", true}, {"anchors", false},
+                     {"sweep_address", encode_address(p2wpkh_script(alice.payment_basepoint.public_key()), Network::regtest).value()},
+                     {"local_secrets", {{"revocation_basepoint", to_hex(alice.revocation_basepoint.bytes())}}},
+                     {"local_basepoints", {{"funding", hex_point(alice.funding)}, {"payment", hex_point(alice.payment_basepoint)},
+                                           {"htlc", hex_point(alice.htlc_basepoint)}}},
+                     {"remote_basepoints", {{"funding", hex_point(bob.funding)}, {"payment", hex_point(bob.payment_basepoint)},
+                                            {"delayed_payment", hex_point(bob.delayed_payment_basepoint)},
+                                            {"htlc", hex_point(bob.htlc_basepoint)}}}};
+    REQUIRE(book.add_channel(material));
+    FakeTower argus(FakeTower::Mode::honest, 20'000), teos(FakeTower::Mode::honest);
+    REQUIRE(node->add_tower(argus.address()));
+    REQUIRE(node->add_tower(teos.address()));
+    json state = {{"local_msat", 600'000'000}, {"remote_msat", 390'000'000}, {"feerate_per_kw", 1000},
+                  {"htlcs", json::array({{{"direction", "offered"}, {"amount_msat", 10'000'000}, {"cltv_expiry", 800},
+                                          {"payment_hash", std::string(64, '0')}}})}};
+    json revocation = {{"commitment_number", 3}, {"per_commitment_secret", to_hex(bob.per_commitment_secret(3))}, {"state", state}};
+    REQUIRE(book.revoke("chan-k", revocation));
+    BackupWorker worker(node->queue(), PrivateKey::from_bytes(Bytes(32, 9)).value(), sim_clock);
+    worker.run_once();
+    REQUIRE(argus.appointments().size() == 1);
+    REQUIRE(teos.appointments().size() == 1);
+
+    // Bob's commitment, from his own engine.
+    ChannelConfig bob_config;
+    bob_config.funding_outpoint = {funding, 0};
+    bob_config.funding_satoshis = 1'000'000;
+    bob_config.local_is_opener = false;
+    Channel bob_channel(bob_config, bob, ChannelBasepoints::of(alice));
+    ChannelState bobs{3, 390'000'000, 600'000'000, 1000, {{bolt3::HtlcDirection::received, 10'000'000, 800, Hash256{}}}};
+    Transaction commitment = bob_channel.local_commitment(bobs).tx;
+    auto blob_of = [&](const std::string& body) {
+        return parse_hex(json::parse(body)["appointment"]["encrypted_blob"].get<std::string>()).value();
+    };
+    // The Argus tower got a kit: padded to a bucket, one part per output of Bob's commitment.
+    auto kit_plain = teos::decrypt_penalty(blob_of(argus.appointments()[0]), commitment.txid());
+    REQUIRE(kit_plain);
+    CHECK(kit::is_kit(*kit_plain));
+    CHECK(kit_plain->size() == kit::bucket_size(kit_plain->size()));
+    auto k = kit::decode(*kit_plain);
+    REQUIRE(k);
+    std::size_t parts_on_commitment = 0;
+    for (const auto& part : k->parts) {
+        if (part.kind == kit::PartKind::second_stage) continue;
+        ++parts_on_commitment;
+        CHECK(kit::verify_part(*k, part, commitment, commitment.txid()));
+    }
+    CHECK(parts_on_commitment == 2);  // to_local and the HTLC
+    // rust-teos got the classic justice transaction.
+    auto classic = teos::decrypt_penalty(blob_of(teos.appointments()[0]), commitment.txid());
+    REQUIRE(classic);
+    CHECK_FALSE(kit::is_kit(*classic));
+    REQUIRE(parse_transaction(*classic));
+
+    // A report of one of the kit's penalties is believed; an unrelated one is not.
+    auto backup = node->queue().breach_check_candidates(argus.id(), Locator{}, 10).value();
+    REQUIRE(backup.size() == 1);
+    const kit::Part& htlc = k->parts[1];
+    Transaction rung = kit::signed_penalty(*k, htlc, commitment.txid(), htlc.rungs.size() - 1);
+    AppointmentState report;
+    report.status = AppointmentState::Status::dispute_responded;
+    report.dispute_txid = commitment.txid();
+    report.penalty_txid = rung.txid();
+    report.penalty_rawtx = rung.serialize();
+    CHECK(check_dispute_report(backup[0], report, argus.id(), 1));
+    Transaction other = rung;
+    other.outputs[0].value -= 1;
+    report.penalty_txid = other.txid();
+    report.penalty_rawtx = other.serialize();
+    CHECK_FALSE(check_dispute_report(backup[0], report, argus.id(), 1));
 }
 
 namespace {

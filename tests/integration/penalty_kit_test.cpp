@@ -213,7 +213,7 @@ TEST_CASE("penalty kits: a fee spike beats one classic penalty but not the kit's
     world.send(kitted.commitment());
     world.mine(1);
     std::uint32_t breach_height = world.chain_height();
-    world.call("simulator_set_block_min_fee", json::array({20'000}));
+    world.set_block_min_fee(20'000);
     REQUIRE(wait_until([&] { return world.tower_at_tip(); }));
 
     OutPoint kit_to_local{kitted.commitment().txid(), static_cast<std::uint32_t>(kitted.output_of(bolt3::OutputKind::to_local))};
