@@ -154,7 +154,7 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
         auto t = f ? f->tracker(l, u) : std::nullopt;
         if (!t) return std::nullopt;
         return tower::TrackerView{t->dispute_txid, t->penalty_txid, t->penalty_tx, t->waiting_for_fee_until,
-                                  t->confirmed_height};
+                                  t->confirmed_height, t->kit_state};
     };
     hooks.on_appointment_stored = [&](store::AppointmentRecord a) {
         if (auto* f = follower_ptr.load()) f->appointment_stored(std::move(a));

@@ -1,5 +1,8 @@
 #include "server/api/admin_router.h"
 
+#include "common/penalty_kit.h"
+#include "server/watch/kit_response.h"
+
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
@@ -143,6 +146,33 @@ void AdminRouter::handle(HttpRequest request, Reply reply) {
                 entry["dispute_txid"] = tracker->dispute_txid.to_display_hex();
                 entry["penalty_txid"] = tracker->penalty_txid.to_display_hex();
                 if (tracker->waiting_for_fee_until) entry["retried_until_height"] = *tracker->waiting_for_fee_until;
+                if (!tracker->kit_state.empty()) {
+                    // A penalty kit: each output's penalty on its own.
+                    auto response = watch::KitResponse::decode(tracker->kit_state);
+                    json parts = json::array();
+                    if (response) {
+                        for (std::size_t i = 0; i < response->parts().size(); ++i) {
+                            const auto& part = response->kit().parts[i];
+                            const auto& s = response->parts()[i];
+                            json p{{"kind", kit::to_string(part.kind)},
+                                   {"vout", part.vout},
+                                   {"amount", part.amount},
+                                   {"status", watch::to_string(s.status)},
+                                   {"rung", s.rung ? json(*s.rung) : json(nullptr)},
+                                   {"rungs", part.rungs.size()},
+                                   {"fee", s.rung ? json(part.rungs[*s.rung].fee) : json(nullptr)},
+                                   {"top_fee", part.rungs.back().fee},
+                                   {"past_deadline", s.past_deadline}};
+                            if (s.status != watch::PartStatus::waiting) p["deadline_height"] = response->deadline(i);
+                            if (s.status == watch::PartStatus::confirmed || s.status == watch::PartStatus::lost) {
+                                p["settled_height"] = s.settled_height;
+                            }
+                            if (s.status == watch::PartStatus::lost) p["spent_by"] = s.spender.to_display_hex();
+                            parts.push_back(std::move(p));
+                        }
+                    }
+                    entry["penalty_kit"] = std::move(parts);
+                }
             }
             list.push_back(entry);
         }

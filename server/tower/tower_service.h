@@ -69,6 +69,7 @@ struct TrackerView {
     Bytes penalty_rawtx;
     std::optional<std::uint32_t> waiting_for_fee_until;  // the mempool refuses it for its fee; retried until then
     std::optional<std::uint32_t> confirmed_height;       // the penalty's block, once mined
+    Bytes kit_state;  // a penalty kit's per-output response (watch/kit_response.h); empty: classic
 };
 
 struct AppointmentView {

@@ -192,11 +192,8 @@ bool pays_to(const std::optional<Transaction>& tx, const Bytes& script) {
     return tx && tx->outputs.size() == 1 && tx->outputs[0].script_pubkey == script;
 }
 
-BreachWorld::Options kit_tower() {
-    BreachWorld::Options o;
-    o.tower_args = {"--add-appointment-body-limit", "65536"};
-    return o;
-}
+// The tower's defaults: an add_appointment limit of 33,792 bytes takes kits up to 16 KiB.
+BreachWorld::Options kit_tower() { return {}; }
 
 }  // namespace
 
@@ -204,6 +201,10 @@ TEST_CASE("penalty kits: a fee spike beats one classic penalty but not the kit's
     BreachWorld world(kit_tower());
     const std::uint16_t delay = 24;
     CheatingChannel classic(world, 0x10, delay), kitted(world, 0x20, delay);
+    // The tower advertises kits (an Argus-only field of the register reply).
+    auto reg = json::parse(world.api().post("/register", world.user.register_body()).body);
+    CHECK(reg["argus_penalty_kits"]["version"] == 1);
+    CHECK(reg["argus_penalty_kits"]["max_encrypted_blob"] == (33'792 - 512) / 2);
     back_up(world, classic, classic.classic_blob());
     back_up(world, kitted, kitted.kit_blob());
 
@@ -269,6 +270,20 @@ TEST_CASE("penalty kits: Bob's HTLC-success in the breach block invalidates the 
     world.mine(1);
     std::uint32_t breach_height = world.chain_height();
     REQUIRE(world.confirmations(kit_success.txid()) == 1);
+    REQUIRE(wait_until([&] { return world.tower_at_tip(); }));
+    // The operator sees each output on its own: the HTLC output lost to Bob's
+    // HTLC-success, its second stage live, the rest live.
+    auto listed = world.admin_get("/appointments/" + to_hex(teos::locator(kitted.commitment().txid())));
+    REQUIRE(listed.size() == 1);
+    REQUIRE(listed[0].contains("penalty_kit"));
+    std::map<std::string, int> statuses;
+    for (const auto& p : listed[0]["penalty_kit"]) {
+        ++statuses[p["status"].get<std::string>()];
+        if (p["status"] == "lost") CHECK(p["spent_by"] == kit_success.txid().to_display_hex());
+    }
+    CHECK(statuses["lost"] == 1);
+    CHECK(statuses["live"] == 3);  // to_local, Bob's offered HTLC, the second stage
+    CHECK(statuses["waiting"] == 1);  // the other HTLC's second stage: its HTLC output is not spent yet
     mine_and_settle(world, 3);
 
     // The kit: to_local and Bob's offered HTLC swept from the commitment, and

@@ -55,6 +55,8 @@ void full_flow(Backend backend) {
     CHECK(reg["available_slots"] == 10000);
     CHECK(reg["subscription_start"] == 100);
     CHECK(reg["subscription_expiry"] == 100 + 4320);
+    // rust-teos's 2,048-byte add_appointment limit takes no penalty kit: none advertised.
+    CHECK_FALSE(reg.contains("argus_penalty_kits"));
     // teos receipt: user_id || slots || start || expiry, signed by the tower.
     CHECK(signed_by(tower.service->tower_id(),
                     teos::registration_receipt_message(alice.id(), 10000, 100, 4420),
