@@ -4,6 +4,13 @@
 // between Alice (the victim, whose client node backs up) and Bob; makes many
 // updates with HTLCs, backing up every state Bob revokes; then Bob broadcasts
 // an old commitment and the tower punishes him. Prints a timeline and a summary.
+//
+// --scenario fee-spike / htlc-race: the two cheap escapes of a tower holding
+// one penalty at one fee (docs/penalty-kits.md). Alice's client node then runs
+// in channel-material mode and backs up a penalty kit with every state; miners
+// take only 20 sat/vB (fee-spike), or Bob mines his HTLC-success with the
+// revoked commitment (htlc-race); the drill passes when every output the kit
+// can take is swept before its deadline.
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
@@ -17,6 +24,9 @@
 
 #include "client/channel/channel.h"
 #include "common/bech32.h"
+#include "common/watchtower_crypto.h"
+#include "common/bolt3_keys.h"
+#include "common/block.h"
 #include "common/bolt3_scripts.h"
 #include "common/hash.h"
 #include "common/hex.h"
@@ -73,7 +83,8 @@ struct Chain {
     }
 };
 
-Chain start_chain(const std::string& dir, const std::string& bitcoind, const std::string& sim) {
+Chain start_chain(const std::string& dir, const std::string& bitcoind, const std::string& sim,
+                  const std::vector<std::string>& bitcoind_args = {}) {
     Chain c;
     if (!bitcoind.empty()) {
         // bitcoind cannot report a port it picked itself: probe free ones (a
@@ -83,7 +94,8 @@ Chain start_chain(const std::string& dir, const std::string& bitcoind, const std
         c.real = true;
         // BITCOIND_ARGS (e.g. -softwareexpiry=0 for Knots) are appended.
         c.process = std::make_unique<test::ChildProcess>(
-            test::bitcoind_argv(dir + "/bitcoind", {c.rpc_port, c.zmq_port}, "argus", "drill"), dir + "/bitcoind.log");
+            test::bitcoind_argv(dir + "/bitcoind", {c.rpc_port, c.zmq_port}, "argus", "drill", bitcoind_args),
+            dir + "/bitcoind.log");
     } else {
         // The simulator binds port 0 for RPC and ZMQ and reports what it got.
         c.process = std::make_unique<test::ChildProcess>(
@@ -109,10 +121,12 @@ Hash256 seed(std::uint8_t b) {
 
 // The channel's state at update `n`, from Alice's side: payments flow back and
 // forth, and two to four HTLCs are in flight at each step.
+std::uint32_t state_feerate = 2500;  // sat per 1000 weight units (6000 for the fee spike: 24 sat/vB)
+
 ChannelState alice_state(std::uint64_t n) {
     ChannelState s;
     s.commitment_number = n;
-    s.feerate_per_kw = 2500;
+    s.feerate_per_kw = state_feerate;
     std::uint64_t capacity = 10'000'000'000;  // msat
     std::uint64_t bob_share = 1'000'000'000 + (n % 7) * 450'000'000 + n * 50'000'000;
     std::uint64_t in_flight = 0;
@@ -143,18 +157,193 @@ ChannelState bob_view(const ChannelState& a) {
     return b;
 }
 
+// The revoked commitment `old` (Bob's state `cheat_at`) broadcast under the
+// scenario's escape; every output Alice's penalty kit can take must be swept
+// before its deadline. Prints a timeline and a summary; returns the exit code.
+int run_kit_breach(Chain& chain, const Channel& alice, const Channel& bob, const ChannelSecrets& alice_secrets,
+                   const ChannelSecrets& bob_secrets, const Transaction& old, const ChannelState& state,
+                   std::uint64_t cheat_at, const std::string& scenario, const std::string& channel_type,
+                   std::uint16_t bob_delay, const Bytes& alice_sweep, const std::string& wallet_address,
+                   const json& tower_ready, const std::string& admin_token_file, test::ChildProcess& tower,
+                   test::ChildProcess& client, bool keep, std::unique_ptr<test::TemporaryDirectory>& temp,
+                   const std::string& work_dir) {
+    (void)alice;
+    bool anchors = channel_type == "anchors";
+    PublicKey point = bob_secrets.per_commitment_point(cheat_at);
+    bolt3::Commitment own = bob.local_commitment(bob_view(state));
+    if (own.tx.txid() != old.txid()) die("Bob's commitment does not rebuild");
+    std::vector<Transaction> cheats{old};
+    std::optional<std::size_t> raced;  // the HTLC output Bob takes first
+    if (scenario == "htlc-race") {
+        // Bob claims an HTLC Alice offered him, with its preimage, in the same block.
+        ChannelState mine = bob_view(state);
+        for (std::size_t i = 0; i < own.outputs.size() && !raced; ++i) {
+            if (own.outputs[i].kind != bolt3::OutputKind::received_htlc) continue;
+            const bolt3::Htlc& h = mine.htlcs.at(*own.outputs[i].htlc_index);
+            // The drill's preimages: {commitment number, HTLC index} (alice_state).
+            for (std::uint8_t k = 0; k < 8; ++k) {
+                Hash256 preimage{};
+                preimage[0] = static_cast<std::uint8_t>(cheat_at);
+                preimage[1] = k;
+                if (sha256(preimage) != h.payment_hash) continue;
+                bolt3::CommitmentState cs{cheat_at, mine.local_msat, mine.remote_msat, mine.feerate_per_kw, mine.htlcs};
+                Transaction success = bolt3::build_htlc_transaction(own, i, bob.local_commitment_params(),
+                                                                    bob.local_commitment_keys(cheat_at), cs);
+                std::int64_t amount = own.tx.outputs[i].value;
+                Hash256 remote = bolt3::htlc_sighash(success, own.outputs[i], amount, bolt3::remote_htlc_sighash_type(anchors));
+                Hash256 local = bolt3::htlc_sighash(success, own.outputs[i], amount, SIGHASH_ALL);
+                auto alice_key = bolt3::derive_privkey(alice_secrets.htlc_basepoint, point).value();
+                auto bob_key = bolt3::derive_privkey(bob_secrets.htlc_basepoint, point).value();
+                bolt3::finalize_htlc_transaction(success, own.outputs[i], ecdsa_sign(bob_key, local),
+                                                 ecdsa_sign(alice_key, remote), anchors, preimage);
+                cheats.push_back(success);
+                raced = i;
+                break;
+            }
+        }
+        if (!raced) die("the revoked state has no HTLC Alice offered to Bob; choose another --cheat-with");
+    }
+    for (const auto& tx : cheats) chain.call("sendrawtransaction", json::array({to_hex(tx.serialize())}));
+    say("Bob broadcasts revoked state", "#" + std::to_string(cheat_at) + " " + old.txid().to_display_hex().substr(0, 16) + "..." +
+                                            (raced ? " with his HTLC-success of output " + std::to_string(*raced) : ""));
+    chain.call("generatetoaddress", json::array({1, wallet_address}));
+    std::uint32_t breach_height = chain.call("getblockcount").get<std::uint32_t>();
+    say("breach mined", "block " + std::to_string(breach_height) +
+                            (scenario == "fee-spike" ? ", miners take only 20 sat/vB and more" : ""));
+
+    // What Alice must get back: to_local and each HTLC output (the raced one
+    // through Bob's HTLC-success), each by its deadline.
+    struct Watched {
+        std::string what;
+        OutPoint outpoint;
+        std::int64_t value = 0;
+        std::uint32_t deadline = 0;
+        std::optional<Transaction> sweep;
+        std::uint32_t swept_at = 0;
+    };
+    std::vector<Watched> watched;
+    for (std::size_t i = 0; i < own.outputs.size(); ++i) {
+        auto kind = own.outputs[i].kind;
+        std::uint32_t vout = static_cast<std::uint32_t>(i);
+        if (kind == bolt3::OutputKind::to_local) {
+            watched.push_back({"to_local", {old.txid(), vout}, own.tx.outputs[i].value, breach_height + bob_delay, {}, 0});
+        } else if (kind == bolt3::OutputKind::offered_htlc || kind == bolt3::OutputKind::received_htlc) {
+            const bolt3::Htlc& h = bob_view(state).htlcs.at(*own.outputs[i].htlc_index);
+            if (raced && *raced == i) {
+                watched.push_back({"HTLC-success of output " + std::to_string(i), {cheats[1].txid(), 0},
+                                   cheats[1].outputs[0].value, breach_height + bob_delay, {}, 0});
+            } else {
+                watched.push_back({"HTLC output " + std::to_string(i), {old.txid(), vout}, own.tx.outputs[i].value,
+                                   h.cltv_expiry, {}, 0});
+            }
+        }
+    }
+    auto spender = [&](const OutPoint& out, std::uint32_t from) -> std::optional<std::pair<Transaction, std::uint32_t>> {
+        std::uint32_t tip = chain.call("getblockcount").get<std::uint32_t>();
+        for (std::uint32_t h = from; h <= tip; ++h) {
+            auto raw = parse_hex(chain.call("getblock", json::array({chain.call("getblockhash", json::array({h})), 0})).get<std::string>());
+            auto block = parse_block(*raw);
+            if (!block) die("cannot parse block " + std::to_string(h));
+            for (const auto& tx : block->transactions) {
+                for (const auto& in : tx.inputs) {
+                    if (in.prevout == out) return std::make_pair(tx, h);
+                }
+            }
+        }
+        return std::nullopt;
+    };
+    std::uint32_t last_deadline = 0;
+    for (const auto& w : watched) last_deadline = std::max(last_deadline, std::min(w.deadline, breach_height + bob_delay));
+    for (std::uint32_t h = breach_height + 1; h < last_deadline; ++h) {
+        bool all = true;
+        for (auto& w : watched) {
+            if (w.sweep) continue;
+            if (auto found = spender(w.outpoint, breach_height)) {
+                w.sweep = found->first;
+                w.swept_at = found->second;
+            } else {
+                all = false;
+            }
+        }
+        if (all) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the tower's round for the last block
+        chain.call("generatetoaddress", json::array({1, wallet_address}));
+    }
+    std::uint32_t chain_height_at_end = chain.call("getblockcount").get<std::uint32_t>();
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the tower's round for the last block
+    // The tower's own account of each output.
+    test::HttpClient admin(tower_ready["admin_port"].get<std::uint16_t>());
+    std::string token = test::wait_for_file(admin_token_file, std::chrono::seconds(5));
+    token.erase(token.find_last_not_of("\n") + 1);
+    auto listed = json::parse(admin.get("/appointments/" + to_hex(teos::locator(old.txid())), "Bearer " + token).body);
+
+    tower.signal(SIGTERM);
+    client.signal(SIGTERM);
+    tower.wait();
+    client.wait();
+
+    bool passed = true;
+    std::printf("\nSUMMARY (%s, %s channel, penalty kit)\n", scenario.c_str(), channel_type.c_str());
+    std::printf("  breach           Bob broadcast revoked state #%llu, mined at height %u\n",
+                static_cast<unsigned long long>(cheat_at), breach_height);
+    std::uint32_t end_height = chain_height_at_end;
+    for (const auto& w : watched) {
+        bool ours = w.sweep && w.sweep->outputs.size() == 1 && w.sweep->outputs[0].script_pubkey == alice_sweep;
+        if (!w.sweep) {
+            // Not lost while its deadline is ahead: the tower keeps climbing its ladder.
+            bool ahead = w.deadline > end_height + 1;
+            if (!ahead) passed = false;
+            std::printf("  %-30s %lld sat %s (deadline +%u)\n", w.what.c_str(), static_cast<long long>(w.value),
+                        ahead ? "not swept yet, its deadline is ahead" : "NOT SWEPT by its deadline", w.deadline - breach_height);
+            continue;
+        }
+        if (!ours || w.swept_at >= w.deadline) passed = false;
+        std::int64_t fee = w.value - w.sweep->outputs[0].value;
+        std::int64_t vsize = static_cast<std::int64_t>((w.sweep->weight() + 3) / 4);
+        std::printf("  %-30s %lld sat %s at +%u blocks (deadline +%u), fee %lld sat (%.1f sat/vB)\n", w.what.c_str(),
+                    static_cast<long long>(w.value), ours ? "swept to Alice" : "TAKEN BY ANOTHER TRANSACTION",
+                    w.swept_at - breach_height, w.deadline - breach_height, static_cast<long long>(fee),
+                    static_cast<double>(fee) / static_cast<double>(vsize));
+    }
+    if (listed.is_array() && !listed.empty() && listed[0].contains("penalty_kit")) {
+        for (const auto& p : listed[0]["penalty_kit"]) {
+            std::printf("  tower: %-13s output %-3d %-10s rung %s of %d\n", p["kind"].get<std::string>().c_str(),
+                        p["vout"].get<int>(), p["status"].get<std::string>().c_str(),
+                        p["rung"].is_null() ? "-" : std::to_string(p["rung"].get<int>()).c_str(), p["rungs"].get<int>());
+        }
+    } else {
+        std::printf("  tower            (the response is resolved and gone from the tower)\n");
+    }
+    std::printf("  logs             %s\n", keep || !temp ? work_dir.c_str() : "(temporary; pass --keep to keep them)");
+    if (keep && temp) (void)temp.release();
+    if (!passed) {
+        std::printf("\nDRILL FAILED: an output was lost, or not swept to Alice before its deadline\n");
+        return 1;
+    }
+    std::printf("\nDRILL PASSED\n");
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"argus-drill: a channel breach punished end to end by an Argus tower"};
     std::uint64_t updates = 25, cheat_at = 7;
-    std::string work_dir, bin_dir;
+    std::string work_dir, bin_dir, scenario = "classic", channel_type = "anchors";
     bool keep = false;
     app.add_option("--updates", updates, "Channel updates to make (each revokes a state)")->capture_default_str();
     app.add_option("--cheat-with", cheat_at, "The revoked state Bob broadcasts")->capture_default_str();
     app.add_option("--work-dir", work_dir, "Where processes keep data and logs (default: a temp dir)");
     app.add_option("--bin-dir", bin_dir, "Directory holding argus-tower, argus-client, argus-chain-sim");
     app.add_flag("--keep", keep, "Keep the work dir afterwards");
+    app.add_option("--scenario", scenario,
+                   "classic: one justice transaction; fee-spike: miners take only 20 sat/vB after the breach; "
+                   "htlc-race: Bob's HTLC-success mined with his revoked commitment (both with penalty kits)")
+        ->check(CLI::IsMember({"classic", "fee-spike", "htlc-race"}))
+        ->capture_default_str();
+    app.add_option("--channel-type", channel_type, "anchors or legacy (no anchors)")
+        ->check(CLI::IsMember({"anchors", "legacy"}))
+        ->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     // Usage errors are the caller's, not the tower's: say so and exit 2.
     auto usage = [](const std::string& why) {
@@ -168,6 +357,13 @@ int main(int argc, char** argv) {
               std::to_string(updates) + " the revoked states are 0.." + std::to_string(updates - 2) + " (state " +
               std::to_string(updates - 1) + " is the current one)");
     }
+    if (scenario == "htlc-race" && channel_type == "anchors") {
+        usage("--scenario htlc-race --channel-type anchors is not built yet (Bob's anchor HTLC-success needs a fee "
+              "input of his own); use --channel-type legacy");
+    }
+    const bool kits = scenario != "classic";
+    const bool anchors = channel_type == "anchors";
+    const std::uint16_t bob_delay = kits ? 30 : 144;  // to_self_delay on Bob's outputs: the kit's deadline
     if (bin_dir.empty()) bin_dir = ARGUS_BUILD_DIR;
     std::unique_ptr<test::TemporaryDirectory> temp;
     if (work_dir.empty()) {
@@ -179,7 +375,13 @@ int main(int argc, char** argv) {
 
     std::printf("Argus breach drill: Alice backs up every revoked state to an Argus tower; Bob cheats.\n\n");
     // ---- the chain
-    Chain chain = start_chain(work_dir, bitcoind ? bitcoind : "", bin_dir + "/tests/chain_simulator/argus-chain-sim");
+    // The fee spike: miners take only 20 sat/vB and more (the mempool still
+    // takes 1 sat/vB). Bob's commitments pay 24 sat/vB so that they are mined.
+    std::vector<std::string> bitcoind_args;
+    if (scenario == "fee-spike") bitcoind_args = {"-blockmintxfee=0.00020000", "-blockprioritysize=0"};
+    Chain chain = start_chain(work_dir, bitcoind ? bitcoind : "", bin_dir + "/tests/chain_simulator/argus-chain-sim",
+                              bitcoind_args);
+    if (scenario == "fee-spike" && !chain.real) chain.call("simulator_set_block_min_fee", json::array({20'000}));
     say("chain started", chain.real ? std::string("bitcoind -regtest (") + bitcoind + ")"
                                     : "argus-chain-sim (real blocks; no script verification)");
 
@@ -189,16 +391,16 @@ int main(int argc, char** argv) {
                               "--api-port", "0", "--admin-port", "0", "--metrics-port", "0", "--bitcoind-rpc-port", std::to_string(chain.rpc_port),
                               "--bitcoind-rpc-user", "argus", "--bitcoind-rpc-password", "drill", "--bitcoind-zmq",
                               "tcp://127.0.0.1:" + std::to_string(chain.zmq_port), "--resolve-depth", "6",
-                              // Justice transactions sweeping several HTLCs exceed rust-teos's 2 KB
-                              // body limit; slots are charged per 2 KB of blob, so allow 16 KB.
-                              "--add-appointment-body-limit", "16384",
+                              // The default add_appointment limit (33,792 bytes, not rust-teos's
+                              // 2,048) takes justice transactions sweeping several HTLCs and
+                              // penalty kits up to 16 KiB; slots are charged per 2 KB of blob.
                               "--ready-file", ready},
                              work_dir + "/tower.log");
     auto tower_ready = json::parse(test::wait_for_file(ready, std::chrono::seconds(60)));
     std::string tower_id = tower_ready["tower_id"];
     auto tower_port = tower_ready["api_port"].get<std::uint16_t>();
     say("tower started", "id " + tower_id.substr(0, 16) + "... on 127.0.0.1:" + std::to_string(tower_port) +
-                             ", SQLite, appointments up to 16 KB");
+                             ", SQLite, appointments and penalty kits up to 16 KiB");
 
     // ---- Alice's client node
     std::string client_ready = work_dir + "/client.ready";
@@ -225,20 +427,42 @@ int main(int argc, char** argv) {
                                             {{capacity, funding_spk}, {50'0000'0000 - capacity - 20'000, p2wpkh_script(wallet.public_key())}});
     chain.call("sendrawtransaction", json::array({to_hex(funding.serialize())}));
     chain.call("generatetoaddress", json::array({1, wallet_address}));
-    say("channel opened", "funding " + funding.txid().to_display_hex().substr(0, 16) + "..., 0.1 BTC, anchors");
+    say("channel opened", "funding " + funding.txid().to_display_hex().substr(0, 16) + "..., 0.1 BTC, " + channel_type);
+    if (scenario == "fee-spike") state_feerate = 6000;
 
     ChannelConfig alice_config;
     alice_config.funding_outpoint = {funding.txid(), 0};
     alice_config.funding_satoshis = capacity;
     alice_config.local_is_opener = true;
-    alice_config.anchors = true;
+    alice_config.anchors = anchors;
     alice_config.local_to_self_delay = 144;
-    alice_config.remote_to_self_delay = 144;
+    alice_config.remote_to_self_delay = bob_delay;
     ChannelConfig bob_config = alice_config;
     bob_config.local_is_opener = false;
+    std::swap(bob_config.local_to_self_delay, bob_config.remote_to_self_delay);
     Channel alice(alice_config, alice_secrets, ChannelBasepoints::of(bob_secrets));
     Channel bob(bob_config, bob_secrets, ChannelBasepoints::of(alice_secrets));
     Bytes alice_sweep = p2wpkh_script(alice_secrets.payment_basepoint.public_key());
+    const std::string channel_id = to_hex(funding.txid().bytes).substr(0, 16);
+    if (kits) {
+        // Channel-material mode: the client node holds what a justice
+        // transaction needs and builds it, with a penalty kit, at each revocation.
+        auto point = [](const PrivateKey& k) { return to_hex(k.public_key().bytes()); };
+        json material = {
+            {"channel_id", channel_id}, {"funding_txid", funding.txid().to_display_hex()}, {"funding_output_index", 0},
+            {"funding_satoshis", capacity}, {"local_is_opener", true}, {"anchors", anchors},
+            {"sweep_address", encode_address(alice_sweep, Network::regtest).value()},
+            {"remote_to_self_delay", bob_delay}, {"justice_feerate_per_kw", 253},
+            {"local_secrets", {{"revocation_basepoint", to_hex(alice_secrets.revocation_basepoint.bytes())}}},
+            {"local_basepoints", {{"funding", point(alice_secrets.funding)}, {"payment", point(alice_secrets.payment_basepoint)},
+                                  {"htlc", point(alice_secrets.htlc_basepoint)}}},
+            {"remote_basepoints", {{"funding", point(bob_secrets.funding)}, {"payment", point(bob_secrets.payment_basepoint)},
+                                   {"delayed_payment", point(bob_secrets.delayed_payment_basepoint)},
+                                   {"htlc", point(bob_secrets.htlc_basepoint)}}}};
+        auto r = node.post("/channels", material.dump());
+        if (r.status != 200) die("client node refused the channel material: " + r.body);
+        say("channel material registered", "the client node builds each justice transaction and penalty kit itself");
+    }
 
     // ---- updates: each one revokes Bob's previous commitment
     std::vector<Transaction> bobs_signed;  // Bob's commitments with both signatures (what he could broadcast)
@@ -269,6 +493,22 @@ int main(int argc, char** argv) {
         auto tx = alice.justice_transaction(alice_state(revoked), alice_sweep, 5000);
         if (!tx) die("justice transaction: " + tx.error().message);
         justice.push_back(*tx);
+        if (kits) {
+            ChannelState s = alice_state(revoked);
+            json htlcs = json::array();
+            for (const auto& h : s.htlcs) {
+                htlcs.push_back({{"direction", h.direction == bolt3::HtlcDirection::offered ? "offered" : "received"},
+                                 {"amount_msat", h.amount_msat}, {"cltv_expiry", h.cltv_expiry},
+                                 {"payment_hash", to_hex(h.payment_hash)}});
+            }
+            json revocation = {{"commitment_number", revoked},
+                               {"per_commitment_secret", to_hex(bob_secrets.per_commitment_secret(revoked))},
+                               {"state", {{"local_msat", s.local_msat}, {"remote_msat", s.remote_msat},
+                                          {"feerate_per_kw", s.feerate_per_kw}, {"htlcs", htlcs}}}};
+            auto r = node.post("/channels/" + channel_id + "/revocations", revocation.dump());
+            if (r.status != 200) die("client node refused revocation " + std::to_string(revoked) + ": " + r.body);
+            continue;
+        }
         auto r = node.post("/backups", json{{"commitment_txid", bobs_signed[revoked].txid().to_display_hex()},
                                             {"penalty_tx", to_hex(tx->serialize())},
                                             {"channel_id", to_hex(funding.txid().bytes).substr(0, 16)},
@@ -288,6 +528,12 @@ int main(int argc, char** argv) {
     auto towers = json::parse(node.get("/towers").body);
     say("backups acknowledged", std::to_string(towers[0]["acknowledged"].get<int>()) + " receipts verified against the tower id, " +
                                     std::to_string(towers[0]["available_slots"].get<int>()) + " slots left");
+
+    if (kits) {
+        return run_kit_breach(chain, alice, bob, alice_secrets, bob_secrets, bobs_signed[cheat_at], alice_state(cheat_at),
+                              cheat_at, scenario, channel_type, bob_delay, alice_sweep, wallet_address, tower_ready,
+                              work_dir + "/tower/admin_token", tower, client, keep, temp, work_dir);
+    }
 
     // ---- Bob cheats
     const Transaction& old = bobs_signed[cheat_at];
