@@ -171,21 +171,27 @@ std::optional<Hash256> WatchedChannel::revealed_secret(std::uint64_t n) const {
     return revealed_.lookup(bolt3::max_shachain_index - n);
 }
 
-Result<Transaction> WatchedChannel::justice_transaction(const ChannelState& state, const Bytes& destination,
-                                                        std::uint32_t feerate_per_kw) const {
-    auto secret = revealed_secret(state.commitment_number);
+Result<WatchedChannel::RevokedKeys> WatchedChannel::revoked_keys(std::uint64_t commitment_number) const {
+    auto secret = revealed_secret(commitment_number);
     if (!secret) {
-        return make_error(ErrorCode::not_found,
-                          "commitment " + std::to_string(state.commitment_number) + " has not been revoked");
+        return make_error(ErrorCode::not_found, "commitment " + std::to_string(commitment_number) + " has not been revoked");
     }
     auto per_commitment_secret = PrivateKey::from_bytes(*secret);
     if (!per_commitment_secret) return per_commitment_secret.error();
     auto revocation = bolt3::derive_revocation_privkey(material_.revocation_basepoint_secret, *per_commitment_secret);
     if (!revocation) return revocation.error();
-    bolt3::Commitment revoked = remote_commitment(state, per_commitment_secret->public_key());
+    return RevokedKeys{per_commitment_secret->public_key(), *revocation};
+}
+
+Result<Transaction> WatchedChannel::justice_transaction(const ChannelState& state, const Bytes& destination,
+                                                        std::uint32_t feerate_per_kw) const {
+    auto keys = revoked_keys(state.commitment_number);
+    if (!keys) return keys.error();
+    auto& revocation = keys->revocation;
+    bolt3::Commitment revoked = remote_commitment(state, keys->point);
     bolt3::JusticeRequest request{bolt3::revocable_outputs(revoked), destination, feerate_per_kw};
     // build_justice_transaction verifies every input's signature against its BIP143 sighash.
-    return bolt3::build_justice_transaction(request, *revocation);
+    return bolt3::build_justice_transaction(request, revocation);
 }
 
 Status KitPolicy::validate() const {
@@ -210,16 +216,10 @@ std::int64_t kit_budget(const KitPolicy& policy, std::int64_t amount) {
 Result<WatchedChannel::BuiltKit> WatchedChannel::penalty_kit(const ChannelState& state, const Bytes& destination,
                                                              const KitPolicy& policy) const {
     if (auto ok = policy.validate(); !ok) return ok.error();
-    auto secret = revealed_secret(state.commitment_number);
-    if (!secret) {
-        return make_error(ErrorCode::not_found,
-                          "commitment " + std::to_string(state.commitment_number) + " has not been revoked");
-    }
-    auto per_commitment_secret = PrivateKey::from_bytes(*secret);
-    if (!per_commitment_secret) return per_commitment_secret.error();
-    auto revocation = bolt3::derive_revocation_privkey(material_.revocation_basepoint_secret, *per_commitment_secret);
-    if (!revocation) return revocation.error();
-    PublicKey point = per_commitment_secret->public_key();
+    auto revoked_key = revoked_keys(state.commitment_number);
+    if (!revoked_key) return revoked_key.error();
+    const PrivateKey* revocation = &revoked_key->revocation;
+    PublicKey point = revoked_key->point;
     bolt3::CommitmentParams params = remote_commitment_params();
     bolt3::CommitmentKeys keys = remote_commitment_keys(point);
     bolt3::CommitmentState remote_state = mirrored(state);

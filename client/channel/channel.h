@@ -140,6 +140,13 @@ public:
     Result<BuiltKit> penalty_kit(const ChannelState& state, const Bytes& destination, const KitPolicy& policy) const;
 
 private:
+    // The revoked commitment's per-commitment point and its revocation private key.
+    struct RevokedKeys {
+        PublicKey point;
+        PrivateKey revocation;
+    };
+    Result<RevokedKeys> revoked_keys(std::uint64_t commitment_number) const;
+
     ChannelConfig config_;
     JusticeMaterial material_;
     PublicKey local_revocation_basepoint_;

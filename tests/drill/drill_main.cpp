@@ -34,6 +34,7 @@
 #include "common/sighash.h"
 #include "net/bitcoind_rpc.h"
 #include "tests/support/bitcoind.h"
+#include "tests/support/cheater.h"
 #include "tests/support/child_process.h"
 #include "tests/support/http_client.h"
 #include "tests/support/p2wpkh_wallet.h"
@@ -147,15 +148,7 @@ ChannelState alice_state(std::uint64_t n) {
     return s;
 }
 
-ChannelState bob_view(const ChannelState& a) {
-    ChannelState b = a;
-    std::swap(b.local_msat, b.remote_msat);
-    for (auto& h : b.htlcs) {
-        h.direction = h.direction == bolt3::HtlcDirection::offered ? bolt3::HtlcDirection::received
-                                                                   : bolt3::HtlcDirection::offered;
-    }
-    return b;
-}
+ChannelState bob_view(const ChannelState& a) { return test::mirrored_state(a); }
 
 // The revoked commitment `old` (Bob's state `cheat_at`) broadcast under the
 // scenario's escape; every output Alice's penalty kit can take must be swept
@@ -168,8 +161,6 @@ int run_kit_breach(Chain& chain, const Channel& alice, const Channel& bob, const
                    test::ChildProcess& client, bool keep, std::unique_ptr<test::TemporaryDirectory>& temp,
                    const std::string& work_dir) {
     (void)alice;
-    bool anchors = channel_type == "anchors";
-    PublicKey point = bob_secrets.per_commitment_point(cheat_at);
     bolt3::Commitment own = bob.local_commitment(bob_view(state));
     if (own.tx.txid() != old.txid()) die("Bob's commitment does not rebuild");
     std::vector<Transaction> cheats{old};
@@ -186,17 +177,7 @@ int run_kit_breach(Chain& chain, const Channel& alice, const Channel& bob, const
                 preimage[0] = static_cast<std::uint8_t>(cheat_at);
                 preimage[1] = k;
                 if (sha256(preimage) != h.payment_hash) continue;
-                bolt3::CommitmentState cs{cheat_at, mine.local_msat, mine.remote_msat, mine.feerate_per_kw, mine.htlcs};
-                Transaction success = bolt3::build_htlc_transaction(own, i, bob.local_commitment_params(),
-                                                                    bob.local_commitment_keys(cheat_at), cs);
-                std::int64_t amount = own.tx.outputs[i].value;
-                Hash256 remote = bolt3::htlc_sighash(success, own.outputs[i], amount, bolt3::remote_htlc_sighash_type(anchors));
-                Hash256 local = bolt3::htlc_sighash(success, own.outputs[i], amount, SIGHASH_ALL);
-                auto alice_key = bolt3::derive_privkey(alice_secrets.htlc_basepoint, point).value();
-                auto bob_key = bolt3::derive_privkey(bob_secrets.htlc_basepoint, point).value();
-                bolt3::finalize_htlc_transaction(success, own.outputs[i], ecdsa_sign(bob_key, local),
-                                                 ecdsa_sign(alice_key, remote), anchors, preimage);
-                cheats.push_back(success);
+                cheats.push_back(test::htlc_success(bob, bob_secrets, alice_secrets, own, i, mine, preimage));
                 raced = i;
                 break;
             }

@@ -17,6 +17,7 @@
 #include "common/script.h"
 #include "common/sighash.h"
 #include "tests/integration/breach_world.h"
+#include "tests/support/cheater.h"
 
 using namespace argus;
 using namespace argus::client;
@@ -86,15 +87,7 @@ struct CheatingChannel {
         REQUIRE(alice.receive_revocation(0, bob_secrets.per_commitment_secret(0), bob_point));
     }
 
-    ChannelState bob_view() const {
-        ChannelState s = state;
-        std::swap(s.local_msat, s.remote_msat);
-        for (auto& h : s.htlcs) {
-            h.direction = h.direction == bolt3::HtlcDirection::offered ? bolt3::HtlcDirection::received
-                                                                       : bolt3::HtlcDirection::offered;
-        }
-        return s;
-    }
+    ChannelState bob_view() const { return mirrored_state(state); }
     const Transaction& commitment() const { return bobs.tx; }
     std::size_t output_of(bolt3::OutputKind kind) const {
         for (std::size_t i = 0; i < bobs.outputs.size(); ++i) {
@@ -106,19 +99,8 @@ struct CheatingChannel {
 
     // Bob's HTLC-success of the HTLC Alice offered, with both signatures and the preimage.
     Transaction htlc_success() const {
-        std::size_t i = output_of(bolt3::OutputKind::received_htlc);
-        auto params = bob.local_commitment_params();
-        auto keys = bob.local_commitment_keys(0);
-        bolt3::CommitmentState own{0, state.remote_msat, state.local_msat, state.feerate_per_kw, bob_view().htlcs};
-        Transaction tx = bolt3::build_htlc_transaction(bobs, i, params, keys, own);
-        std::int64_t amount = bobs.tx.outputs[i].value;
-        Hash256 remote_digest = bolt3::htlc_sighash(tx, bobs.outputs[i], amount, bolt3::remote_htlc_sighash_type(false));
-        Hash256 local_digest = bolt3::htlc_sighash(tx, bobs.outputs[i], amount, SIGHASH_ALL);
-        auto alice_key = bolt3::derive_privkey(alice_secrets.htlc_basepoint, bob_point).value();
-        auto bob_key = bolt3::derive_privkey(bob_secrets.htlc_basepoint, bob_point).value();
-        bolt3::finalize_htlc_transaction(tx, bobs.outputs[i], ecdsa_sign(bob_key, local_digest),
-                                         ecdsa_sign(alice_key, remote_digest), false, preimage);
-        return tx;
+        return test::htlc_success(bob, bob_secrets, alice_secrets, bobs, output_of(bolt3::OutputKind::received_htlc),
+                                  bob_view(), preimage);
     }
 
     // Bob takes his to_local after to_self_delay, paying `fee`.
