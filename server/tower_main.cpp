@@ -332,6 +332,8 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
             s.kit_outputs_lost = stats.core.kit_outputs_lost;
             s.kit_outputs_past_deadline = stats.core.kit_outputs_past_deadline;
             s.kit_second_stages = stats.core.kit_second_stages;
+            s.kit_confirmed_rung_sum = stats.core.kit_confirmed_rung_sum;
+            s.kit_confirmed_margin_sum = stats.core.kit_confirmed_margin_sum;
             s.blocks_connected = stats.core.blocks_connected;
             s.blocks_disconnected = stats.core.blocks_disconnected;
             s.wtwire_sessions = service.session_count();

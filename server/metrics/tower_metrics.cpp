@@ -70,6 +70,8 @@ TowerMetrics::TowerMetrics(const std::string& version)
       kit_outputs_lost_(BuildCounter().Name("argus_kit_outputs_lost_total").Help("outputs of a breach another transaction spent first (the cheater's)").Register(*registry_).Add({})),
       kit_outputs_past_deadline_(BuildCounter().Name("argus_kit_outputs_past_deadline_total").Help("kit outputs still unswept when the cheater may take them").Register(*registry_).Add({})),
       kit_second_stages_(BuildCounter().Name("argus_kit_second_stages_total").Help("sweeps of a cheater's second-stage HTLC transaction started").Register(*registry_).Add({})),
+      kit_confirmed_rung_sum_(BuildCounter().Name("argus_kit_confirmed_rung_sum").Help("sum of the ladder rungs of kit penalties mined (divide by argus_kit_outputs_swept_total)").Register(*registry_).Add({})),
+      kit_confirmed_margin_sum_(BuildCounter().Name("argus_kit_confirm_margin_blocks_sum").Help("sum of the blocks left before the deadline when each kit penalty was mined (divide by argus_kit_outputs_swept_total)").Register(*registry_).Add({})),
       store_commit_duration_(BuildHistogram().Name("argus_store_commit_duration_seconds").Help("group commit transaction duration").Register(*registry_).Add({}, latency)),
       store_errors_(BuildCounter().Name("argus_store_errors_total").Help("failed store transactions").Register(*registry_).Add({})),
       batch_size_(BuildHistogram().Name("argus_group_commit_batch_size").Help("requests sharing one transaction").Register(*registry_).Add({}, batch)),
@@ -190,6 +192,8 @@ void TowerMetrics::sample(const TowerSample& s) {
     add_delta(kit_outputs_lost_, last_.kit_outputs_lost, s.kit_outputs_lost);
     add_delta(kit_outputs_past_deadline_, last_.kit_outputs_past_deadline, s.kit_outputs_past_deadline);
     add_delta(kit_second_stages_, last_.kit_second_stages, s.kit_second_stages);
+    add_delta(kit_confirmed_rung_sum_, last_.kit_confirmed_rung_sum, s.kit_confirmed_rung_sum);
+    add_delta(kit_confirmed_margin_sum_, last_.kit_confirmed_margin_sum, s.kit_confirmed_margin_sum);
     wtwire_sessions_.Set(static_cast<double>(s.wtwire_sessions));
     wtwire_open_.Set(static_cast<double>(s.wtwire.open));
     WtwireSample& w = last_wtwire_;

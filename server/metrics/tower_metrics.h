@@ -41,7 +41,8 @@ struct TowerSample {  // what the sampler reads from the components each second
     std::uint64_t funding_outpoints_watched = 0;
     // Penalty kits (watch/kit_response.h).
     std::uint64_t kit_breaches = 0, kit_rungs_accepted = 0, kit_replacements = 0, kit_outputs_swept = 0,
-                  kit_outputs_lost = 0, kit_outputs_past_deadline = 0, kit_second_stages = 0;
+                  kit_outputs_lost = 0, kit_outputs_past_deadline = 0, kit_second_stages = 0, kit_confirmed_rung_sum = 0,
+                  kit_confirmed_margin_sum = 0;
     std::uint64_t wtwire_sessions = 0;
     WtwireSample wtwire;
     HttpConnectionSample http;
@@ -116,6 +117,8 @@ private:
     prometheus::Counter& kit_outputs_lost_;
     prometheus::Counter& kit_outputs_past_deadline_;
     prometheus::Counter& kit_second_stages_;
+    prometheus::Counter& kit_confirmed_rung_sum_;
+    prometheus::Counter& kit_confirmed_margin_sum_;
     prometheus::Histogram& store_commit_duration_;
     prometheus::Counter& store_errors_;
     prometheus::Histogram& batch_size_;

@@ -119,13 +119,13 @@ PartSchedule KitResponse::schedule(std::size_t i) const {
     return p;
 }
 
-bool KitResponse::is_ours(std::size_t i, const Txid& txid) const {
+std::optional<std::size_t> KitResponse::rung_of(std::size_t i, const Txid& txid) const {
     const kit::Part& part = kit_.parts[i];
-    for (const kit::Rung& rung : part.rungs) {
+    for (std::size_t r = 0; r < part.rungs.size(); ++r) {
         // The witness is not in the txid: the unsigned form names the rung.
-        if (kit::unsigned_penalty(kit_, part, commitment_txid_, rung.fee).txid() == txid) return true;
+        if (kit::unsigned_penalty(kit_, part, commitment_txid_, part.rungs[r].fee).txid() == txid) return r;
     }
-    return false;
+    return std::nullopt;
 }
 
 void KitResponse::decide_part(std::size_t i, std::uint32_t tip, const FeeSnapshot& fees, KitStep& step) {
@@ -168,9 +168,13 @@ KitStep KitResponse::on_block(const Block& block, std::uint32_t height, const Fe
                 }
                 s.settled_height = height;
                 step.changed = true;
-                if (is_ours(i, txid)) {
+                if (auto mined = rung_of(i, txid)) {
                     s.status = PartStatus::confirmed;
+                    s.rung = static_cast<std::uint8_t>(*mined);
                     ++step.parts_confirmed;
+                    step.confirmed_rung_sum += *mined;
+                    std::uint32_t deadline = kit::deadline_height(kit_, part, s.start_height);
+                    step.confirmed_margin_sum += deadline > height ? deadline - height : 0;
                 } else {
                     s.status = PartStatus::lost;
                     s.spender = txid;

@@ -63,6 +63,10 @@ struct KitStep {
     std::uint32_t parts_lost = 0;
     std::uint32_t parts_past_deadline = 0;  // newly past their deadline, unconfirmed
     std::uint32_t second_stages_started = 0;
+    // Of the parts confirmed: the sum of the rungs mined and of the blocks
+    // that were left before their deadlines (how close it came).
+    std::uint64_t confirmed_rung_sum = 0;
+    std::uint64_t confirmed_margin_sum = 0;
 };
 
 class KitResponse {
@@ -97,8 +101,8 @@ public:
 private:
     PartSchedule schedule(std::size_t part) const;
     void decide_part(std::size_t part, std::uint32_t tip, const FeeSnapshot& fees, KitStep& step);
-    // Whether `txid` is one of `part`'s rungs.
-    bool is_ours(std::size_t part, const Txid& txid) const;
+    // Which of `part`'s rungs `txid` is, if any.
+    std::optional<std::size_t> rung_of(std::size_t part, const Txid& txid) const;
 
     kit::PenaltyKit kit_;
     Txid commitment_txid_;

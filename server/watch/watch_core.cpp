@@ -219,6 +219,8 @@ void WatchCore::answer_with_kit(const Key& key, const store::AppointmentRecord& 
         step.parts_lost += at.parts_lost;
         step.parts_past_deadline += at.parts_past_deadline;
         step.second_stages_started += at.second_stages_started;
+        step.confirmed_rung_sum += at.confirmed_rung_sum;
+        step.confirmed_margin_sum += at.confirmed_margin_sum;
         step.broadcasts = std::move(at.broadcasts);
     }
     store::TrackerRecord t;
@@ -246,6 +248,8 @@ void WatchCore::apply_kit_step(const Key& key, const KitStep& step, std::vector<
     counters_.kit_outputs_lost += step.parts_lost;
     counters_.kit_outputs_past_deadline += step.parts_past_deadline;
     counters_.kit_second_stages += step.second_stages_started;
+    counters_.kit_confirmed_rung_sum += step.confirmed_rung_sum;
+    counters_.kit_confirmed_margin_sum += step.confirmed_margin_sum;
     auto t = trackers_.find(key);
     auto r = kits_.find(key);
     if (t == trackers_.end() || r == kits_.end()) return;
@@ -309,6 +313,8 @@ std::vector<Action> WatchCore::on_connected(const BlockConnected& e) {
                 ++counters_.penalties_resolved;
                 counters_.kit_outputs_swept += step.parts_confirmed;
                 counters_.kit_outputs_lost += step.parts_lost;
+                counters_.kit_confirmed_rung_sum += step.confirmed_rung_sum;
+                counters_.kit_confirmed_margin_sum += step.confirmed_margin_sum;
                 out.push_back(ResolveTracker{t, teos::appointment_slots(t.blob_size)});
                 kits_.erase(kit);
                 it = trackers_.erase(it);

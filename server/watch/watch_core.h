@@ -196,6 +196,8 @@ struct CoreCounters {
     std::uint64_t kit_outputs_lost = 0;
     std::uint64_t kit_outputs_past_deadline = 0;
     std::uint64_t kit_second_stages = 0;
+    std::uint64_t kit_confirmed_rung_sum = 0;    // over kit_outputs_swept: the rung mined
+    std::uint64_t kit_confirmed_margin_sum = 0;  // and the blocks left before its deadline
 };
 
 // How a channel closed, from the transaction that spent its funding output:

@@ -179,7 +179,7 @@ BreachWorld::Options kit_tower() { return {}; }
 
 }  // namespace
 
-TEST_CASE("penalty kits: a fee spike beats one classic penalty but not the kit's ladder, which sweeps to_local before its deadline") {
+TEST_CASE("penalty kits: a fee spike beats one classic penalty but not the kit's ladder, which sweeps to_local before its deadline, across a kill -9 of the tower") {
     BreachWorld world(kit_tower());
     const std::uint16_t delay = 24;
     CheatingChannel classic(world, 0x10, delay), kitted(world, 0x20, delay);
@@ -198,12 +198,19 @@ TEST_CASE("penalty kits: a fee spike beats one classic penalty but not the kit's
     std::uint32_t breach_height = world.chain_height();
     world.set_block_min_fee(20'000);
     REQUIRE(wait_until([&] { return world.tower_at_tip(); }));
+    CHECK(world.metric_reaches("argus_kit_breaches_total", 1));  // before the restart below resets it
 
     OutPoint kit_to_local{kitted.commitment().txid(), static_cast<std::uint32_t>(kitted.output_of(bolt3::OutputKind::to_local))};
     OutPoint classic_to_local{classic.commitment().txid(),
                               static_cast<std::uint32_t>(classic.output_of(bolt3::OutputKind::to_local))};
-    // Until one block before Bob may take to_local.
+    // Until one block before Bob may take to_local. Three blocks in, the
+    // tower is killed (SIGKILL) and restarted: the response resumes from its
+    // persisted state, rungs and all.
     for (std::uint32_t h = breach_height + 1; h < breach_height + delay && !spender_of(world, kit_to_local, delay + 2); ++h) {
+        if (h == breach_height + 3) {
+            world.kill_tower();
+            world.start_tower();
+        }
         mine_and_settle(world, 1);
     }
     auto kit_sweep = spender_of(world, kit_to_local, delay + 2);
@@ -220,7 +227,6 @@ TEST_CASE("penalty kits: a fee spike beats one classic penalty but not the kit's
                                        << fee * 1000 / vsize / 1000 << " sat/vB)");
     // Each rung up the ladder replaced the one below in the mempool.
     CHECK(wait_until([&] { return world.metric("argus_kit_replacements_total").value_or(0) >= 1; }));
-    CHECK(world.metric_reaches("argus_kit_breaches_total", 1));
 
     // The classic penalty (1 sat/vB) sits in the mempool; at the deadline Bob
     // replaces it with his own sweep of to_local, paying 30 sat/vB.

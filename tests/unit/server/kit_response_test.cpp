@@ -181,6 +181,18 @@ TEST_CASE("kit response: the cheater's HTLC-success takes one HTLC output, its s
     for (const auto& rb : step.broadcasts) ours.push_back(rb.transaction);
     step = r.on_block(block_of(ours), 1002, FeeSnapshot{});
     CHECK(step.parts_confirmed == 6);
+    // The rungs mined: the four HTLC outputs, past their expiry (500..506),
+    // went out at their top rung; to_local and the second stage at rung 0.
+    // Blocks left: to_local 1144 - 1002, the second stage 1145 - 1002.
+    std::uint64_t top_rungs = 0;
+    for (std::size_t i = 0; i < r.kit().parts.size(); ++i) {
+        auto kind = r.kit().parts[i].kind;
+        if ((kind == kit::PartKind::offered_htlc || kind == kit::PartKind::received_htlc) && i != htlc) {
+            top_rungs += r.kit().parts[i].rungs.size() - 1;
+        }
+    }
+    CHECK(step.confirmed_rung_sum == top_rungs);
+    CHECK(step.confirmed_margin_sum == (1144 - 1002) + (1145 - 1002));
     CHECK(step.broadcasts.empty());
     CHECK_FALSE(r.resolved(1100, 100));
     CHECK(r.resolved(1101, 100));
