@@ -159,7 +159,8 @@ int run_kit_breach(Chain& chain, const Channel& alice, const Channel& bob, const
                    std::uint16_t bob_delay, const Bytes& alice_sweep, const std::string& wallet_address,
                    const json& tower_ready, const std::string& admin_token_file, test::ChildProcess& tower,
                    test::ChildProcess& client, bool keep, std::unique_ptr<test::TemporaryDirectory>& temp,
-                   const std::string& work_dir) {
+                   const std::string& work_dir, const test::FeeInput& bobs_coin) {
+    bool anchors = channel_type == "anchors";
     (void)alice;
     bolt3::Commitment own = bob.local_commitment(bob_view(state));
     if (own.tx.txid() != old.txid()) die("Bob's commitment does not rebuild");
@@ -177,20 +178,34 @@ int run_kit_breach(Chain& chain, const Channel& alice, const Channel& bob, const
                 preimage[0] = static_cast<std::uint8_t>(cheat_at);
                 preimage[1] = k;
                 if (sha256(preimage) != h.payment_hash) continue;
-                cheats.push_back(test::htlc_success(bob, bob_secrets, alice_secrets, own, i, mine, preimage));
+                // On anchors the HTLC transaction carries no fee: Bob adds a coin of his.
+                cheats.push_back(test::htlc_success(bob, bob_secrets, alice_secrets, own, i, mine, preimage,
+                                                    anchors ? std::optional<test::FeeInput>(bobs_coin) : std::nullopt));
                 raced = i;
                 break;
             }
         }
         if (!raced) die("the revoked state has no HTLC Alice offered to Bob; choose another --cheat-with");
     }
-    for (const auto& tx : cheats) chain.call("sendrawtransaction", json::array({to_hex(tx.serialize())}));
+    // Legacy: the HTLC-success goes with the commitment, into the same block.
+    // Anchors: it can only follow a block later (its input has a 1-block CSV),
+    // paying more than the tower's first rung so that it replaces it.
+    for (std::size_t i = 0; i < cheats.size(); ++i) {
+        if (i == 0 || !anchors) chain.call("sendrawtransaction", json::array({to_hex(cheats[i].serialize())}));
+    }
     say("Bob broadcasts revoked state", "#" + std::to_string(cheat_at) + " " + old.txid().to_display_hex().substr(0, 16) + "..." +
-                                            (raced ? " with his HTLC-success of output " + std::to_string(*raced) : ""));
+                                            (raced && !anchors ? " with his HTLC-success of output " + std::to_string(*raced) : ""));
     chain.call("generatetoaddress", json::array({1, wallet_address}));
     std::uint32_t breach_height = chain.call("getblockcount").get<std::uint32_t>();
     say("breach mined", "block " + std::to_string(breach_height) +
                             (scenario == "fee-spike" ? ", miners take only 20 sat/vB and more" : ""));
+    if (raced && anchors) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the tower's first rungs go out
+        chain.call("sendrawtransaction", json::array({to_hex(cheats[1].serialize())}));
+        std::int64_t vsize = static_cast<std::int64_t>((cheats[1].weight() + 3) / 4);
+        say("Bob's HTLC-success", "of output " + std::to_string(*raced) + ", " + std::to_string(bobs_coin.fee / vsize) +
+                                      " sat/vB with a fee input: it replaces the tower's first rung");
+    }
 
     // What Alice must get back: to_local and each HTLC output (the raced one
     // through Bob's HTLC-success), each by its deadline.
@@ -210,7 +225,10 @@ int run_kit_breach(Chain& chain, const Channel& alice, const Channel& bob, const
             watched.push_back({"to_local", {old.txid(), vout}, own.tx.outputs[i].value, breach_height + bob_delay, {}, 0});
         } else if (kind == bolt3::OutputKind::offered_htlc || kind == bolt3::OutputKind::received_htlc) {
             const bolt3::Htlc& h = bob_view(state).htlcs.at(*own.outputs[i].htlc_index);
-            if (raced && *raced == i) {
+            if (raced && *raced == i && anchors) {
+                // Lost to Bob by design: no sweep of an anchor HTLC transaction can be pre-signed.
+                continue;
+            } else if (raced && *raced == i) {
                 watched.push_back({"HTLC-success of output " + std::to_string(i), {cheats[1].txid(), 0},
                                    cheats[1].outputs[0].value, breach_height + bob_delay, {}, 0});
             } else {
@@ -286,6 +304,16 @@ int run_kit_breach(Chain& chain, const Channel& alice, const Channel& bob, const
                     w.swept_at - breach_height, w.deadline - breach_height, static_cast<long long>(fee),
                     static_cast<double>(fee) / static_cast<double>(vsize));
     }
+    if (raced && anchors) {
+        auto taken = spender({old.txid(), static_cast<std::uint32_t>(*raced)}, breach_height);
+        bool bobs = taken && taken->first.txid() == cheats[1].txid();
+        std::printf("  %-30s %lld sat %s\n", ("HTLC output " + std::to_string(*raced)).c_str(),
+                    static_cast<long long>(own.tx.outputs[*raced].value),
+                    bobs    ? "taken by Bob's HTLC-success (anchors: its sweep cannot be pre-signed)"
+                    : taken ? "swept to Alice (Bob's HTLC-success lost the race)"
+                            : "NOT SPENT");
+        if (!taken) passed = false;
+    }
     if (listed.is_array() && !listed.empty() && listed[0].contains("penalty_kit")) {
         for (const auto& p : listed[0]["penalty_kit"]) {
             std::printf("  tower: %-13s output %-3d %-10s rung %s of %d\n", p["kind"].get<std::string>().c_str(),
@@ -337,10 +365,6 @@ int main(int argc, char** argv) {
         usage("--cheat-with " + std::to_string(cheat_at) + " is not a revoked state: with --updates " +
               std::to_string(updates) + " the revoked states are 0.." + std::to_string(updates - 2) + " (state " +
               std::to_string(updates - 1) + " is the current one)");
-    }
-    if (scenario == "htlc-race" && channel_type == "anchors") {
-        usage("--scenario htlc-race --channel-type anchors is not built yet (Bob's anchor HTLC-success needs a fee "
-              "input of his own); use --channel-type legacy");
     }
     const bool kits = scenario != "classic";
     const bool anchors = channel_type == "anchors";
@@ -511,9 +535,12 @@ int main(int argc, char** argv) {
                                     std::to_string(towers[0]["available_slots"].get<int>()) + " slots left");
 
     if (kits) {
+        // Bob's fee coin for an anchor HTLC-success: a second mined coinbase (50 BTC).
+        std::string fee_coinbase = chain.call("getblock", json::array({mined[1], 1}))["tx"][0];
+        test::FeeInput bobs_coin{{Txid::from_display_hex(fee_coinbase).value(), 0}, 50'0000'0000, wallet, 10'000};
         return run_kit_breach(chain, alice, bob, alice_secrets, bob_secrets, bobs_signed[cheat_at], alice_state(cheat_at),
                               cheat_at, scenario, channel_type, bob_delay, alice_sweep, wallet_address, tower_ready,
-                              work_dir + "/tower/admin_token", tower, client, keep, temp, work_dir);
+                              work_dir + "/tower/admin_token", tower, client, keep, temp, work_dir, bobs_coin);
     }
 
     // ---- Bob cheats
