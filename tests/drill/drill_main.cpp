@@ -224,7 +224,7 @@ int run_kit_breach(Chain& chain, const Channel& alice, const Channel& bob, const
         if (kind == bolt3::OutputKind::to_local) {
             watched.push_back({"to_local", {old.txid(), vout}, own.tx.outputs[i].value, breach_height + bob_delay, {}, 0});
         } else if (kind == bolt3::OutputKind::offered_htlc || kind == bolt3::OutputKind::received_htlc) {
-            const bolt3::Htlc& h = bob_view(state).htlcs.at(*own.outputs[i].htlc_index);
+            const bolt3::Htlc h = bob_view(state).htlcs.at(*own.outputs[i].htlc_index);
             if (raced && *raced == i && anchors) {
                 // Lost to Bob by design: no sweep of an anchor HTLC transaction can be pre-signed.
                 continue;
