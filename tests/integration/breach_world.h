@@ -240,10 +240,7 @@ public:
             call("simulator_set_min_fee", json::array({sat_per_kvb}));
             return;
         }
-        kill_chain();
-        char fee[32];
-        std::snprintf(fee, sizeof fee, "%.8f", static_cast<double>(std::max<std::int64_t>(sat_per_kvb, 1000)) / 1e8);
-        start_chain({std::string("-minrelaytxfee=") + fee});
+        restart_bitcoind({"-minrelaytxfee=" + btc_per_kvb(std::max<std::int64_t>(sat_per_kvb, 1000))});
     }
     // Miners take only transactions paying at least this (sat per 1000 vB):
     // the simulator's setting, or bitcoind restarted with -blockmintxfee (and
@@ -254,10 +251,17 @@ public:
             call("simulator_set_block_min_fee", json::array({sat_per_kvb}));
             return;
         }
-        kill_chain();
+        restart_bitcoind({"-blockmintxfee=" + btc_per_kvb(sat_per_kvb), "-blockprioritysize=0"});
+    }
+    // bitcoind's fee-rate options are BTC per 1000 vB.
+    static std::string btc_per_kvb(std::int64_t sat_per_kvb) {
         char fee[32];
         std::snprintf(fee, sizeof fee, "%.8f", static_cast<double>(sat_per_kvb) / 1e8);
-        start_chain({std::string("-blockmintxfee=") + fee, "-blockprioritysize=0"});
+        return fee;
+    }
+    void restart_bitcoind(const std::vector<std::string>& args) {
+        kill_chain();
+        start_chain(args);
     }
     void send(const Transaction& tx) { call("sendrawtransaction", json::array({to_hex(tx.serialize())})); }
 

@@ -885,6 +885,23 @@ TEST_CASE("client: two towers, one down then up, and the queue survives kill -9 
     }, std::chrono::seconds(30)));
 }
 
+// POST /channels material for Alice's side of a 0.01 BTC channel with Bob
+// (Alice the opener): only her revocation basepoint secret, public basepoints.
+json channel_material(const std::string& id, const ChannelSecrets& alice, const ChannelSecrets& bob, const Txid& funding,
+                      bool anchors) {
+    auto point = [](const PrivateKey& k) { return to_hex(k.public_key().bytes()); };
+    return {{"channel_id", id}, {"funding_txid", funding.to_display_hex()}, {"funding_output_index", 0},
+            {"funding_satoshis", 1'000'000}, {"local_is_opener", true}, {"anchors", anchors},
+            {"sweep_address", encode_address(p2wpkh_script(alice.payment_basepoint.public_key()), Network::regtest).value()},
+            {"local_secrets", {{"revocation_basepoint", to_hex(alice.revocation_basepoint.bytes())}}},
+            {"local_basepoints", {{"funding", point(alice.funding)}, {"payment", point(alice.payment_basepoint)},
+                                  {"htlc", point(alice.htlc_basepoint)}}},
+            {"remote_basepoints", {{"funding", point(bob.funding)}, {"revocation", point(bob.revocation_basepoint)},
+                                   {"payment", point(bob.payment_basepoint)},
+                                   {"delayed_payment", point(bob.delayed_payment_basepoint)},
+                                   {"htlc", point(bob.htlc_basepoint)}}}};
+}
+
 TEST_CASE("client: channel material mode builds, checks and backs up the justice transaction itself") {
     TemporaryDirectory dir;
     auto node = open_node(dir.path());
@@ -895,20 +912,9 @@ TEST_CASE("client: channel material mode builds, checks and backs up the justice
     b.fill(0xb0);
     auto alice = ChannelSecrets::from_seed(a);
     auto bob = ChannelSecrets::from_seed(b);
-    auto hex_secret = [](const PrivateKey& k) { return to_hex(k.bytes()); };
-    auto hex_point = [](const PrivateKey& k) { return to_hex(k.public_key().bytes()); };
     Txid funding;
     funding.bytes[0] = 7;
-    json material = {{"channel_id", "chan-1"}, {"funding_txid", funding.to_display_hex()}, {"funding_output_index", 0},
-                     {"funding_satoshis", 1'000'000}, {"local_is_opener", true}, {"anchors", true},
-                     {"sweep_address", encode_address(p2wpkh_script(alice.payment_basepoint.public_key()), Network::regtest).value()},
-                     {"local_secrets", {{"revocation_basepoint", hex_secret(alice.revocation_basepoint)}}},
-                     {"local_basepoints", {{"funding", hex_point(alice.funding)}, {"payment", hex_point(alice.payment_basepoint)},
-                                           {"htlc", hex_point(alice.htlc_basepoint)}}},
-                     {"remote_basepoints", {{"funding", hex_point(bob.funding)}, {"revocation", hex_point(bob.revocation_basepoint)},
-                                            {"payment", hex_point(bob.payment_basepoint)},
-                                            {"delayed_payment", hex_point(bob.delayed_payment_basepoint)},
-                                            {"htlc", hex_point(bob.htlc_basepoint)}}}};
+    json material = channel_material("chan-1", alice, bob, funding, true);
     auto added = book.add_channel(material);
     INFO((added ? std::string("ok") : added.error().message));
     REQUIRE(added);
@@ -980,18 +986,9 @@ TEST_CASE("client: channel material mode sends a penalty kit to a tower that adv
     b.fill(0xb2);
     auto alice = ChannelSecrets::from_seed(a);
     auto bob = ChannelSecrets::from_seed(b);
-    auto hex_point = [](const PrivateKey& k) { return to_hex(k.public_key().bytes()); };
     Txid funding;
     funding.bytes[0] = 8;
-    json material = {{"channel_id", "chan-k"}, {"funding_txid", funding.to_display_hex()}, {"funding_output_index", 0},
-                     {"funding_satoshis", 1'000'000}, {"local_is_opener", true}, {"anchors", false},
-                     {"sweep_address", encode_address(p2wpkh_script(alice.payment_basepoint.public_key()), Network::regtest).value()},
-                     {"local_secrets", {{"revocation_basepoint", to_hex(alice.revocation_basepoint.bytes())}}},
-                     {"local_basepoints", {{"funding", hex_point(alice.funding)}, {"payment", hex_point(alice.payment_basepoint)},
-                                           {"htlc", hex_point(alice.htlc_basepoint)}}},
-                     {"remote_basepoints", {{"funding", hex_point(bob.funding)}, {"payment", hex_point(bob.payment_basepoint)},
-                                            {"delayed_payment", hex_point(bob.delayed_payment_basepoint)},
-                                            {"htlc", hex_point(bob.htlc_basepoint)}}}};
+    json material = channel_material("chan-k", alice, bob, funding, false);
     REQUIRE(book.add_channel(material));
     FakeTower argus(FakeTower::Mode::honest, 20'000), teos(FakeTower::Mode::honest);
     REQUIRE(node->add_tower(argus.address()));
