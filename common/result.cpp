@@ -36,6 +36,8 @@ const char* to_string(ErrorCode code) {
         case ErrorCode::storage: return "storage";
         case ErrorCode::not_found: return "not_found";
         case ErrorCode::unsupported: return "unsupported";
+        case ErrorCode::conflict: return "conflict";
+        case ErrorCode::fenced: return "fenced";
     }
     return "unknown";
 }

@@ -25,6 +25,8 @@ enum class ErrorCode {
     storage,              // the store refused or failed an operation
     not_found,
     unsupported,          // the operation does not exist for this backend or build
+    conflict,             // another writer changed the record first (read it again, then retry)
+    fenced,               // this process is no longer the elected watcher: it may not write
 };
 
 const char* to_string(ErrorCode code);

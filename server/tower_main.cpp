@@ -2,10 +2,14 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
-#include <atomic>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "common/hex.h"
@@ -135,11 +139,32 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
     auto token = tower::load_or_create_admin_token(o.data_dir, context.rng);
     if (!token) return fail("admin_token_failed", token.error().message);
 
-    Result<std::unique_ptr<store::Store>> opened =
-        o.postgres.empty() ? store::open_sqlite_store(o.data_dir + "/tower.sqlite")
-                           : store::open_postgres_store(o.postgres, o.postgres_read_connections);
+    // On PostgreSQL the watcher is elected (a tower on its own is the leader
+    // of a group of one); with --ha several towers share the database and
+    // each follows the others' writes through the feed.
+    const bool elected = !o.postgres.empty();
+    std::uint64_t feed_origin = 0;
+    while (o.ha && feed_origin == 0) {
+        ByteArray<8> r{};
+        if (!context.rng.fill(r)) return fail("start_failed", "no randomness for the feed origin");
+        for (auto b : r) feed_origin = (feed_origin << 8) | b;
+    }
+    store::PostgresStoreOptions pg_options;
+    pg_options.read_connections = o.postgres_read_connections;
+    pg_options.feed_origin = feed_origin;
+    Result<std::unique_ptr<store::Store>> opened = o.postgres.empty()
+                                                       ? store::open_sqlite_store(o.data_dir + "/tower.sqlite")
+                                                       : store::open_postgres_store(o.postgres, pg_options);
     if (!opened) return fail("store_open_failed", opened.error().message);
     std::unique_ptr<store::Store> store = std::move(*opened);
+    // The feed is followed from before the index loads: what is written
+    // meanwhile is in both (harmless), never in neither.
+    std::uint64_t feed_after = 0;
+    if (o.ha) {
+        auto bounds = store->feed_bounds();
+        if (!bounds) return fail("store_open_failed", bounds.error().message);
+        feed_after = bounds->last;
+    }
 
     chain::RpcEndpoint endpoint{o.bitcoind_rpc_host, o.bitcoind_rpc_port, o.bitcoind_rpc_user,
                                 o.bitcoind_rpc_password, o.bitcoind_cookie_file, std::chrono::milliseconds(10'000)};
@@ -148,10 +173,19 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
 
     tower::LocatorIndex index(context.rng);
     std::atomic<watch::ChainFollower*> follower_ptr{nullptr};
+    // A standby's view of the chain: the watcher's persisted position.
+    std::atomic<std::uint32_t> standby_height{0};
+    std::atomic<bool> standby_chain_known{false};
     tower::TowerHooks hooks;
     hooks.tracker_for = [&](const Locator& l, const store::UserId& u) -> std::optional<tower::TrackerView> {
         auto* f = follower_ptr.load();
-        auto t = f ? f->tracker(l, u) : std::nullopt;
+        std::optional<store::TrackerRecord> t;
+        if (f) {
+            t = f->tracker(l, u);
+        } else if (o.ha) {
+            // A standby answers from what the watcher committed.
+            if (auto stored = store->get_tracker({l, u}); stored) t = *stored;
+        }
         if (!t) return std::nullopt;
         return tower::TrackerView{t->dispute_txid, t->penalty_txid, t->penalty_tx, t->waiting_for_fee_until,
                                   t->confirmed_height, t->kit_state};
@@ -160,14 +194,44 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
         if (auto* f = follower_ptr.load()) f->appointment_stored(std::move(a));
     };
     tower::SubscriptionPolicy policy{o.subscription_slots, o.subscription_duration, o.expiry_delta};
-    tower::TowerService service(
-        *store, index, *key, policy,
-        [&] {
-            auto* f = follower_ptr.load();
-            return f ? f->status() : tower::ChainStatus{};
-        },
-        hooks, context.clock);
+    auto chain_status = [&] {
+        auto* f = follower_ptr.load();
+        if (f) return f->status();
+        return tower::ChainStatus{standby_height.load(), standby_chain_known.load()};
+    };
+    tower::TowerService service(*store, index, *key, policy, chain_status, hooks, context.clock);
+    service.set_shared_store(o.ha);
     if (auto ok = service.start(); !ok) return fail("tower_start_failed", ok.error().message);
+
+    // The election: the first tower to take the lock is the watcher.
+    std::unique_ptr<store::LeaderLease> lease;
+    std::atomic<bool> leader{!elected};
+    std::atomic<std::uint64_t> epoch{0};
+    std::atomic<std::uint64_t> takeovers{elected ? 0u : 1u};
+    char host[256] = {0};
+    ::gethostname(host, sizeof host - 1);
+    std::string holder = std::string(host) + ":" + std::to_string(::getpid()) + ":" + std::to_string(o.api_port);
+    if (elected) {
+        auto opened_lease = store::open_postgres_leader_lease(o.postgres, holder, std::chrono::milliseconds(o.leader_lease_ms));
+        if (!opened_lease) return fail("leader_lease_failed", opened_lease.error().message);
+        lease = std::move(*opened_lease);
+        auto got = lease->try_acquire();
+        if (!got) return fail("leader_lease_failed", got.error().message);
+        if (*got) {
+            leader = true;
+            epoch = **got;
+            takeovers = 1;
+            service.set_watcher_epoch(**got);
+            log_event(LogLevel::info, "watcher_elected", {{"epoch", std::to_string(**got)}, {"holder", holder}});
+        } else if (!o.ha) {
+            auto current = store->leader_epoch();
+            return fail("another_watcher",
+                        "another tower (" + (current && *current ? (*current)->second : std::string("unknown")) +
+                            ") is the watcher of this database; every tower sharing a database runs with --ha");
+        } else {
+            log_event(LogLevel::info, "watcher_standby", {{"holder", holder}});
+        }
+    }
     metrics::TowerMetrics metrics(version_string);
     service.set_commit_observer([&](std::size_t parts, double seconds, bool ok) { metrics.commit_batch(parts, seconds, ok); });
     watch::FollowerOptions follower_options;
@@ -178,8 +242,85 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
     follower_options.core.rebroadcast_after = o.rebroadcast_after;
     watch::ChainFollower follower(chain_source, chain_source, index, service, *store, follower_options, context.clock);
 
+    // The group's thread: the leader's heartbeats (and feed pruning); a
+    // standby's attempts to take over and its view of the chain position.
+    std::mutex group_mutex;
+    std::condition_variable group_wake;
+    bool group_stopping = false;
+    auto become_leader = [&](std::uint64_t new_epoch) -> Status {
+        service.set_watcher_epoch(new_epoch);
+        // Re-processes from the persisted position: no block is skipped, and
+        // a penalty the previous watcher had sent already is sent again (harmless).
+        if (auto ok = follower.initialize(); !ok) return ok;
+        follower_ptr = &follower;
+        follower.start();
+        // Appointments stored lately on any tower: checked against the
+        // window of recent blocks, in case the previous watcher died first.
+        if (auto recent = store->recent_feed(std::chrono::seconds(300), 1'000'000); recent) {
+            for (const auto& e : *recent) {
+                if (!e.user) continue;
+                if (auto a = store->get_appointment({e.locator, *e.user}); a && *a) follower.appointment_stored(**a);
+            }
+        }
+        epoch = new_epoch;
+        ++takeovers;
+        leader = true;
+        log_event(LogLevel::warn, "watcher_elected", {{"epoch", std::to_string(new_epoch)}, {"holder", holder}});
+        return {};
+    };
+    auto become_standby = [&](const std::string& why) {
+        follower_ptr = nullptr;
+        follower.stop();
+        service.set_watcher_epoch(0);
+        lease->release();
+        leader = false;
+        log_event(LogLevel::error, "watcher_lost", {{"epoch", std::to_string(epoch.load())}, {"error", why}});
+    };
+    std::thread group_thread;
+    auto start_group_thread = [&] {
+        if (!elected) return;
+        group_thread = std::thread([&] {
+            auto last_prune = std::chrono::steady_clock::now();
+            for (;;) {
+                if (leader) {
+                    if (auto ok = lease->heartbeat(); !ok) {
+                        become_standby(ok.error().message);
+                        if (!o.ha) {
+                            // A tower on its own keeps trying to be its own watcher.
+                            log_event(LogLevel::warn, "watcher_retrying", {});
+                        }
+                    } else if (o.ha && std::chrono::steady_clock::now() - last_prune > std::chrono::seconds(60)) {
+                        if (auto pruned = store->prune_feed(std::chrono::seconds(3600)); !pruned) {
+                            log_event(LogLevel::warn, "feed_prune_failed", {{"error", pruned.error().message}});
+                        }
+                        last_prune = std::chrono::steady_clock::now();
+                    }
+                } else {
+                    if (auto position = store->chain_position(); position && *position) {
+                        standby_height = (*position)->height;
+                        standby_chain_known = true;
+                    }
+                    auto got = lease->try_acquire();
+                    if (got && *got) {
+                        if (auto ok = become_leader(**got); !ok) {
+                            log_event(LogLevel::warn, "takeover_failed", {{"error", ok.error().message}});
+                            follower_ptr = nullptr;
+                            service.set_watcher_epoch(0);
+                            lease->release();
+                        }
+                    }
+                }
+                std::unique_lock lock(group_mutex);
+                auto wait = leader ? std::chrono::milliseconds(o.leader_lease_ms / 4) : std::chrono::milliseconds(500);
+                if (group_wake.wait_for(lock, wait, [&] { return group_stopping; })) return;
+            }
+        });
+    };
+    // A watcher heartbeats from here on, through its catch-up.
+    if (leader) start_group_thread();
+
     // Catch up with every block missed while down before serving anyone.
-    for (std::chrono::milliseconds backoff{250};; backoff = std::min(backoff * 2, std::chrono::milliseconds(30'000))) {
+    for (std::chrono::milliseconds backoff{250}; leader; backoff = std::min(backoff * 2, std::chrono::milliseconds(30'000))) {
         Status ready = follower.initialize();
         if (ready) {
             auto synced = follower.sync();
@@ -197,11 +338,68 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
                    {"error", ready.error().message}, {"retry_ms", std::to_string(backoff.count())}});
         sigset_t pending;
         sigpending(&pending);
-        if (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM)) return 0;
+        if (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM)) {
+            if (group_thread.joinable()) {
+                {
+                    std::lock_guard lock(group_mutex);
+                    group_stopping = true;
+                }
+                group_wake.notify_all();
+                group_thread.join();
+            }
+            return 0;
+        }
         std::this_thread::sleep_for(backoff);
     }
-    follower_ptr = &follower;  // from here on, every stored appointment reaches the follower
-    follower.start();
+    if (leader) {
+        follower_ptr = &follower;  // from here on, every stored appointment reaches the follower
+        follower.start();
+    } else {
+        start_group_thread();  // a standby: serves the API, tries to take over
+    }
+
+    // A tower of a group follows the others' writes: their locators enter
+    // this tower's index, and the watcher checks what they stored late.
+    std::atomic<bool> feed_stopping{false};
+    std::thread feed_thread;
+    if (o.ha) {
+        feed_thread = std::thread([&] {
+            std::uint64_t after = feed_after;
+            auto last_read = std::chrono::steady_clock::now();
+            while (!feed_stopping) {
+                if (auto waited = store->wait_for_feed(std::chrono::milliseconds(500)); !waited) {
+                    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+                }
+                // Away for longer than the feed keeps (an hour): every
+                // locator is read again (the index only ever gains entries).
+                if (std::chrono::steady_clock::now() - last_read > std::chrono::minutes(30)) {
+                    log_event(LogLevel::warn, "feed_resync", {});
+                    if (store->for_each_locator_prefix([&](const Locator& l) { index.insert(l); })) {
+                        last_read = std::chrono::steady_clock::now();
+                    }
+                }
+                for (;;) {
+                    auto entries = store->read_feed(after, 10'000);
+                    if (!entries) break;
+                    last_read = std::chrono::steady_clock::now();
+                    for (const auto& e : *entries) {
+                        after = e.seq;
+                        if (e.origin == feed_origin) continue;
+                        // A locator that left the store stays in this index
+                        // (a false positive costs a read; erasing one another
+                        // user shares would cost a breach).
+                        if (e.kind == store::FeedEntry::Kind::entered) index.insert(e.locator);
+                        if (e.kind == store::FeedEntry::Kind::stored && e.user) {
+                            if (auto* f = follower_ptr.load()) {
+                                if (auto a = store->get_appointment({e.locator, *e.user}); a && *a) f->appointment_stored(**a);
+                            }
+                        }
+                    }
+                    if (entries->size() < 10'000) break;
+                }
+            }
+        });
+    }
     std::unique_ptr<chain::ZmqSubscriber> zmq;
     if (!o.bitcoind_zmq.empty()) {
         zmq = std::make_unique<chain::ZmqSubscriber>(o.bitcoind_zmq, [&] { follower.wake(); });
@@ -265,8 +463,11 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
         if (auto ok = electrum_server->start(); !ok) return fail("electrum_listen_failed", ok.error().message);
     }
 
-    api::AdminRouter admin_router({service, *store, index, [&] { return follower.status(); },
-                                   [&] { return follower.tracker_count(); }, hooks.tracker_for, *token, wtwire_uri});
+    auto role = [&] {
+        return std::make_pair(std::string(leader ? "leader" : "standby"), epoch.load());
+    };
+    api::AdminRouter admin_router({service, *store, index, chain_status,
+                                   [&] { return follower.tracker_count(); }, hooks.tracker_for, *token, wtwire_uri, role});
     api::HttpServerOptions admin_options;
     admin_options.address = o.admin_bind;
     admin_options.port = o.admin_port;
@@ -277,8 +478,11 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
 
     std::atomic<bool> stopping{false};
     auto readiness = [&] {
-        return api::Readiness{static_cast<bool>(store->ping()) && service.healthy(), follower.status().reachable,
-                              follower.caught_up() && follower.status().height >= follower.best_height(), stopping.load()};
+        bool store_ok = static_cast<bool>(store->ping()) && service.healthy();
+        if (!leader) return api::Readiness{store_ok, true, true, stopping.load(), "standby"};  // serves the API; needs no bitcoind
+        return api::Readiness{store_ok, follower.status().reachable,
+                              follower.caught_up() && follower.status().height >= follower.best_height(), stopping.load(),
+                              "leader"};
     };
     api::OpsRouter ops_router([&] { return metrics.serialize(); }, readiness);
     api::HttpServerOptions ops_options;
@@ -313,6 +517,9 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
             s.breaches_reorged_out = stats.core.breaches_reorged_out;
             s.late_breaches = stats.core.late_breaches;
             s.chain_halted = stats.halted;
+            s.leader = leader.load();
+            s.leader_epoch = epoch.load();
+            s.takeovers = takeovers.load();
             s.penalties_broadcast = stats.core.penalties_broadcast;
             s.penalties_rebroadcast = stats.core.penalties_rebroadcast;
             s.penalties_confirmed = stats.core.penalties_confirmed;
@@ -359,6 +566,7 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
               {{"tower_id", to_hex(service.tower_id().bytes())},
                {"network", to_string(o.network)},
                {"store", store->backend_name()},
+               {"role", leader ? "leader" : "standby"},
                {"api", o.api_bind + ":" + std::to_string(api_server.port())},
                {"tls", o.tls_certificate.empty() ? "off" : "on"},
                {"admin", o.admin_bind + ":" + std::to_string(admin_server.port())},
@@ -367,7 +575,7 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
                {"electrum", electrum_server ? o.electrum_bind + ":" + std::to_string(electrum_server->port()) : std::string("off")},
                {"users", std::to_string(service.user_count())},
                {"appointments", std::to_string(counts ? counts->appointments : 0)},
-               {"chain_height", std::to_string(follower.status().height)},
+               {"chain_height", std::to_string(chain_status().height)},
                {"trackers", std::to_string(follower.tracker_count())},
                {"zmq", o.bitcoind_zmq.empty() ? "off" : o.bitcoind_zmq}});
 
@@ -422,9 +630,20 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
     sampler.join();
     ops_server.stop();
     if (zmq) zmq->stop();
-    follower.stop();
+    if (group_thread.joinable()) {
+        {
+            std::lock_guard lock(group_mutex);
+            group_stopping = true;
+        }
+        group_wake.notify_all();
+        group_thread.join();
+    }
+    feed_stopping = true;
+    if (feed_thread.joinable()) feed_thread.join();
     follower_ptr = nullptr;
+    follower.stop();
     service.stop();
+    if (lease) lease->release();
     log_event(LogLevel::info, "tower_stopped");
     return 0;
 }

@@ -41,10 +41,13 @@ void AdminRouter::handle(HttpRequest request, Reply reply) {
         auto counts = context_.store.counts();
         auto chain = context_.chain();
         auto stats = context_.service.committer_stats();
+        auto role = context_.role ? context_.role() : std::make_pair(std::string("leader"), std::uint64_t{0});
         return reply(json_response(
             200, json{{"tower_id", to_hex(context_.service.tower_id().bytes())},
                       {"wtwire_uri", context_.wtwire_uri.empty() ? json(nullptr) : json(context_.wtwire_uri)},
                       {"store", context_.store.backend_name()},
+                      {"role", role.first},
+                      {"leader_epoch", role.second},
                       {"wtwire_sessions", context_.service.session_count()},
                       {"users", counts ? counts->users : 0},
                       {"appointments", counts ? counts->appointments : 0},

@@ -35,6 +35,8 @@ struct AdminContext {
     // What an LND operator pastes into `lncli wtclient add`: pubkey@host:port
     // (empty when the wtwire front door is off).
     std::string wtwire_uri;
+    // The tower's role in its group (leader, standby) and the group's epoch.
+    std::function<std::pair<std::string, std::uint64_t>()> role;
 };
 
 class AdminRouter final : public Router {

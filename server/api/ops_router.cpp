@@ -14,7 +14,8 @@ void OpsRouter::handle(HttpRequest request, Reply reply) {
                                {"store_reachable", r.store_reachable},
                                {"bitcoind_reachable", r.bitcoind_reachable},
                                {"caught_up", r.caught_up},
-                               {"stopping", r.stopping}};
+                               {"stopping", r.stopping},
+                               {"role", r.role}};
         return reply({r.ready() ? 200u : 503u, body.dump()});
     }
     reply({404, R"({"error":"not found"})"});

@@ -16,6 +16,7 @@ struct Readiness {
     bool bitcoind_reachable = false;
     bool caught_up = false;
     bool stopping = false;  // SIGTERM: draining, so load balancers send nothing new
+    std::string role = "leader";  // leader (the watcher), standby (a tower of a group serving the API only)
     bool ready() const { return store_reachable && bitcoind_reachable && caught_up && !stopping; }
 };
 

@@ -90,6 +90,8 @@ const std::vector<Field>& fields() {
         field("admin-port", Kind::restart, &TowerOptions::admin_port),
         field("postgres", Kind::secret, &TowerOptions::postgres),
         field("postgres-read-connections", Kind::restart, &TowerOptions::postgres_read_connections),
+        field("ha", Kind::restart, &TowerOptions::ha),
+        field("leader-lease-ms", Kind::restart, &TowerOptions::leader_lease_ms),
         field("bitcoind-rpc-host", Kind::restart, &TowerOptions::bitcoind_rpc_host),
         field("bitcoind-rpc-port", Kind::restart, &TowerOptions::bitcoind_rpc_port),
         field("bitcoind-rpc-user", Kind::restart, &TowerOptions::bitcoind_rpc_user),

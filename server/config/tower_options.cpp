@@ -101,6 +101,8 @@ Result<ParsedTowerOptions, OptionsError> parse_tower_options(int argc, const cha
     opt("admin-port", o.admin_port, "Port of the operator interface");
     opt("postgres", o.postgres, "PostgreSQL connection string; SQLite in the data dir when empty");
     opt("postgres-read-connections", o.postgres_read_connections, "PostgreSQL connections for reads");
+    opt("ha", o.ha, "One tower of a group sharing the PostgreSQL database (all serve the API, one elected watcher): true or false");
+    opt("leader-lease-ms", o.leader_lease_ms, "A paused or cut-off watcher loses the lock after this many ms; a standby then takes over");
     opt("bitcoind-rpc-host", o.bitcoind_rpc_host, "bitcoind RPC host");
     opt("bitcoind-rpc-port", o.bitcoind_rpc_port, "bitcoind RPC port [default: per network]");
     opt("bitcoind-rpc-user", o.bitcoind_rpc_user, "bitcoind rpcuser (else the cookie file is used)");
@@ -161,6 +163,8 @@ Result<ParsedTowerOptions, OptionsError> parse_tower_options(int argc, const cha
     if (o.subscription_duration == 0) problems.push_back("--subscription-duration must be at least 1");
     if (o.add_appointment_body_limit < 100) problems.push_back("--add-appointment-body-limit is too small to hold an appointment");
     if (o.chain_poll_ms < 10) problems.push_back("--chain-poll-ms must be at least 10");
+    if (o.ha && o.postgres.empty()) problems.push_back("--ha needs --postgres: a group of towers shares one PostgreSQL database");
+    if (o.leader_lease_ms < 1000 || o.leader_lease_ms > 600'000) problems.push_back("--leader-lease-ms must be 1000..600000");
     if (o.max_reorg_depth < 1) problems.push_back("--max-reorg-depth must be at least 1");
     if (o.resolve_depth < 1) problems.push_back("--resolve-depth must be at least 1");
     if (o.rebroadcast_after < 1) problems.push_back("--rebroadcast-after must be at least 1");

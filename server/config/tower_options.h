@@ -77,6 +77,10 @@ struct TowerOptions {
     // Store: SQLite in the data dir unless a PostgreSQL connection string is given.
     std::string postgres;
     std::size_t postgres_read_connections = 4;
+    // A tower of a group on one PostgreSQL database (docs/operations.md, High
+    // availability): every tower of the group runs with it.
+    bool ha = false;
+    std::uint32_t leader_lease_ms = 5000;  // a silent watcher loses the lock after this
 
     // bitcoind.
     std::string bitcoind_rpc_host = "127.0.0.1";

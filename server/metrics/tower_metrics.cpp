@@ -50,6 +50,9 @@ TowerMetrics::TowerMetrics(const std::string& version)
       breaches_reorged_out_(BuildCounter().Name("argus_breaches_reorged_out_total").Help("responses dropped because a reorg disconnected their breach").Register(*registry_).Add({})),
       late_breaches_(BuildCounter().Name("argus_late_breaches_total").Help("breaches found when an appointment arrived after its block was scanned").Register(*registry_).Add({})),
       chain_halted_(BuildGauge().Name("argus_chain_halted").Help("1 when a reorg deeper than max_reorg_depth stopped the watcher").Register(*registry_).Add({})),
+      leader_(BuildGauge().Name("argus_leader").Help("1 while this tower is the group's elected watcher/responder, 0 while a standby").Register(*registry_).Add({})),
+      leader_epoch_(BuildGauge().Name("argus_leader_epoch").Help("the group epoch this tower was elected at (0: never elected, or SQLite)").Register(*registry_).Add({})),
+      takeovers_(BuildCounter().Name("argus_leader_takeovers_total").Help("times this tower became the group's watcher").Register(*registry_).Add({})),
       penalties_broadcast_(BuildCounter().Name("argus_penalties_broadcast_total").Help("penalties handed to bitcoind").Register(*registry_).Add({})),
       penalties_confirmed_(BuildCounter().Name("argus_penalties_confirmed_total").Help("penalties seen in a block").Register(*registry_).Add({})),
       penalties_rejected_(BuildCounter().Name("argus_penalties_rejected_total").Help("penalties bitcoind refused").Register(*registry_).Add({})),
@@ -173,6 +176,9 @@ void TowerMetrics::sample(const TowerSample& s) {
     add_delta(breaches_reorged_out_, last_.breaches_reorged_out, s.breaches_reorged_out);
     add_delta(late_breaches_, last_.late_breaches, s.late_breaches);
     chain_halted_.Set(s.chain_halted ? 1 : 0);
+    leader_.Set(s.leader ? 1 : 0);
+    leader_epoch_.Set(static_cast<double>(s.leader_epoch));
+    add_delta(takeovers_, last_.takeovers, s.takeovers);
     add_delta(penalties_broadcast_, last_.penalties_broadcast, s.penalties_broadcast);
     add_delta(penalties_confirmed_, last_.penalties_confirmed, s.penalties_confirmed);
     add_delta(penalties_rejected_, last_.penalties_rejected, s.penalties_rejected);

@@ -36,6 +36,9 @@ struct TowerSample {  // what the sampler reads from the components each second
                   penalties_confirmed = 0, penalties_rebroadcast = 0, store_errors = 0, blocks_connected = 0,
                   blocks_disconnected = 0, invalid_appointments = 0, breaches_reorged_out = 0, late_breaches = 0;
     bool chain_halted = false;
+    bool leader = true;              // this process is the elected watcher (a tower on its own always is)
+    std::uint64_t leader_epoch = 0;  // the group's epoch it was elected at (0: SQLite, no group)
+    std::uint64_t takeovers = 0;     // times this process became the watcher
     std::uint64_t penalties_waiting_for_fee = 0, penalties_refused_for_fee = 0, penalties_abandoned = 0;
     std::uint64_t channels_closed_cooperative = 0, channels_closed_unilateral = 0, channels_closed_breach = 0;
     std::uint64_t funding_outpoints_watched = 0;
@@ -97,6 +100,9 @@ private:
     prometheus::Counter& breaches_reorged_out_;
     prometheus::Counter& late_breaches_;
     prometheus::Gauge& chain_halted_;
+    prometheus::Gauge& leader_;
+    prometheus::Gauge& leader_epoch_;
+    prometheus::Counter& takeovers_;
     prometheus::Counter& penalties_broadcast_;
     prometheus::Counter& penalties_confirmed_;
     prometheus::Counter& penalties_rejected_;

@@ -94,8 +94,10 @@ class PostgresStore final : public Store {
     std::set<std::uint32_t> partitions_;  // appointment partitions known to exist; under the writer's mutex
 
 public:
-    PostgresStore(std::string conninfo, std::size_t readers)
-        : conninfo_(std::move(conninfo)), readers_(readers == 0 ? 1 : readers) {}
+    PostgresStore(std::string conninfo, const PostgresStoreOptions& options)
+        : conninfo_(std::move(conninfo)),
+          options_(options),
+          readers_(options.read_connections == 0 ? 1 : options.read_connections) {}
 
     std::string backend_name() const override { return "postgres"; }
 
@@ -141,6 +143,16 @@ public:
         return with(writer_, [&](pqxx::connection& c) -> Result<WriteEffects> {
             pqxx::work tx(c);
             tx.exec("SELECT pg_advisory_xact_lock_shared(" + std::to_string(write_barrier_key) + ")");
+            if (batch.fence_epoch) {
+                // FOR SHARE: a takeover's epoch increment waits for this
+                // transaction, and this one sees any increment committed before.
+                pqxx::result r = tx.exec("SELECT epoch FROM tower_leader WHERE singleton FOR SHARE");
+                std::uint64_t epoch = r.empty() ? 0 : r[0][0].as<std::uint64_t>();
+                if (epoch != *batch.fence_epoch) {
+                    return make_error(ErrorCode::fenced, "the watcher's epoch " + std::to_string(*batch.fence_epoch) +
+                                                             " is over: the group is at epoch " + std::to_string(epoch));
+                }
+            }
             EffectsTracker effects;
             std::set<std::uint32_t> created;
             PartitionScope partitions{partitions_, created};
@@ -155,6 +167,7 @@ public:
             if (auto ok = apply(tx, phase, effects, partitions); !ok) return ok.error();
             WriteEffects out = effects.finish();
             adjust_count(tx, static_cast<long long>(out.inserted.size()) - static_cast<long long>(out.removed.size()));
+            if (options_.feed_origin != 0) append_feed(tx, batch, out);
             tx.commit();
             partitions_.insert(created.begin(), created.end());
             return out;
@@ -294,23 +307,7 @@ public:
     Result<std::vector<TrackerRecord>> load_trackers() override {
         return read<std::vector<TrackerRecord>>([&](pqxx::work& tx) {
             std::vector<TrackerRecord> out;
-            for (const auto& row : tx.exec("SELECT t.locator, u.user_id, t.dispute_txid, t.dispute_tx, t.penalty_txid, "
-                                           "t.penalty_tx, t.broadcast_height, t.confirmed_height, t.blob_size, t.waiting_for_fee_until, "
-                                           "t.kit_state FROM trackers t JOIN users u USING (user_key)")) {
-                TrackerRecord t;
-                t.locator = array_from<16>(row[0]);
-                t.user_id = array_from<33>(row[1]);
-                t.dispute_txid.bytes = array_from<32>(row[2]);
-                t.dispute_tx = bytes_from(row[3]);
-                t.penalty_txid.bytes = array_from<32>(row[4]);
-                t.penalty_tx = bytes_from(row[5]);
-                t.broadcast_height = row[6].as<std::uint32_t>();
-                if (!row[7].is_null()) t.confirmed_height = row[7].as<std::uint32_t>();
-                t.blob_size = row[8].as<std::uint32_t>();
-                if (!row[9].is_null()) t.waiting_for_fee_until = row[9].as<std::uint32_t>();
-                if (!row[10].is_null()) t.kit_state = bytes_from(row[10]);
-                out.push_back(std::move(t));
-            }
+            for (const auto& row : tx.exec(tracker_columns)) out.push_back(tracker_from(row));
             return out;
         });
     }
@@ -331,13 +328,7 @@ public:
             std::vector<ElectrumChannelRecord> out;
             for (const auto& row : tx.exec("SELECT u.user_id, c.funding_txid, c.funding_vout, c.funding_address, "
                                            "c.max_ctn FROM electrum_channels c JOIN users u USING (user_key)")) {
-                ElectrumChannelRecord c;
-                c.account = array_from<33>(row[0]);
-                c.funding_txid.bytes = array_from<32>(row[1]);
-                c.funding_vout = row[2].as<std::uint32_t>();
-                c.funding_address = row[3].as<std::string>();
-                c.max_ctn = row[4].as<std::int64_t>();
-                out.push_back(std::move(c));
+                out.push_back(channel_from(row));
             }
             return out;
         });
@@ -367,17 +358,7 @@ public:
             for (const auto& row : tx.exec("SELECT u.user_id, w.blob_type, w.max_updates, w.reward_base, w.reward_rate, "
                                            "w.sweep_fee_rate, w.last_applied, w.client_last_applied, w.reward_script "
                                            "FROM wtwire_sessions w JOIN users u USING (user_key)")) {
-                SessionRecord r;
-                r.account = array_from<33>(row[0]);
-                r.blob_type = row[1].as<std::uint16_t>();
-                r.max_updates = row[2].as<std::uint16_t>();
-                r.reward_base = row[3].as<std::uint32_t>();
-                r.reward_rate = row[4].as<std::uint32_t>();
-                r.sweep_fee_rate = row[5].as<std::uint64_t>();
-                r.last_applied = row[6].as<std::uint16_t>();
-                r.client_last_applied = row[7].as<std::uint16_t>();
-                r.reward_script = bytes_from(row[8]);
-                out.push_back(std::move(r));
+                out.push_back(session_from(row));
             }
             return out;
         });
@@ -420,8 +401,191 @@ public:
         });
     }
 
+    Result<std::optional<VersionedUser>> get_user_versioned(const UserId& user) override {
+        return read<std::optional<VersionedUser>>([&](pqxx::work& tx) {
+            auto r = tx.exec_params("SELECT user_id, available_slots, subscription_start, subscription_expiry, version "
+                                    "FROM users WHERE user_id = $1::bytea", param(user));
+            if (r.empty()) return std::optional<VersionedUser>();
+            return std::optional<VersionedUser>(VersionedUser{user_from(r[0]), r[0][4].as<std::uint64_t>()});
+        });
+    }
+
+    Result<std::vector<VersionedUser>> load_users_versioned() override {
+        return read<std::vector<VersionedUser>>([&](pqxx::work& tx) {
+            std::vector<VersionedUser> out;
+            for (const auto& row : tx.exec("SELECT user_id, available_slots, subscription_start, subscription_expiry, "
+                                           "version FROM users")) {
+                out.push_back(VersionedUser{user_from(row), row[4].as<std::uint64_t>()});
+            }
+            return out;
+        });
+    }
+
+    Result<std::optional<SessionRecord>> get_session(const UserId& account) override {
+        return read<std::optional<SessionRecord>>([&](pqxx::work& tx) {
+            auto r = tx.exec_params("SELECT u.user_id, w.blob_type, w.max_updates, w.reward_base, w.reward_rate, "
+                                    "w.sweep_fee_rate, w.last_applied, w.client_last_applied, w.reward_script "
+                                    "FROM wtwire_sessions w JOIN users u USING (user_key) WHERE u.user_id = $1::bytea",
+                                    param(account));
+            if (r.empty()) return std::optional<SessionRecord>();
+            return std::optional<SessionRecord>(session_from(r[0]));
+        });
+    }
+
+    Result<std::optional<TrackerRecord>> get_tracker(const AppointmentKey& key) override {
+        return read<std::optional<TrackerRecord>>([&](pqxx::work& tx) {
+            auto r = tx.exec_params(std::string(tracker_columns) + " WHERE u.user_id = $1::bytea AND t.locator = $2::bytea",
+                                    param(key.user_id), param(key.locator));
+            if (r.empty()) return std::optional<TrackerRecord>();
+            return std::optional<TrackerRecord>(tracker_from(r[0]));
+        });
+    }
+
+    Result<std::vector<ElectrumChannelRecord>> electrum_channels_of(const UserId& account) override {
+        return read<std::vector<ElectrumChannelRecord>>([&](pqxx::work& tx) {
+            std::vector<ElectrumChannelRecord> out;
+            for (const auto& row : tx.exec_params("SELECT u.user_id, c.funding_txid, c.funding_vout, c.funding_address, "
+                                                  "c.max_ctn FROM electrum_channels c JOIN users u USING (user_key) "
+                                                  "WHERE u.user_id = $1::bytea", param(account))) {
+                out.push_back(channel_from(row));
+            }
+            return out;
+        });
+    }
+
+    Result<std::vector<FeedEntry>> read_feed(std::uint64_t after, std::size_t limit) override {
+        if (options_.feed_origin == 0) return Store::read_feed(after, limit);
+        return read<std::vector<FeedEntry>>([&](pqxx::work& tx) {
+            return feed_from(tx.exec_params("SELECT seq, origin, kind, loc_hi, loc_lo, user_id FROM appointment_feed "
+                                            "WHERE seq > $1 ORDER BY seq LIMIT $2",
+                                            static_cast<std::int64_t>(after), static_cast<std::int64_t>(limit)));
+        });
+    }
+
+    Result<std::vector<FeedEntry>> recent_feed(std::chrono::seconds age, std::size_t limit) override {
+        if (options_.feed_origin == 0) return Store::recent_feed(age, limit);
+        return read<std::vector<FeedEntry>>([&](pqxx::work& tx) {
+            return feed_from(tx.exec_params("SELECT seq, origin, kind, loc_hi, loc_lo, user_id FROM appointment_feed "
+                                            "WHERE kind = 3 AND created_at > now() - make_interval(secs => $1) "
+                                            "ORDER BY seq LIMIT $2",
+                                            static_cast<std::int64_t>(age.count()), static_cast<std::int64_t>(limit)));
+        });
+    }
+
+    Result<FeedBounds> feed_bounds() override {
+        if (options_.feed_origin == 0) return Store::feed_bounds();
+        return read<FeedBounds>([&](pqxx::work& tx) {
+            auto r = tx.exec1("SELECT coalesce(min(seq), 0), coalesce(max(seq), 0) FROM appointment_feed");
+            return FeedBounds{r[0].as<std::uint64_t>(), r[1].as<std::uint64_t>()};
+        });
+    }
+
+    Status wait_for_feed(std::chrono::milliseconds timeout) override {
+        if (options_.feed_origin == 0) return Store::wait_for_feed(timeout);
+        std::lock_guard lock(listener_mutex_);
+        try {
+            if (!listener_ || !listener_->is_open()) {
+                receiver_.reset();
+                listener_ = std::make_unique<pqxx::connection>(conninfo_);
+                receiver_ = std::make_unique<FeedReceiver>(*listener_);
+            }
+            auto us = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
+            listener_->await_notification(static_cast<long>(us / 1'000'000), static_cast<long>(us % 1'000'000));
+            return {};
+        } catch (const std::exception& e) {
+            receiver_.reset();
+            listener_.reset();
+            return make_error(ErrorCode::unavailable, std::string("postgres feed listener: ") + e.what());
+        }
+    }
+
+    Result<std::uint64_t> prune_feed(std::chrono::seconds age) override {
+        if (options_.feed_origin == 0) return Store::prune_feed(age);
+        return with(writer_, [&](pqxx::connection& c) -> Result<std::uint64_t> {
+            pqxx::work tx(c);
+            auto r = tx.exec_params("DELETE FROM appointment_feed WHERE created_at < now() - make_interval(secs => $1)",
+                                    static_cast<std::int64_t>(age.count()));
+            tx.commit();
+            return static_cast<std::uint64_t>(r.affected_rows());
+        });
+    }
+
+    Result<std::optional<std::pair<std::uint64_t, std::string>>> leader_epoch() override {
+        using Value = std::optional<std::pair<std::uint64_t, std::string>>;
+        return read<Value>([&](pqxx::work& tx) {
+            auto r = tx.exec("SELECT epoch, holder FROM tower_leader");
+            if (r.empty()) return Value();
+            return Value(std::make_pair(r[0][0].as<std::uint64_t>(), r[0][1].as<std::string>()));
+        });
+    }
+
 private:
     using Run = std::vector<const WriteOperation*>;
+
+    struct FeedReceiver final : pqxx::notification_receiver {
+        explicit FeedReceiver(pqxx::connection& c) : pqxx::notification_receiver(c, postgres_feed_channel) {}
+        void operator()(const std::string&, int) override {}
+    };
+
+    static std::vector<FeedEntry> feed_from(const pqxx::result& r) {
+        std::vector<FeedEntry> out;
+        out.reserve(r.size());
+        for (const auto& row : r) {
+            FeedEntry e;
+            e.seq = row[0].as<std::uint64_t>();
+            e.origin = static_cast<std::uint64_t>(row[1].as<std::int64_t>());
+            e.kind = static_cast<FeedEntry::Kind>(row[2].as<int>());
+            e.locator = locator_from(row[3], row[4]);
+            if (!row[5].is_null()) e.user = array_from<33>(row[5]);
+            out.push_back(e);
+        }
+        return out;
+    }
+
+    static constexpr const char* tracker_columns =
+        "SELECT t.locator, u.user_id, t.dispute_txid, t.dispute_tx, t.penalty_txid, "
+        "t.penalty_tx, t.broadcast_height, t.confirmed_height, t.blob_size, t.waiting_for_fee_until, "
+        "t.kit_state FROM trackers t JOIN users u USING (user_key)";
+
+    static TrackerRecord tracker_from(const pqxx::row& row) {
+        TrackerRecord t;
+        t.locator = array_from<16>(row[0]);
+        t.user_id = array_from<33>(row[1]);
+        t.dispute_txid.bytes = array_from<32>(row[2]);
+        t.dispute_tx = bytes_from(row[3]);
+        t.penalty_txid.bytes = array_from<32>(row[4]);
+        t.penalty_tx = bytes_from(row[5]);
+        t.broadcast_height = row[6].as<std::uint32_t>();
+        if (!row[7].is_null()) t.confirmed_height = row[7].as<std::uint32_t>();
+        t.blob_size = row[8].as<std::uint32_t>();
+        if (!row[9].is_null()) t.waiting_for_fee_until = row[9].as<std::uint32_t>();
+        if (!row[10].is_null()) t.kit_state = bytes_from(row[10]);
+        return t;
+    }
+
+    static SessionRecord session_from(const pqxx::row& row) {
+        SessionRecord r;
+        r.account = array_from<33>(row[0]);
+        r.blob_type = row[1].as<std::uint16_t>();
+        r.max_updates = row[2].as<std::uint16_t>();
+        r.reward_base = row[3].as<std::uint32_t>();
+        r.reward_rate = row[4].as<std::uint32_t>();
+        r.sweep_fee_rate = row[5].as<std::uint64_t>();
+        r.last_applied = row[6].as<std::uint16_t>();
+        r.client_last_applied = row[7].as<std::uint16_t>();
+        r.reward_script = bytes_from(row[8]);
+        return r;
+    }
+
+    static ElectrumChannelRecord channel_from(const pqxx::row& row) {
+        ElectrumChannelRecord c;
+        c.account = array_from<33>(row[0]);
+        c.funding_txid.bytes = array_from<32>(row[1]);
+        c.funding_vout = row[2].as<std::uint32_t>();
+        c.funding_address = row[3].as<std::string>();
+        c.max_ctn = row[4].as<std::int64_t>();
+        return c;
+    }
 
     struct Phase {
         std::array<Run, std::variant_size_v<WriteOperation>> by_kind;
@@ -456,8 +620,13 @@ private:
             }
             return std::nullopt;
         }
+        std::unordered_set<std::string> users_refunded;  // AddSlots: ordered against PutUser by phases
         bool admits(const WriteOperation& op) const {
-            if (auto* u = std::get_if<PutUser>(&op)) return !users_removed.count(user_key(u->user.user_id));
+            if (auto* u = std::get_if<PutUser>(&op)) {
+                auto k = user_key(u->user.user_id);
+                return !users_removed.count(k) && !users_refunded.count(k);
+            }
+            if (auto* a = std::get_if<AddSlots>(&op)) return !users_touched.count(user_key(a->user));
             if (auto* r = std::get_if<RemoveUser>(&op)) return !users_touched.count(user_key(r->user));
             if (auto k = keyed(op)) {
                 if (users_removed.count(user_key(k->second))) return false;
@@ -470,6 +639,10 @@ private:
             by_kind[op.index()].push_back(&op);
             if (auto* u = std::get_if<PutUser>(&op)) users_touched.insert(user_key(u->user.user_id));
             if (auto* r = std::get_if<RemoveUser>(&op)) users_removed.insert(user_key(r->user));
+            if (auto* a = std::get_if<AddSlots>(&op)) {
+                users_touched.insert(user_key(a->user));
+                users_refunded.insert(user_key(a->user));
+            }
             if (auto k = keyed(op)) {
                 kind_of_key.emplace(k->first, op.index());
                 users_touched.insert(user_key(k->second));
@@ -510,7 +683,10 @@ private:
     }
 
     static Status apply(pqxx::work& tx, const Phase& phase, EffectsTracker& effects, PartitionScope& partitions) {
-        if (!of<PutUser>(phase).empty()) put_users(tx, of<PutUser>(phase));
+        if (!of<PutUser>(phase).empty()) {
+            if (auto ok = put_users(tx, of<PutUser>(phase)); !ok) return ok;
+        }
+        if (!of<AddSlots>(phase).empty()) add_slots(tx, of<AddSlots>(phase));
         if (!of<PutSession>(phase).empty()) {
             if (auto ok = put_sessions(tx, of<PutSession>(phase)); !ok) return ok;
         }
@@ -604,22 +780,103 @@ private:
         return out;
     }
 
-    static void put_users(pqxx::work& tx, const Run& run) {
-        // ON CONFLICT cannot touch one row twice in a statement: keep the last state per user.
-        auto unique = last_per_key<PutUser>(run, [](const PutUser& op) {
-            return std::string(op.user.user_id.begin(), op.user.user_id.end());
-        });
-        std::ostringstream sql;
-        sql << "INSERT INTO users (user_id, available_slots, subscription_start, subscription_expiry) VALUES ";
-        for (std::size_t i = 0; i < unique.size(); ++i) {
-            const auto& u = unique[i]->user;
-            sql << (i ? "," : "") << "(" << bytea(u.user_id) << "," << u.available_slots << ","
-                << u.subscription_start << "," << u.subscription_expiry << ")";
+    // Users in a run: the last state per user is written; a user whose first
+    // operation in the run carries an expected version is written only at
+    // that version (0: only if absent). Each operation moves the version by one.
+    static Status put_users(pqxx::work& tx, const Run& run) {
+        struct Plan {
+            const PutUser* last = nullptr;
+            std::optional<std::uint64_t> expected;
+            std::uint64_t bump = 0;
+        };
+        std::map<std::string, Plan> plans;
+        std::vector<std::string> order;
+        for (const auto* op : run) {
+            const PutUser& u = std::get<PutUser>(*op);
+            std::string key(u.user.user_id.begin(), u.user.user_id.end());
+            auto [it, fresh] = plans.try_emplace(key);
+            if (fresh) {
+                it->second.expected = u.expected_version;
+                order.push_back(key);
+            }
+            it->second.last = &u;
+            ++it->second.bump;
         }
-        sql << " ON CONFLICT (user_id) DO UPDATE SET available_slots = excluded.available_slots, "
-               "subscription_start = excluded.subscription_start, "
-               "subscription_expiry = excluded.subscription_expiry";
-        tx.exec0(sql.str());
+        std::ostringstream plain, versioned;
+        std::size_t plain_rows = 0, versioned_rows = 0;
+        for (const auto& key : order) {
+            const Plan& p = plans[key];
+            const auto& u = p.last->user;
+            std::ostringstream& sql = p.expected ? versioned : plain;
+            std::size_t& rows = p.expected ? versioned_rows : plain_rows;
+            sql << (rows++ ? "," : "") << "(" << bytea(u.user_id) << "," << u.available_slots << "::bigint,"
+                << u.subscription_start << "::bigint," << u.subscription_expiry << "::bigint," << p.bump << "::bigint";
+            if (p.expected) sql << "," << static_cast<std::int64_t>(*p.expected) << "::bigint";
+            sql << ")";
+        }
+        if (plain_rows > 0) {
+            tx.exec0("INSERT INTO users (user_id, available_slots, subscription_start, subscription_expiry, version) VALUES " +
+                     plain.str() +
+                     " ON CONFLICT (user_id) DO UPDATE SET available_slots = excluded.available_slots, "
+                     "subscription_start = excluded.subscription_start, "
+                     "subscription_expiry = excluded.subscription_expiry, version = users.version + excluded.version");
+        }
+        if (versioned_rows > 0) {
+            pqxx::result r = tx.exec(
+                "WITH v(user_id, slots, start, expiry, bump, expected) AS (VALUES " + versioned.str() +
+                "), upd AS (UPDATE users u SET available_slots = v.slots, subscription_start = v.start, "
+                "subscription_expiry = v.expiry, version = u.version + v.bump FROM v "
+                "WHERE v.expected > 0 AND u.user_id = v.user_id AND u.version = v.expected RETURNING 1), "
+                "ins AS (INSERT INTO users (user_id, available_slots, subscription_start, subscription_expiry, version) "
+                "SELECT user_id, slots, start, expiry, bump FROM v WHERE v.expected = 0 "
+                "ON CONFLICT (user_id) DO NOTHING RETURNING 1) "
+                "SELECT (SELECT count(*) FROM upd) + (SELECT count(*) FROM ins)");
+            if (r[0][0].as<std::size_t>() != versioned_rows) {
+                return make_error(ErrorCode::conflict, "a user was written by another tower of the group meanwhile");
+            }
+        }
+        return {};
+    }
+
+    static void add_slots(pqxx::work& tx, const Run& run) {
+        std::map<UserId, std::uint64_t> total;
+        for (const auto* op : run) {
+            const auto& a = std::get<AddSlots>(*op);
+            total[a.user] += a.slots;
+        }
+        std::ostringstream sql;
+        std::size_t i = 0;
+        for (const auto& [user, slots] : total) {
+            sql << (i++ ? "," : "") << "(" << bytea(user) << "," << slots << "::bigint)";
+        }
+        tx.exec0("UPDATE users u SET available_slots = LEAST(u.available_slots + v.slots, 4294967295), "
+                 "version = u.version + 1 FROM (VALUES " + sql.str() + ") AS v(user_id, slots) WHERE u.user_id = v.user_id");
+    }
+
+    // The feed: what this write changed, for the group's other towers. The
+    // exclusive lock until commit makes seq order commit order.
+    void append_feed(pqxx::work& tx, const WriteBatch& batch, const WriteEffects& effects) {
+        std::ostringstream rows;
+        std::size_t n = 0;
+        auto origin = static_cast<std::int64_t>(options_.feed_origin);
+        auto row = [&](FeedEntry::Kind kind, const Locator& l, const UserId* user) {
+            rows << (n++ ? "," : "") << "(" << origin << "::bigint," << static_cast<int>(kind) << "::smallint," << loc_hi(l)
+                 << "::bigint," << loc_lo(l) << "::bigint," << (user ? bytea(*user) : std::string("NULL::bytea")) << ")";
+        };
+        for (const auto& l : effects.inserted) row(FeedEntry::Kind::entered, l, nullptr);
+        for (const auto& l : effects.removed) row(FeedEntry::Kind::left, l, nullptr);
+        std::unordered_set<std::string> stored;
+        for (auto it = batch.operations.rbegin(); it != batch.operations.rend(); ++it) {
+            if (auto* a = std::get_if<PutAppointment>(&*it)) {
+                if (stored.insert(effects_key(a->appointment.user_id, a->appointment.locator)).second) {
+                    row(FeedEntry::Kind::stored, a->appointment.locator, &a->appointment.user_id);
+                }
+            }
+        }
+        if (n == 0) return;
+        tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(postgres_feed_lock_key) + ")");
+        tx.exec0("INSERT INTO appointment_feed (origin, kind, loc_hi, loc_lo, user_id) VALUES " + rows.str());
+        tx.exec0(std::string("NOTIFY ") + postgres_feed_channel);
     }
 
     // A write the tower knows to be new is inserted as is; any other first
@@ -796,6 +1053,10 @@ private:
             if (!connection.conn || !connection.conn->is_open()) {
                 connection.conn = std::make_unique<pqxx::connection>(conninfo_);
                 prepare_statements(*connection.conn);
+                if (&connection == &writer_ && options_.feed_origin != 0) {
+                    connection.conn->set_variable("idle_in_transaction_session_timeout",
+                                                  std::to_string(options_.idle_in_transaction.count()));
+                }
             }
             return f(*connection.conn);
         } catch (const pqxx::broken_connection& e) {
@@ -838,7 +1099,11 @@ private:
     }
 
     std::string conninfo_;
+    PostgresStoreOptions options_;
     Connection writer_;
+    std::mutex listener_mutex_;
+    std::unique_ptr<pqxx::connection> listener_;
+    std::unique_ptr<FeedReceiver> receiver_;
     std::vector<Connection> readers_;
     std::atomic<std::size_t> next_reader_{0};
 };
@@ -847,9 +1112,85 @@ private:
 
 Result<std::unique_ptr<Store>> open_postgres_store(const std::string& connection_string,
                                                    std::size_t read_connections) {
-    auto store = std::make_unique<PostgresStore>(connection_string, read_connections);
+    PostgresStoreOptions options;
+    options.read_connections = read_connections;
+    return open_postgres_store(connection_string, options);
+}
+
+Result<std::unique_ptr<Store>> open_postgres_store(const std::string& connection_string,
+                                                   const PostgresStoreOptions& options) {
+    auto store = std::make_unique<PostgresStore>(connection_string, options);
     if (auto ok = store->migrate(); !ok) return ok.error();
     return std::unique_ptr<Store>(std::move(store));
+}
+
+namespace {
+
+class PostgresLeaderLease final : public LeaderLease {
+public:
+    PostgresLeaderLease(std::string conninfo, std::string holder, std::chrono::milliseconds lease)
+        : conninfo_(std::move(conninfo)), holder_(std::move(holder)), lease_(lease) {}
+
+    Result<std::optional<std::uint64_t>> try_acquire() override {
+        try {
+            if (!conn_ || !conn_->is_open()) {
+                conn_ = std::make_unique<pqxx::connection>(conninfo_);
+                // The server ends this session, freeing the lock, when its
+                // holder goes quiet (paused) or its peer vanishes (keepalives).
+                conn_->set_variable("idle_session_timeout", std::to_string(lease_.count()));
+                conn_->set_variable("tcp_keepalives_idle", "1");
+                conn_->set_variable("tcp_keepalives_interval", "1");
+                conn_->set_variable("tcp_keepalives_count", "3");
+            }
+            {
+                pqxx::nontransaction n(*conn_);
+                if (!n.exec1("SELECT pg_try_advisory_lock(" + std::to_string(postgres_leader_lock_key) + ")")[0].as<bool>()) {
+                    return std::optional<std::uint64_t>();
+                }
+            }
+            pqxx::work tx(*conn_);
+            tx.exec0("SET LOCAL lock_timeout = '10s'");
+            auto r = tx.exec_params1(
+                "INSERT INTO tower_leader (singleton, epoch, holder) VALUES (true, 1, $1) ON CONFLICT (singleton) "
+                "DO UPDATE SET epoch = tower_leader.epoch + 1, holder = excluded.holder, since = now() RETURNING epoch",
+                holder_);
+            tx.commit();
+            return std::optional<std::uint64_t>(r[0].as<std::uint64_t>());
+        } catch (const std::exception& e) {
+            conn_.reset();  // the session ends, and any lock it took with it
+            return make_error(ErrorCode::unavailable, std::string("leader lease: ") + e.what());
+        }
+    }
+
+    Status heartbeat() override {
+        if (!conn_) return make_error(ErrorCode::unavailable, "leader lease: not held");
+        try {
+            pqxx::nontransaction n(*conn_);
+            n.exec1("SELECT 1");
+            return {};
+        } catch (const std::exception& e) {
+            conn_.reset();
+            return make_error(ErrorCode::unavailable, std::string("leader lease lost: ") + e.what());
+        }
+    }
+
+    void release() override { conn_.reset(); }
+
+private:
+    std::string conninfo_;
+    std::string holder_;
+    std::chrono::milliseconds lease_;
+    std::unique_ptr<pqxx::connection> conn_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<LeaderLease>> open_postgres_leader_lease(const std::string& connection_string, std::string holder,
+                                                                std::chrono::milliseconds lease) {
+    if (lease < std::chrono::milliseconds(1000)) {
+        return make_error(ErrorCode::invalid_argument, "the leader lease must be at least 1000 ms");
+    }
+    return std::unique_ptr<LeaderLease>(std::make_unique<PostgresLeaderLease>(connection_string, std::move(holder), lease));
 }
 
 }  // namespace argus::store

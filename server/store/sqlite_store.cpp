@@ -620,7 +620,7 @@ private:
         sqlite3* db;
         std::unique_ptr<Statement> put_user, insert_appointment, update_appointment, remove_appointment, put_tracker,
             remove_tracker, put_session, user_appointments, remove_user, chain_position, put_electrum_account,
-            put_electrum_channel, put_channel_close, remove_channel_close;
+            put_electrum_channel, put_channel_close, remove_channel_close, add_slots;
     };
 
     // Applies the operations in order. Each appointment operation reports
@@ -654,6 +654,8 @@ private:
                         return put_channel_close(st, op.close);
                     } else if constexpr (std::is_same_v<Op, RemoveChannelClose>) {
                         return remove_channel_close(st, op);
+                    } else if constexpr (std::is_same_v<Op, AddSlots>) {
+                        return add_slots(st, op);
                     } else {
                         static_assert(std::is_same_v<Op, SetChainPosition>);
                         return set_position(st, op.position);
@@ -677,6 +679,17 @@ private:
         int rc = s.step();
         s.reset();
         if (rc != SQLITE_DONE) return sqlite_error(st.db, "write user");
+        return {};
+    }
+
+    static Status add_slots(Statements& st, const AddSlots& a) {
+        Statement& s = st.get(st.add_slots,
+                              "UPDATE users SET available_slots = min(available_slots + ?, 4294967295) WHERE user_id = ?");
+        if (!s.ok()) return sqlite_error(st.db, "write users");
+        s.bind(1, a.slots).bind(2, a.user);
+        int rc = s.step();
+        s.reset();
+        if (rc != SQLITE_DONE) return sqlite_error(st.db, "add slots");
         return {};
     }
 

@@ -4,6 +4,7 @@
 // transaction: when write() returns success the data survives kill -9.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -161,6 +162,15 @@ struct TrackerRecord {
 // store or earlier in the batch) before its appointments and trackers.
 struct PutUser {
     UserRecord user;
+    // Set: written only if the stored row is still at this version (0: no
+    // row yet), else the whole write fails with ErrorCode::conflict. Every
+    // PutUser moves the row's version by one (PostgreSQL; SQLite, one process,
+    // keeps no versions and ignores this).
+    std::optional<std::uint64_t> expected_version;
+};
+struct AddSlots {  // adds to a user's available slots (refunds), capped at 2^32-1; no row, no effect
+    UserId user{};
+    std::uint32_t slots = 0;
 };
 struct PutAppointment {  // insert or replace
     AppointmentRecord appointment;
@@ -202,12 +212,20 @@ struct RemoveChannelClose {  // its spend left the chain
 };
 using WriteOperation =
     std::variant<PutUser, PutAppointment, RemoveAppointment, PutTracker, RemoveTracker, PutSession, RemoveUser,
-                 SetChainPosition, PutElectrumAccount, PutElectrumChannel, PutChannelClose, RemoveChannelClose>;
+                 SetChainPosition, PutElectrumAccount, PutElectrumChannel, PutChannelClose, RemoveChannelClose,
+                 AddSlots>;
 
 struct WriteBatch {
     std::vector<WriteOperation> operations;
+    // The elected watcher's writes carry its epoch: PostgreSQL commits the
+    // batch only while the group's epoch is still this one (else
+    // ErrorCode::fenced). SQLite (one process) ignores it.
+    std::optional<std::uint64_t> fence_epoch;
 
-    WriteBatch& put_user(UserRecord user) { return add(PutUser{std::move(user)}); }
+    WriteBatch& put_user(UserRecord user, std::optional<std::uint64_t> expected_version = std::nullopt) {
+        return add(PutUser{std::move(user), expected_version});
+    }
+    WriteBatch& add_slots(const UserId& user, std::uint32_t slots) { return add(AddSlots{user, slots}); }
     WriteBatch& put_appointment(AppointmentRecord a, bool known_new = false) {
         return add(PutAppointment{std::move(a), known_new});
     }
@@ -227,6 +245,7 @@ struct WriteBatch {
     }
     // Appends `later`'s operations after this batch's, keeping their order.
     void append(WriteBatch&& later) {
+        if (later.fence_epoch) fence_epoch = later.fence_epoch;
         operations.insert(operations.end(), std::make_move_iterator(later.operations.begin()),
                           std::make_move_iterator(later.operations.end()));
     }
@@ -240,6 +259,29 @@ struct WriteBatch {
 struct WriteEffects {
     std::vector<Locator> inserted;
     std::vector<Locator> removed;
+};
+
+// What the towers of a group wrote (PostgreSQL, --ha): each tower follows the
+// others' rows to keep its locator index current, and the elected watcher
+// checks every stored appointment against recent blocks.
+struct FeedEntry {
+    enum class Kind : std::uint8_t { entered = 1, left = 2, stored = 3 };
+    std::uint64_t seq = 0;
+    std::uint64_t origin = 0;  // the writing process's feed origin
+    Kind kind = Kind::entered;
+    Locator locator{};
+    std::optional<UserId> user;  // stored: whose appointment
+    bool operator==(const FeedEntry&) const = default;
+};
+struct FeedBounds {
+    std::uint64_t first = 0;  // 0: the feed is empty
+    std::uint64_t last = 0;
+};
+
+// A user as stored, with its row version (PostgreSQL; SQLite: 0).
+struct VersionedUser {
+    UserRecord user;
+    std::uint64_t version = 0;
 };
 
 struct StoreCounts {
@@ -294,6 +336,28 @@ public:
     // A cheap round trip (health checks): never scans a table.
     virtual Status ping() = 0;
 
+    // Lookups by key (a tower of a group reading what another wrote). The
+    // defaults filter the full loads, which is right for SQLite's sizes.
+    virtual Result<std::optional<VersionedUser>> get_user_versioned(const UserId& user);
+    virtual Result<std::vector<VersionedUser>> load_users_versioned();
+    virtual Result<std::optional<SessionRecord>> get_session(const UserId& account);
+    virtual Result<std::optional<TrackerRecord>> get_tracker(const AppointmentKey& key);
+    virtual Result<std::vector<ElectrumChannelRecord>> electrum_channels_of(const UserId& account);
+
+    // The group's feed (PostgreSQL opened with a feed origin; others answer
+    // ErrorCode::unsupported). Entries after `after`, in seq order.
+    virtual Result<std::vector<FeedEntry>> read_feed(std::uint64_t after, std::size_t limit);
+    virtual Result<FeedBounds> feed_bounds();
+    // Entries of the stored kind written within `age` (a new watcher's late checks).
+    virtual Result<std::vector<FeedEntry>> recent_feed(std::chrono::seconds age, std::size_t limit);
+    // Waits up to `timeout` for a notification that the feed grew (LISTEN,
+    // on a connection of its own); returns early on one. Timeouts are not errors.
+    virtual Status wait_for_feed(std::chrono::milliseconds timeout);
+    // Deletes entries older than `age`. Returns how many.
+    virtual Result<std::uint64_t> prune_feed(std::chrono::seconds age);
+    // The group's current watcher epoch and holder (nullopt: never elected).
+    virtual Result<std::optional<std::pair<std::uint64_t, std::string>>> leader_epoch();
+
     // Schema version currently applied.
     virtual Result<int> schema_version() = 0;
 
@@ -311,7 +375,44 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path);
 // opening the store waits for it exclusively, so a tower never reads state
 // while a killed predecessor's last transaction may still commit.
 inline constexpr long long postgres_write_barrier_key = 0x4152475553574254;  // "ARGUSWBT"
+// Feed rows get their seq under this lock, held exclusively until commit.
+inline constexpr long long postgres_feed_lock_key = 0x4152475553464544;  // "ARGUSFED"
+// The session-level lock whose holder is the group's elected watcher.
+inline constexpr long long postgres_leader_lock_key = 0x415247555357544c;  // "ARGUSWTL"
+inline constexpr const char* postgres_feed_channel = "argus_feed";
+
+struct PostgresStoreOptions {
+    std::size_t read_connections = 4;
+    // Non-zero: a tower of a group (--ha). Every write appends its effects to
+    // the feed under this origin and notifies the others; the writer's
+    // transactions idle at most `idle_in_transaction` (a paused process's
+    // open transaction cannot block a takeover).
+    std::uint64_t feed_origin = 0;
+    std::chrono::milliseconds idle_in_transaction{5000};
+};
 Result<std::unique_ptr<Store>> open_postgres_store(const std::string& connection_string,
                                                    std::size_t read_connections = 4);
+Result<std::unique_ptr<Store>> open_postgres_store(const std::string& connection_string,
+                                                   const PostgresStoreOptions& options);
+
+// The elected watcher of a group of towers on one PostgreSQL database: a
+// session-level advisory lock (postgres_leader_lock_key) held on a connection
+// of its own. PostgreSQL ends that session, and so frees the lock, when the
+// process dies (its socket closes) or when it stops sending heartbeats for
+// `lease` (idle_session_timeout: a paused or partitioned holder), so a
+// standby can take over. Not thread-safe: one thread drives it.
+class LeaderLease {
+public:
+    virtual ~LeaderLease() = default;
+    // Tries to take the lock; on success increments the group's epoch and
+    // returns it. nullopt: another process holds it.
+    virtual Result<std::optional<std::uint64_t>> try_acquire() = 0;
+    // While held: one round trip that keeps the session alive. An error: the
+    // session, and the lock with it, is gone.
+    virtual Status heartbeat() = 0;
+    virtual void release() = 0;
+};
+Result<std::unique_ptr<LeaderLease>> open_postgres_leader_lease(const std::string& connection_string,
+                                                                std::string holder, std::chrono::milliseconds lease);
 
 }  // namespace argus::store

@@ -1,6 +1,7 @@
 #include "server/tower/group_committer.h"
 
 #include <chrono>
+#include <optional>
 #include <vector>
 
 namespace argus::tower {
@@ -71,29 +72,55 @@ void GroupCommitter::run() {
         // Parts are concatenated in submission order: the transaction applies
         // every operation in the order it was submitted.
         store::WriteBatch merged;
-        for (auto& p : parts) merged.append(std::move(p.batch));
+        std::vector<std::pair<std::size_t, std::optional<std::uint64_t>>> ranges;  // each part's end, and its fence
+        for (auto& p : parts) {
+            ranges.emplace_back(0, p.batch.fence_epoch);
+            merged.append(std::move(p.batch));
+            ranges.back().first = merged.operations.size();
+        }
         auto started = clock_.monotonic_now();
         auto written = store_.write(merged);
         Status status = written ? Status{} : Status{written.error()};
-        double seconds = std::chrono::duration<double>(clock_.monotonic_now() - started).count();
         // The in-memory index follows what committed, before anyone is told.
         if (written && on_committed_) on_committed_(*written);
+        // A conflict (another tower wrote a user first) or a fenced watcher
+        // write fails only its own part: the others are written again alone.
+        bool isolate = !written && parts.size() > 1 &&
+                       (written.error().code == ErrorCode::conflict || written.error().code == ErrorCode::fenced);
+        std::vector<Status> statuses(parts.size(), status);
+        if (isolate) {
+            std::size_t begin = 0;
+            for (std::size_t i = 0; i < parts.size(); ++i) {
+                store::WriteBatch alone;
+                alone.fence_epoch = ranges[i].second;
+                for (std::size_t k = begin; k < ranges[i].first; ++k) alone.add(std::move(merged.operations[k]));
+                begin = ranges[i].first;
+                auto one = store_.write(alone);
+                if (one && on_committed_) on_committed_(*one);
+                statuses[i] = one ? Status{} : Status{one.error()};
+            }
+            status = Status{};  // what failed is reported to its part only
+        }
+        bool local = !written && (written.error().code == ErrorCode::conflict || written.error().code == ErrorCode::fenced);
+        double seconds = std::chrono::duration<double>(clock_.monotonic_now() - started).count();
         {
             std::lock_guard lock(mutex_);
             ++stats_.batches;
             stats_.parts += parts.size();
             stats_.last_batch_parts = parts.size();
             stats_.largest_batch_parts = std::max(stats_.largest_batch_parts, parts.size());
-            if (!status) ++stats_.failed_batches;
+            if (!written) ++stats_.failed_batches;
         }
         std::function<void(std::size_t, double, bool)> observer;
         {
             std::lock_guard lock(mutex_);
             observer = observer_;
         }
-        if (observer) observer(parts.size(), seconds, static_cast<bool>(status));
-        for (auto& p : parts) p.done(status);
-        if (!status && on_failure_) on_failure_(status.error());
+        if (observer) observer(parts.size(), seconds, static_cast<bool>(written));
+        for (std::size_t i = 0; i < parts.size(); ++i) parts[i].done(statuses[i]);
+        // A conflict or a fence concerns the parts that carried it, not what
+        // the tower holds in memory for everyone else.
+        if (!status && !local && on_failure_) on_failure_(status.error());
     }
 }
 

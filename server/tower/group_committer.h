@@ -2,8 +2,10 @@
 // order, into one store transaction, so one fsync acknowledges many requests. A part's `done` runs on
 // the committer thread after its transaction is durable (or failed).
 //
-// On a failed write every part of that batch fails, then `on_failure` runs on
-// the committer thread; the owner uses it to fail whatever is still queued
+// A batch failing with ErrorCode::conflict or ::fenced (a tower of a group)
+// is written again part by part, so only the parts that carry the conflict
+// fail, and `on_failure` does not run. On any other failed write every part
+// of that batch fails, then `on_failure` runs on the committer thread; the owner uses it to fail whatever is still queued
 // (fail_pending) and to re-sync its in-memory state with the store.
 #pragma once
 

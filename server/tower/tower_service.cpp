@@ -36,6 +36,13 @@ struct TowerService::UserState {
     std::optional<store::SessionRecord> session;  // a wtwire session's account
     // An Electrum account's channels, by funding outpoint.
     std::map<std::pair<Hash256, std::uint32_t>, store::ElectrumChannelRecord> channels;
+    // Shared store: the row version the next write expects (unknown: write
+    // unconditionally), this tower's writes of the user not yet durable, a
+    // conflict seen (read the row again), and whether another tower wrote it.
+    std::optional<std::uint64_t> version;
+    std::size_t in_flight = 0;
+    bool stale = false;
+    bool foreign = false;
 };
 
 TowerService::TowerService(store::Store& store, LocatorIndex& index, PrivateKey tower_key, SubscriptionPolicy policy,
@@ -69,7 +76,7 @@ void TowerService::stop() {
 }
 
 Status TowerService::reload_users() {
-    auto users = store_.load_users();
+    auto users = store_.load_users_versioned();
     if (!users) {
         healthy_ = false;
         return users.error();
@@ -92,8 +99,11 @@ Status TowerService::reload_users() {
     UserMap fresh;
     for (const auto& u : *users) {
         auto state = std::make_shared<UserState>();
-        state->record = u;
-        fresh.emplace(u.user_id, std::move(state));
+        state->record = u.user;
+        // Read before the index: a write by another tower after this read
+        // moves the version, so the user is then read from the store.
+        if (shared_) state->version = u.version;
+        fresh.emplace(u.user.user_id, std::move(state));
     }
     std::size_t count = 0;
     for (auto& s : *sessions) {
@@ -154,10 +164,102 @@ std::shared_ptr<TowerService::UserState> TowerService::find_user(const store::Us
     return it == users_.end() ? nullptr : it->second;
 }
 
+Status TowerService::adopt_user(const store::UserId& user) {
+    if (!shared_) return {};
+    {
+        std::shared_lock lock(users_mutex_);
+        if (find_user(user)) return {};
+    }
+    auto found = store_.get_user_versioned(user);
+    if (!found) return found.error();
+    if (!*found) return {};
+    auto state = std::make_shared<UserState>();
+    state->record = (*found)->user;
+    state->version = (*found)->version;
+    state->foreign = true;
+    if (store::is_session_account(user)) {
+        auto session = store_.get_session(user);
+        if (!session) return session.error();
+        state->session = std::move(*session);
+    }
+    if (store::is_electrum_account(user)) {
+        auto channels = store_.electrum_channels_of(user);
+        if (!channels) return channels.error();
+        for (auto& c : *channels) {
+            funding_index_.insert(OutPoint{c.funding_txid, c.funding_vout});
+            state->channels[std::make_pair(c.funding_txid.bytes, c.funding_vout)] = std::move(c);
+        }
+    }
+    std::unique_lock lock(users_mutex_);
+    if (!find_user(user)) {
+        if (state->session) ++sessions_;
+        users_.emplace(user, std::move(state));
+    }
+    return {};
+}
+
+Result<bool> TowerService::sync_user(UserState& state) {
+    if (!shared_) return true;
+    if (state.in_flight > 0) {
+        // This tower's own writes chain on the version: each is checked when written.
+        if (state.stale) return make_error(ErrorCode::conflict, "another tower wrote this user: retry");
+        return !state.foreign;
+    }
+    const store::UserId id = state.record.user_id;
+    auto fresh = store_.get_user_versioned(id);
+    if (!fresh) return fresh.error();
+    std::uint64_t version = *fresh ? (*fresh)->version : 0;
+    if (state.version && *state.version == version && !state.stale) return !state.foreign;
+    // Another tower wrote it (or removed it) since this one last did.
+    state.record = *fresh ? (*fresh)->user : store::UserRecord{id, 0, 0, 0};
+    state.version = version;
+    state.stale = false;
+    state.foreign = true;
+    if (store::is_session_account(id)) {
+        auto session = store_.get_session(id);
+        if (!session) return session.error();
+        state.session = std::move(*session);
+    }
+    if (store::is_electrum_account(id)) {
+        auto channels = store_.electrum_channels_of(id);
+        if (!channels) return channels.error();
+        for (auto& c : *channels) {
+            funding_index_.insert(OutPoint{c.funding_txid, c.funding_vout});
+            auto key = std::make_pair(c.funding_txid.bytes, c.funding_vout);
+            auto& mine = state.channels[key];
+            if (c.max_ctn > mine.max_ctn || mine.account != id) mine = std::move(c);
+        }
+    }
+    return false;
+}
+
+std::optional<std::uint64_t> TowerService::take_version(UserState& state) {
+    if (!state.version) return std::nullopt;
+    std::uint64_t expected = *state.version;
+    state.version = expected + 1;
+    return expected;
+}
+
+bool TowerService::submit_user_write(const std::shared_ptr<UserState>& state, store::WriteBatch batch,
+                                     GroupCommitter::Done done) {
+    ++state->in_flight;
+    bool queued = committer_->submit(std::move(batch), [state, done = std::move(done)](const Status& status) {
+        {
+            std::lock_guard lock(state->mutex);
+            --state->in_flight;
+            if (!status && status.error().code == ErrorCode::conflict) state->stale = true;
+        }
+        done(status);
+    });
+    if (!queued) --state->in_flight;
+    return queued;
+}
+
 void TowerService::register_user(const store::UserId& user, std::function<void(ApiResult<RegisterReply>)> done) {
     ChainStatus chain = chain_();
     if (!chain.reachable) return done(service_unavailable());
     if (!healthy() && !try_resync()) return done(service_unavailable());
+    if (!adopt_user(user)) return done(service_unavailable());
 
     std::shared_ptr<UserState> state;
     bool created = false;
@@ -179,6 +281,8 @@ void TowerService::register_user(const store::UserId& user, std::function<void(A
     std::shared_lock map_lock(users_mutex_);
     if (!healthy_) return done(service_unavailable());
     std::unique_lock user_lock(state->mutex);
+    if (created && shared_) state->version = 0;  // no row: adopt_user found none
+    if (auto synced = sync_user(*state); !synced) return done(service_unavailable());
     std::optional<store::UserRecord> existing;
     if (!created && state->record.subscription_expiry != 0) existing = state->record;
     auto updated = tower::register_user(policy_, existing, user, chain.height);
@@ -188,9 +292,9 @@ void TowerService::register_user(const store::UserId& user, std::function<void(A
     state->record = *updated;
     store::UserRecord snapshot = *updated;
     store::WriteBatch batch;
-    batch.put_user(snapshot);
+    batch.put_user(snapshot, take_version(*state));
     auto shared_done = std::make_shared<std::function<void(ApiResult<RegisterReply>)>>(std::move(done));
-    bool queued = committer_->submit(std::move(batch), [this, snapshot, shared_done](const Status& status) {
+    bool queued = submit_user_write(state, std::move(batch), [this, snapshot, shared_done](const Status& status) {
         auto& reply_to = *shared_done;
         if (!status) return reply_to(service_unavailable());
         RegisterReply reply{snapshot.user_id, snapshot.available_slots, snapshot.subscription_start,
@@ -216,12 +320,15 @@ void TowerService::add_appointment(AddAppointmentRequest request,
     if (!healthy() && !try_resync()) return done(service_unavailable());
     if (!signer) return done(ApiError{teos_error::invalid_signature_or_subscription, bad_signature_or_slots});
     store::UserId user_id = signer->bytes();
+    if (!adopt_user(user_id)) return done(service_unavailable());
 
     std::shared_lock map_lock(users_mutex_);
     if (!healthy_) return done(service_unavailable());
     std::shared_ptr<UserState> state = find_user(user_id);
     if (!state) return done(ApiError{teos_error::invalid_signature_or_subscription, bad_signature_or_slots});
     std::unique_lock user_lock(state->mutex);
+    auto trust_index = sync_user(*state);
+    if (!trust_index) return done(service_unavailable());
     if (state->record.subscription_expiry == 0) {
         // Registration still in flight: not yet a user.
         return done(ApiError{teos_error::invalid_signature_or_subscription, bad_signature_or_slots});
@@ -237,7 +344,7 @@ void TowerService::add_appointment(AddAppointmentRequest request,
     std::optional<std::size_t> old_size;
     if (auto p = state->pending.find(request.locator); p != state->pending.end()) {
         old_size = p->second.first;
-    } else if (index_.maybe_contains(request.locator)) {
+    } else if (!*trust_index || index_.maybe_contains(request.locator)) {
         auto stored = store_.get_blob_size({request.locator, user_id});
         if (!stored) return done(service_unavailable());
         old_size = *stored;
@@ -256,7 +363,7 @@ void TowerService::add_appointment(AddAppointmentRequest request,
     record.start_block = chain.height;
     record.blob = std::move(request.encrypted_blob);
     store::WriteBatch batch;
-    batch.put_user(state->record);
+    batch.put_user(state->record, take_version(*state));
     // Nothing pending, and the index (or the store) had nothing: a new row.
     batch.put_appointment(record, !old_size.has_value());
     std::uint32_t expiry = state->record.subscription_expiry;
@@ -270,7 +377,7 @@ void TowerService::add_appointment(AddAppointmentRequest request,
     reply.available_slots = *slots;
     reply.subscription_expiry = expiry;
     reply.signature = sign_message(tower_key_, teos::appointment_receipt_message(request.signature, record.start_block));
-    bool queued = committer_->submit(std::move(batch), [this, state, sequence, record = std::move(record),
+    bool queued = submit_user_write(state, std::move(batch), [this, state, sequence, record = std::move(record),
                                                         reply = std::move(reply), shared_done](const Status& status) mutable {
         auto& reply_to = *shared_done;
         {
@@ -300,12 +407,14 @@ ApiResult<AppointmentView> TowerService::get_appointment(const Locator& locator,
     ApiError unauthenticated{teos_error::invalid_signature_or_subscription, "User cannot be authenticated"};
     if (!signer) return unauthenticated;
     store::UserId user_id = signer->bytes();
+    if (!adopt_user(user_id)) return service_unavailable();
     std::uint32_t expiry = 0;
     {
         std::shared_lock lock(users_mutex_);
         auto state = find_user(user_id);
         if (!state) return unauthenticated;
         std::lock_guard user_lock(state->mutex);
+        if (!sync_user(*state)) return service_unavailable();
         if (state->record.subscription_expiry == 0) return unauthenticated;
         expiry = state->record.subscription_expiry;
     }
@@ -331,12 +440,14 @@ ApiResult<SubscriptionInfo> TowerService::get_subscription_info(std::string_view
     ApiError not_found{teos_error::invalid_signature_or_subscription, "User not found. Have you registered?"};
     if (!signer) return not_found;
     store::UserId user_id = signer->bytes();
+    if (!adopt_user(user_id)) return service_unavailable();
     SubscriptionInfo info;
     {
         std::shared_lock lock(users_mutex_);
         auto state = find_user(user_id);
         if (!state) return not_found;
         std::lock_guard user_lock(state->mutex);
+        if (!sync_user(*state)) return service_unavailable();
         if (state->record.subscription_expiry == 0) return not_found;
         info.available_slots = state->record.available_slots;
         info.subscription_expiry = state->record.subscription_expiry;
@@ -357,13 +468,17 @@ Status TowerService::commit_chain_effects(store::WriteBatch batch,
         std::shared_lock map_lock(users_mutex_);
         if (!healthy_) return make_error(ErrorCode::unavailable, "store unavailable");
         for (const auto& [user, slots] : refunds) {
+            // A delta, not the record: another tower of a group may have
+            // written the user meanwhile.
+            batch.add_slots(user, slots);
             auto state = find_user(user);
             if (!state) continue;  // removed meanwhile: nothing to refund
             std::unique_lock user_lock(state->mutex);
             std::uint64_t total = std::uint64_t{state->record.available_slots} + slots;
             state->record.available_slots = static_cast<std::uint32_t>(std::min<std::uint64_t>(total, 0xffffffffu));
-            batch.put_user(state->record);
+            if (state->version) ++*state->version;
         }
+        if (std::uint64_t epoch = watcher_epoch_.load(); epoch != 0) batch.fence_epoch = epoch;
         // Submitted under the map lock, like API writes, so a failure resync
         // cannot slip between the in-memory change and the queued write.
         bool queued = committer_->submit(std::move(batch), [&committed](const Status& s) { committed.set_value(s); });
@@ -396,6 +511,10 @@ Result<std::uint64_t> TowerService::remove_user(const store::UserId& user) {
 }
 
 Result<std::uint64_t> TowerService::remove_users(const std::vector<store::UserId>& users) {
+    return remove_users(users, 0);
+}
+
+Result<std::uint64_t> TowerService::remove_users(const std::vector<store::UserId>& users, std::uint64_t fence) {
     if (users.empty()) return std::uint64_t{0};
     if (!healthy() && !try_resync()) return make_error(ErrorCode::unavailable, "store unavailable");
     // What is reported; the index follows what the transaction really deleted.
@@ -414,6 +533,7 @@ Result<std::uint64_t> TowerService::remove_users(const std::vector<store::UserId
         std::unique_lock lock(users_mutex_);
         if (!healthy_) return make_error(ErrorCode::unavailable, "store unavailable");
         store::WriteBatch batch;
+        if (fence != 0) batch.fence_epoch = fence;
         for (const auto& user : users) {
             if (auto it = users_.find(user); it != users_.end()) {
                 std::lock_guard user_lock(it->second->mutex);
@@ -442,7 +562,7 @@ Result<std::size_t> TowerService::remove_outdated_users(std::uint32_t height) {
             }
         }
     }
-    if (auto removed = remove_users(outdated); !removed) return removed.error();
+    if (auto removed = remove_users(outdated, watcher_epoch_.load()); !removed) return removed.error();
     return outdated.size();
 }
 
@@ -452,6 +572,7 @@ void TowerService::create_session(const PublicKey& session_key, const wtwire::Cr
     if (!healthy() && !try_resync()) return temporary();
     store::UserId account = store::session_account(session_key.bytes());
     std::uint32_t height = chain_().height;
+    if (!adopt_user(account)) return temporary();
 
     // Decide before anything is allocated, so refused requests leave no trace.
     {
@@ -478,6 +599,8 @@ void TowerService::create_session(const PublicKey& session_key, const wtwire::Cr
     std::shared_lock map_lock(users_mutex_);
     if (!healthy_ || find_user(account) != state) return temporary();
     std::unique_lock user_lock(state->mutex);
+    if (!state->version && shared_ && state->record.subscription_expiry == 0 && !state->session) state->version = 0;
+    if (!sync_user(*state)) return temporary();
     CreateSessionDecision decision =
         decide_create_session(wtwire_policy_, account, state->session, request, sessions_);
     if (!decision.create) return done(WtwireReply{decision.code, decision.last_applied, std::move(decision.data)});
@@ -485,10 +608,10 @@ void TowerService::create_session(const PublicKey& session_key, const wtwire::Cr
     state->session = *decision.create;
     state->record = store::UserRecord{account, session_slots(*decision.create), height, store::never_expires};
     store::WriteBatch batch;
-    batch.put_user(state->record).put_session(*decision.create);
+    batch.put_user(state->record, take_version(*state)).put_session(*decision.create);
     WtwireReply reply{wtwire::code::ok, 0, std::move(decision.data)};
     auto shared_done = std::make_shared<std::function<void(WtwireReply)>>(std::move(done));
-    bool queued = committer_->submit(std::move(batch), [reply = std::move(reply), shared_done](const Status& status) {
+    bool queued = submit_user_write(state, std::move(batch), [reply = std::move(reply), shared_done](const Status& status) {
         if (!status) return (*shared_done)(WtwireReply{wtwire::code::temporary_failure, 0, {}});
         (*shared_done)(reply);
     });
@@ -504,11 +627,14 @@ void TowerService::state_update(const PublicKey& session_key, wtwire::StateUpdat
     if (!healthy() && !try_resync()) return done(WtwireReply{wtwire::code::temporary_failure, 0, {}});
     store::UserId account = store::session_account(session_key.bytes());
     std::uint32_t height = chain_().height;
+    if (!adopt_user(account)) return done(WtwireReply{wtwire::code::temporary_failure, 0, {}});
     std::shared_lock map_lock(users_mutex_);
     if (!healthy_) return done(WtwireReply{wtwire::code::temporary_failure, 0, {}});
     std::shared_ptr<UserState> state = find_user(account);
     if (!state) return done(WtwireReply{decide_state_update(std::nullopt, update).code, 0, {}});
     std::unique_lock user_lock(state->mutex);
+    auto trust_index = sync_user(*state);
+    if (!trust_index) return done(WtwireReply{wtwire::code::temporary_failure, 0, {}});
     StateUpdateDecision decision = decide_state_update(state->session, update);
     if (!decision.session) return done(WtwireReply{decision.code, decision.last_applied, {}});
     state->session = *decision.session;
@@ -523,14 +649,14 @@ void TowerService::state_update(const PublicKey& session_key, wtwire::StateUpdat
     record.blob = std::move(update.encrypted_blob);
     // A hint seen before (pending, or maybe stored) may replace a row; any
     // other is new. Pending hints are tracked as the teos path tracks locators.
-    bool known_new = !state->pending.count(record.locator) && !index_.maybe_contains(record.locator);
+    bool known_new = !state->pending.count(record.locator) && *trust_index && !index_.maybe_contains(record.locator);
     std::uint64_t sequence = ++state->next_sequence;
     state->pending[record.locator] = {record.blob.size(), sequence};
     store::WriteBatch batch;
-    batch.put_user(state->record).put_session(*decision.session).put_appointment(record, known_new);
+    batch.put_user(state->record, take_version(*state)).put_session(*decision.session).put_appointment(record, known_new);
     std::uint16_t last_applied = decision.last_applied;
     auto shared_done = std::make_shared<std::function<void(WtwireReply)>>(std::move(done));
-    bool queued = committer_->submit(
+    bool queued = submit_user_write(state, 
         std::move(batch), [this, state, sequence, last_applied, record = std::move(record), shared_done](const Status& status) mutable {
             {
                 std::lock_guard lock(state->mutex);
@@ -599,8 +725,9 @@ Result<store::ElectrumAccountRecord> TowerService::create_electrum_account(const
         if (!record) return make_error(ErrorCode::invalid_argument, "the subscription policy grants no slots");
         state = std::make_shared<UserState>();
         state->record = *record;
+        if (shared_) state->version = 0;  // refused if another tower created it meanwhile
         users_.emplace(account, state);
-        batch.put_user(*record).put_electrum_account({username, account, *hash});
+        batch.put_user(*record, take_version(*state)).put_electrum_account({username, account, *hash});
     }
     std::promise<Status> written;
     auto future = written.get_future();
@@ -637,6 +764,21 @@ std::vector<store::ElectrumChannelRecord> TowerService::electrum_channels(const 
 }
 
 std::optional<store::UserId> TowerService::electrum_authenticate(std::string_view username, std::string_view password) {
+    auto account = electrum_.authenticate(username, password);
+    if (account || !shared_) return account;
+    // Shared store: the account may be another tower's creation. Read the
+    // accounts again, at most once a second (a wrong password costs no scan).
+    {
+        std::lock_guard lock(electrum_reload_mutex_);
+        auto now = std::chrono::steady_clock::now();
+        if (now - electrum_reloaded_ < std::chrono::seconds(1)) return std::nullopt;
+        electrum_reloaded_ = now;
+        auto accounts = store_.load_electrum_accounts();
+        if (!accounts) return std::nullopt;
+        for (auto& a : *accounts) {
+            if (a.username == username) electrum_.put(std::move(a));
+        }
+    }
     return electrum_.authenticate(username, password);
 }
 
@@ -651,11 +793,13 @@ void TowerService::electrum_get_ctn(const store::UserId& account, const OutPoint
                                     std::function<void(ApiResult<std::int64_t>)> done) {
     ChainStatus chain = chain_();
     if (!healthy() && !try_resync()) return done(service_unavailable());
+    if (!adopt_user(account)) return done(service_unavailable());
     std::shared_lock map_lock(users_mutex_);
     if (!healthy_) return done(service_unavailable());
     std::shared_ptr<UserState> state = find_user(account);
     if (!state) return done(ApiError{teos_error::invalid_signature_or_subscription, "unknown user"});
     std::unique_lock user_lock(state->mutex);
+    if (!sync_user(*state)) return done(service_unavailable());
     auto key = std::make_pair(funding.txid.bytes, funding.index);
     if (auto it = state->channels.find(key); it != state->channels.end()) return done(it->second.max_ctn);
     if (is_expired(state->record, chain.height)) return done(electrum_expired());
@@ -665,9 +809,11 @@ void TowerService::electrum_get_ctn(const store::UserId& account, const OutPoint
     state->channels[key] = channel;
     funding_index_.insert(funding);
     store::WriteBatch batch;
-    batch.put_electrum_channel(channel);
+    // The user row moves too (same slots), so a tower of a group reading
+    // this account sees a new version and reads its channels again.
+    batch.put_user(state->record, take_version(*state)).put_electrum_channel(channel);
     auto shared_done = std::make_shared<std::function<void(ApiResult<std::int64_t>)>>(std::move(done));
-    bool queued = committer_->submit(std::move(batch), [shared_done](const Status& status) {
+    bool queued = submit_user_write(state, std::move(batch), [shared_done](const Status& status) {
         if (!status) return (*shared_done)(service_unavailable());
         (*shared_done)(std::int64_t{-1});
     });
@@ -686,11 +832,14 @@ void TowerService::electrum_add_sweep(const store::UserId& account, const OutPoi
     // whose add_sweep_tx errors and never sends it again.
     ChainStatus chain = chain_();
     if (!healthy() && !try_resync()) return done(service_unavailable());
+    if (!adopt_user(account)) return done(service_unavailable());
     std::shared_lock map_lock(users_mutex_);
     if (!healthy_) return done(service_unavailable());
     std::shared_ptr<UserState> state = find_user(account);
     if (!state) return done(ApiError{teos_error::invalid_signature_or_subscription, "unknown user"});
     std::unique_lock user_lock(state->mutex);
+    auto trust_index = sync_user(*state);
+    if (!trust_index) return done(service_unavailable());
     if (is_expired(state->record, chain.height)) return done(electrum_expired());
     auto key = std::make_pair(funding.txid.bytes, funding.index);
     auto channel = state->channels.find(key);
@@ -710,7 +859,7 @@ void TowerService::electrum_add_sweep(const store::UserId& account, const OutPoi
     std::optional<std::size_t> old_size;
     if (auto p = state->pending.find(locator); p != state->pending.end()) {
         old_size = p->second.first;
-    } else if (index_.maybe_contains(locator)) {
+    } else if (!*trust_index || index_.maybe_contains(locator)) {
         auto stored = store_.get_blob_size({locator, account});
         if (!stored) return done(service_unavailable());
         old_size = *stored;
@@ -730,9 +879,9 @@ void TowerService::electrum_add_sweep(const store::UserId& account, const OutPoi
     record.start_block = chain.height;
     record.blob = std::move(blob);
     store::WriteBatch batch;
-    batch.put_user(state->record).put_electrum_channel(channel->second).put_appointment(record, !old_size.has_value());
+    batch.put_user(state->record, take_version(*state)).put_electrum_channel(channel->second).put_appointment(record, !old_size.has_value());
     auto shared_done = std::make_shared<std::function<void(ApiResult<bool>)>>(std::move(done));
-    bool queued = committer_->submit(std::move(batch), [this, state, sequence, record = std::move(record),
+    bool queued = submit_user_write(state, std::move(batch), [this, state, sequence, record = std::move(record),
                                                         shared_done](const Status& status) mutable {
         {
             std::lock_guard lock(state->mutex);

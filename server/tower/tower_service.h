@@ -109,6 +109,17 @@ public:
                  std::function<ChainStatus()> chain, TowerHooks hooks = {}, Clock& clock = system_clock());
     ~TowerService();
 
+    // A tower of a group (--ha): other processes write the same store. Each
+    // write first reads the user's row version (and the user, if another
+    // tower created it) and is written only at that version; a user another
+    // tower wrote is never trusted to the locator index. Before start().
+    void set_shared_store(bool shared) { shared_ = shared; }
+    bool shared_store() const { return shared_; }
+    // The elected watcher's epoch (0: none): the watcher's writes
+    // (commit_chain_effects, expiry removals) carry it and fail once fenced.
+    void set_watcher_epoch(std::uint64_t epoch) { watcher_epoch_ = epoch; }
+    std::uint64_t watcher_epoch() const { return watcher_epoch_; }
+
     // Loads users and the locator index from the store.
     Status start();
     void stop();
@@ -167,7 +178,8 @@ public:
     // the appointments the users had.
     Result<std::uint64_t> remove_user(const store::UserId& user);
     Result<std::uint64_t> remove_users(const std::vector<store::UserId>& users);
-    // Removes users outdated at `height` (expiry + expiry_delta). Returns how many.
+    // Removes users outdated at `height` (expiry + expiry_delta), as the
+    // watcher (fenced). Returns how many.
     Result<std::size_t> remove_outdated_users(std::uint32_t height);
     CommitterStats committer_stats() const;
     void set_commit_observer(std::function<void(std::size_t, double, bool)> observer) {
@@ -181,6 +193,17 @@ private:
     using UserMap = std::unordered_map<store::UserId, std::shared_ptr<UserState>, UserIdHash>;
 
     std::shared_ptr<UserState> find_user(const store::UserId& user) const;  // map lock held by caller
+    // Shared store: a user another tower created is read into memory (no map lock held).
+    Status adopt_user(const store::UserId& user);
+    // Shared store, user lock held: reads the user's row again unless this
+    // tower's own writes are in flight. Returns whether the locator index may
+    // answer for this user's appointments (false: read the store).
+    Result<bool> sync_user(UserState& state);
+    // The version the next write of this user expects (user lock held).
+    std::optional<std::uint64_t> take_version(UserState& state);
+    // Submits a write of this user, counting it in flight (user lock held).
+    bool submit_user_write(const std::shared_ptr<UserState>& state, store::WriteBatch batch, GroupCommitter::Done done);
+    Result<std::uint64_t> remove_users(const std::vector<store::UserId>& users, std::uint64_t fence);
     void on_commit_failure(const Error& error);
     void apply_to_index(const store::WriteEffects& effects);  // committer thread
     Status reload_users();  // exclusive map lock held by caller
@@ -202,6 +225,10 @@ private:
     ElectrumAccounts electrum_;
     OutpointIndex funding_index_;
     bool healthy_ = false;
+    bool shared_ = false;
+    std::atomic<std::uint64_t> watcher_epoch_{0};
+    std::mutex electrum_reload_mutex_;
+    std::chrono::steady_clock::time_point electrum_reloaded_{};
     std::string last_store_error_;  // why the last reload failed
     std::unique_ptr<GroupCommitter> committer_;
 };

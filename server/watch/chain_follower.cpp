@@ -53,6 +53,16 @@ Status ChainFollower::initialize() {
     auto trackers = store_.load_trackers();
     if (!trackers) return trackers.error();
     core_ = WatchCore(options_.core, **position, *trackers);
+    // The window of recent blocks, as the core had it before this start: an
+    // appointment stored just before a restart or a takeover is still
+    // checked against the blocks scanned before it was indexed.
+    std::size_t window = std::min<std::size_t>(options_.core.recent_blocks, recent_.size());
+    for (std::size_t i = recent_.size() - window; i < recent_.size(); ++i) {
+        auto block = source_.block(recent_[i].hash);
+        if (!block) return block.error();
+        core_.remember(make_block_view(std::make_shared<const Block>(std::move(*block)), recent_[i].hash,
+                                       recent_[i].height, service_.session_count() > 0));
+    }
     std::lock_guard lock(mutex_);
     published_ = core_.trackers();
     return {};
@@ -384,6 +394,10 @@ Status ChainFollower::check_stored_appointments() {
 }
 
 void ChainFollower::start() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = false;  // started again after a stop (a watcher re-elected)
+    }
     thread_ = std::thread([this] { run(); });
 }
 

@@ -276,6 +276,14 @@ std::vector<Action> WatchCore::on_kit_report(const BroadcastReport& e) {
     return out;
 }
 
+void WatchCore::remember(std::shared_ptr<const BlockView> block) {
+    ARGUS_CHECK(block && block->block && block->height <= tip_.height);
+    auto recent = std::make_shared<RecentBlock>();
+    recent->view = std::move(block);
+    recent_.push_back(std::move(recent));
+    while (recent_.size() > 2 * options_.recent_blocks) recent_.pop_front();
+}
+
 std::vector<Action> WatchCore::on_connected(const BlockConnected& e) {
     ARGUS_CHECK(e.block && e.block->block);
     const BlockView& view = *e.block;

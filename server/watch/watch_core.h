@@ -226,6 +226,12 @@ public:
     explicit WatchCore(CoreOptions options = {}, store::ChainPosition tip = {},
                        const std::vector<store::TrackerRecord>& trackers = {});
 
+    // A block of the active chain at or below the tip, already processed (by
+    // this process before a restart, or by the group's previous watcher):
+    // kept in the window only, oldest first, so appointments stored late are
+    // checked against it too. Nothing else changes.
+    void remember(std::shared_ptr<const BlockView> block);
+
     // The pure transition: applies `event` to this state and returns what to do.
     [[nodiscard]] std::vector<Action> handle(const Event& event);
 

@@ -179,6 +179,7 @@ public:
         tower_->wait();
     }
     std::string tower_log() const { return tower_->log(); }
+    const std::string& directory() const { return dir_.path(); }
 
     // --- chain
     json call(const std::string& method, json params = json::array()) {
