@@ -16,6 +16,7 @@ packages=(
   nlohmann-json3-dev libsodium-dev libcli11-dev
   prometheus prometheus-alertmanager
   python3-electrum
+  patroni etcd-server etcd-client
 )
 
 missing=()

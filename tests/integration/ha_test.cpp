@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "tests/integration/breach_world.h"
+#include "tests/support/patroni_cluster.h"
 #include "tests/support/temporary_postgres.h"
 
 #include <pqxx/pqxx>
@@ -121,7 +122,9 @@ struct Load {
 void check_nothing_lost(Load& load, std::vector<TeosUser>& users, std::uint16_t port) {
     HttpClient http(port);
     std::size_t checked = 0;
-    for (auto& [u, numbers] : load.acked) {
+    for (auto& entry : load.acked) {
+        const int u = entry.first;
+        const auto& numbers = entry.second;
         auto info = http.post("/get_subscription_info", users[static_cast<std::size_t>(u)].get_subscription_info_body());
         REQUIRE(info.status == 200);
         auto body = json::parse(info.body);
@@ -266,4 +269,65 @@ TEST_CASE("ha: a paused watcher (SIGSTOP) is replaced, and after SIGCONT it is f
     // Whatever the paused watcher tried to commit as watcher was fenced, never written.
     bool tried = old_log.find("fenced") != std::string::npos || old_log.find("epoch") != std::string::npos;
     CHECK(tried);
+}
+
+TEST_CASE("ha: towers on Patroni (etcd, two PostgreSQL 15 in synchronous mode), the primary SIGKILLed under load: nothing acknowledged is lost, the API comes back, the next breach is punished") {
+    std::string missing;
+    if (!PatroniCluster::available(&missing)) {
+        MESSAGE("skipped: ", missing);
+        return;
+    }
+    auto cluster = PatroniCluster::start();
+    std::string conninfo = cluster->multi_host_connection_string();
+    BreachWorld world({group_flags(), conninfo});
+    auto t2 = start_group_tower(world, conninfo, "t2");
+    std::vector<TeosUser> users;
+    for (int i = 0; i < 2; ++i) users.emplace_back(static_cast<std::uint8_t>(90 + i));
+    {
+        HttpClient http(t2.api_port);
+        for (auto& u : users) REQUIRE(http.post("/register", u.register_body()).status == 200);
+    }
+    Load load;
+    load.run(users, {{world.api_port(), t2.api_port}, {t2.api_port}});
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+
+    int old_primary = cluster->kill_primary();
+    auto killed = cluster->killed_at();
+    // The API is back when a new appointment is acknowledged again.
+    std::size_t acked_at_kill = 0;
+    {
+        std::lock_guard lock(load.mutex);
+        for (auto& [u, n] : load.acked) acked_at_kill += n.size();
+    }
+    REQUIRE(wait_until([&] {
+        std::lock_guard lock(load.mutex);
+        std::size_t now = 0;
+        for (auto& [u, n] : load.acked) now += n.size();
+        return now > acked_at_kill + 20;
+    }, std::chrono::seconds(90)));
+    double back = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
+    int new_primary = cluster->primary_index();
+    MESSAGE("API acknowledging again ", back, " s after SIGKILL of the primary (node ", old_primary, " -> ", new_primary, ")");
+    CHECK(new_primary != old_primary);
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    load.finish();
+    check_nothing_lost(load, users, t2.api_port);
+
+    // A watcher is elected again on the new primary and punishes the next breach.
+    REQUIRE(wait_until([&] { return role_of(world.metrics_port()) == "leader" || role_of(t2.metrics_port) == "leader"; },
+                       std::chrono::seconds(30)));
+    Transaction dispute = world.make_dispute();
+    Transaction penalty = world.make_penalty(dispute);
+    {
+        HttpClient http(t2.api_port);
+        Txid id = dispute.txid();
+        REQUIRE(wait_until([&] {
+            return http.post("/add_appointment", world.user.add_appointment_body(teos::locator(id),
+                                                                                  teos::encrypt_penalty(penalty.serialize(), id), 144))
+                       .status == 200;
+        }, std::chrono::seconds(20)));
+    }
+    world.send(dispute);
+    world.mine(1);
+    CHECK(wait_until([&] { return world.in_mempool(penalty.txid()); }, std::chrono::seconds(30)));
 }
