@@ -86,14 +86,16 @@ struct Connection : std::enable_shared_from_this<Connection> {
 }  // namespace detail
 
 // One thread runs every connection (the load generator takes one core at most).
-inline LoadResult run_http_load(std::uint16_t port, const std::string& target, std::vector<std::vector<std::string>>& bodies,
-                                std::chrono::seconds duration) {
+// Connection i goes to ports[i % ports.size()] (several towers of a group).
+inline LoadResult run_http_load(const std::vector<std::uint16_t>& ports, const std::string& target,
+                                std::vector<std::vector<std::string>>& bodies, std::chrono::seconds duration) {
     namespace asio = boost::asio;
     asio::io_context io;
     LoadResult result;
     std::vector<std::shared_ptr<detail::Connection>> connections;
     for (auto& list : bodies) {
         auto c = std::make_shared<detail::Connection>(io);
+        std::uint16_t port = ports[connections.size() % ports.size()];
         c->stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
         c->target = target;
         c->bodies = &list;
@@ -110,6 +112,11 @@ inline LoadResult run_http_load(std::uint16_t port, const std::string& target, s
     result.elapsed_s = std::chrono::duration<double>(BenchClock::now() - start).count();
     std::sort(result.latencies_ms.begin(), result.latencies_ms.end());
     return result;
+}
+
+inline LoadResult run_http_load(std::uint16_t port, const std::string& target, std::vector<std::vector<std::string>>& bodies,
+                                std::chrono::seconds duration) {
+    return run_http_load(std::vector<std::uint16_t>{port}, target, bodies, duration);
 }
 
 }  // namespace argus::bench
