@@ -200,7 +200,9 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
         return tower::ChainStatus{standby_height.load(), standby_chain_known.load()};
     };
     tower::TowerService service(*store, index, *key, policy, chain_status, hooks, context.clock);
-    service.set_shared_store(o.ha);
+    service.set_shared_store(o.ha, feed_origin);
+    service.set_feed_applied(feed_after);
+    service.set_elected(!o.postgres.empty());
     if (auto ok = service.start(); !ok) return fail("tower_start_failed", ok.error().message);
 
     // The election: the first tower to take the lock is the watcher.
@@ -216,6 +218,13 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
         if (!opened_lease) return fail("leader_lease_failed", opened_lease.error().message);
         lease = std::move(*opened_lease);
         auto got = lease->try_acquire();
+        // A tower on its own restarted after a kill: its predecessor's
+        // session may take a moment to end. Wait for it up to the lease.
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(o.leader_lease_ms + 2000);
+        while (!o.ha && got && !*got && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(250));
+            got = lease->try_acquire();
+        }
         if (!got) return fail("leader_lease_failed", got.error().message);
         if (*got) {
             leader = true;
@@ -242,11 +251,22 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
     follower_options.core.rebroadcast_after = o.rebroadcast_after;
     watch::ChainFollower follower(chain_source, chain_source, index, service, *store, follower_options, context.clock);
 
-    // The group's thread: the leader's heartbeats (and feed pruning); a
-    // standby's attempts to take over and its view of the chain position.
+    // The election's threads. The heartbeat thread only keeps the lease
+    // alive (its own connection, every lease/4, whatever else is slow) and
+    // notes its loss. The group thread makes every change of role: a lost
+    // lease makes the watcher a standby (the follower stopped before the
+    // epoch is dropped); a standby tries to take the lock, and reads the
+    // chain position its API stamps appointments with.
+    std::mutex lease_mutex;  // the lease is not thread-safe
+    std::atomic<bool> lease_held{leader.load() && elected};
+    std::atomic<bool> lease_lost{false};
     std::mutex group_mutex;
     std::condition_variable group_wake;
     bool group_stopping = false;
+    auto group_wait = [&](std::chrono::milliseconds wait) {
+        std::unique_lock lock(group_mutex);
+        return group_wake.wait_for(lock, wait, [&] { return group_stopping; });
+    };
     auto become_leader = [&](std::uint64_t new_epoch) -> Status {
         service.set_watcher_epoch(new_epoch);
         // Re-processes from the persisted position: no block is skipped, and
@@ -255,11 +275,11 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
         follower_ptr = &follower;
         follower.start();
         // Appointments stored lately on any tower: checked against the
-        // window of recent blocks, in case the previous watcher died first.
-        if (auto recent = store->recent_feed(std::chrono::seconds(300), 1'000'000); recent) {
+        // window of recent blocks, in case the previous watcher died before
+        // it checked them (read in full only when their trigger is there).
+        if (auto recent = store->recent_feed(std::chrono::seconds(300), 5'000'000); recent) {
             for (const auto& e : *recent) {
-                if (!e.user) continue;
-                if (auto a = store->get_appointment({e.locator, *e.user}); a && *a) follower.appointment_stored(**a);
+                if (e.user) follower.appointment_key_stored({e.locator, *e.user});
             }
         }
         epoch = new_epoch;
@@ -268,27 +288,43 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
         log_event(LogLevel::warn, "watcher_elected", {{"epoch", std::to_string(new_epoch)}, {"holder", holder}});
         return {};
     };
+    auto drop_lease = [&] {
+        std::lock_guard lock(lease_mutex);
+        lease->release();
+        lease_held = false;
+    };
     auto become_standby = [&](const std::string& why) {
         follower_ptr = nullptr;
-        follower.stop();
-        service.set_watcher_epoch(0);
-        lease->release();
+        follower.stop();               // no watcher write is under way after this
+        service.set_watcher_epoch(0);  // and none can be sent: the service refuses them
+        drop_lease();
         leader = false;
         log_event(LogLevel::error, "watcher_lost", {{"epoch", std::to_string(epoch.load())}, {"error", why}});
     };
-    std::thread group_thread;
+    std::thread heartbeat_thread, group_thread;
+    if (elected) {
+        heartbeat_thread = std::thread([&] {
+            while (!group_wait(std::chrono::milliseconds(o.leader_lease_ms / 4))) {
+                if (!lease_held) continue;
+                std::lock_guard lock(lease_mutex);
+                if (!lease_held) continue;
+                if (auto ok = lease->heartbeat(); !ok) {
+                    log_event(LogLevel::error, "leader_lease_lost", {{"error", ok.error().message}});
+                    lease_held = false;
+                    lease_lost = true;
+                    group_wake.notify_all();
+                }
+            }
+        });
+    }
     auto start_group_thread = [&] {
         if (!elected) return;
         group_thread = std::thread([&] {
             auto last_prune = std::chrono::steady_clock::now();
             for (;;) {
                 if (leader) {
-                    if (auto ok = lease->heartbeat(); !ok) {
-                        become_standby(ok.error().message);
-                        if (!o.ha) {
-                            // A tower on its own keeps trying to be its own watcher.
-                            log_event(LogLevel::warn, "watcher_retrying", {});
-                        }
+                    if (lease_lost.exchange(false)) {
+                        become_standby("the leader lease was lost");
                     } else if (o.ha && std::chrono::steady_clock::now() - last_prune > std::chrono::seconds(60)) {
                         if (auto pruned = store->prune_feed(std::chrono::seconds(3600)); !pruned) {
                             log_event(LogLevel::warn, "feed_prune_failed", {{"error", pruned.error().message}});
@@ -296,30 +332,55 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
                         last_prune = std::chrono::steady_clock::now();
                     }
                 } else {
+                    lease_lost = false;
                     if (auto position = store->chain_position(); position && *position) {
                         standby_height = (*position)->height;
                         standby_chain_known = true;
                     }
-                    auto got = lease->try_acquire();
+                    Result<std::optional<std::uint64_t>> got = std::optional<std::uint64_t>();
+                    {
+                        std::lock_guard lock(lease_mutex);
+                        got = lease->try_acquire();
+                        if (got && *got) lease_held = true;
+                    }
                     if (got && *got) {
                         if (auto ok = become_leader(**got); !ok) {
                             log_event(LogLevel::warn, "takeover_failed", {{"error", ok.error().message}});
                             follower_ptr = nullptr;
+                            follower.stop();
                             service.set_watcher_epoch(0);
-                            lease->release();
+                            drop_lease();
                         }
                     }
                 }
-                std::unique_lock lock(group_mutex);
-                auto wait = leader ? std::chrono::milliseconds(o.leader_lease_ms / 4) : std::chrono::milliseconds(500);
-                if (group_wake.wait_for(lock, wait, [&] { return group_stopping; })) return;
+                if (group_wait(std::chrono::milliseconds(leader ? 200 : 500))) return;
             }
         });
     };
-    // A watcher heartbeats from here on, through its catch-up.
-    if (leader) start_group_thread();
+    // Every thread of the election and the feed is stopped on any way out.
+    std::atomic<bool> feed_stopping{false};
+    std::thread feed_thread;
+    struct Joiner {
+        std::function<void()> stop;
+        ~Joiner() { stop(); }
+    } joiner{[&] {
+        {
+            std::lock_guard lock(group_mutex);
+            group_stopping = true;
+        }
+        group_wake.notify_all();
+        if (group_thread.joinable()) group_thread.join();
+        if (heartbeat_thread.joinable()) heartbeat_thread.join();
+        feed_stopping = true;
+        if (feed_thread.joinable()) feed_thread.join();
+        follower_ptr = nullptr;
+        follower.stop();
+        if (lease) drop_lease();
+    }};
 
-    // Catch up with every block missed while down before serving anyone.
+    // Catch up with every block missed while down before serving anyone (the
+    // heartbeat thread keeps the lease meanwhile; if it is lost, these
+    // writes carry the epoch and are refused once another tower took over).
     for (std::chrono::milliseconds backoff{250}; leader; backoff = std::min(backoff * 2, std::chrono::milliseconds(30'000))) {
         Status ready = follower.initialize();
         if (ready) {
@@ -338,30 +399,18 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
                    {"error", ready.error().message}, {"retry_ms", std::to_string(backoff.count())}});
         sigset_t pending;
         sigpending(&pending);
-        if (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM)) {
-            if (group_thread.joinable()) {
-                {
-                    std::lock_guard lock(group_mutex);
-                    group_stopping = true;
-                }
-                group_wake.notify_all();
-                group_thread.join();
-            }
-            return 0;
-        }
+        if (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM)) return 0;
         std::this_thread::sleep_for(backoff);
     }
     if (leader) {
         follower_ptr = &follower;  // from here on, every stored appointment reaches the follower
         follower.start();
-    } else {
-        start_group_thread();  // a standby: serves the API, tries to take over
     }
+    start_group_thread();  // a lease lost during the catch-up is handled here
 
     // A tower of a group follows the others' writes: their locators enter
-    // this tower's index, and the watcher checks what they stored late.
-    std::atomic<bool> feed_stopping{false};
-    std::thread feed_thread;
+    // this tower's index, their funding outpoints its watch list, and the
+    // watcher checks what they stored against the recent blocks.
     if (o.ha) {
         feed_thread = std::thread([&] {
             std::uint64_t after = feed_after;
@@ -378,25 +427,33 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
                         last_read = std::chrono::steady_clock::now();
                     }
                 }
-                for (;;) {
-                    auto entries = store->read_feed(after, 10'000);
+                // Every row up to the head read first is visible (rows
+                // appear in seq order): once the others' rows up to it are
+                // applied, so is everything up to it.
+                auto head = store->feed_bounds();
+                bool complete = false;
+                while (!feed_stopping) {
+                    auto entries = store->read_others_feed(after, 10'000);
                     if (!entries) break;
                     last_read = std::chrono::steady_clock::now();
                     for (const auto& e : *entries) {
                         after = e.seq;
-                        if (e.origin == feed_origin) continue;
                         // A locator that left the store stays in this index
                         // (a false positive costs a read; erasing one another
                         // user shares would cost a breach).
                         if (e.kind == store::FeedEntry::Kind::entered) index.insert(e.locator);
+                        if (e.kind == store::FeedEntry::Kind::watched && e.outpoint) service.watch_funding_outpoint(*e.outpoint);
                         if (e.kind == store::FeedEntry::Kind::stored && e.user) {
-                            if (auto* f = follower_ptr.load()) {
-                                if (auto a = store->get_appointment({e.locator, *e.user}); a && *a) f->appointment_stored(**a);
-                            }
+                            if (auto* f = follower_ptr.load()) f->appointment_key_stored({e.locator, *e.user});
                         }
                     }
-                    if (entries->size() < 10'000) break;
+                    if (entries->size() < 10'000) {
+                        complete = true;
+                        break;
+                    }
                 }
+                if (complete && head) after = std::max(after, head->last);
+                service.set_feed_applied(after);
             }
         });
     }
@@ -630,20 +687,8 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
     sampler.join();
     ops_server.stop();
     if (zmq) zmq->stop();
-    if (group_thread.joinable()) {
-        {
-            std::lock_guard lock(group_mutex);
-            group_stopping = true;
-        }
-        group_wake.notify_all();
-        group_thread.join();
-    }
-    feed_stopping = true;
-    if (feed_thread.joinable()) feed_thread.join();
-    follower_ptr = nullptr;
-    follower.stop();
+    joiner.stop();
     service.stop();
-    if (lease) lease->release();
     log_event(LogLevel::info, "tower_stopped");
     return 0;
 }

@@ -30,3 +30,4 @@ CREATE TABLE appointment_feed (
     user_id    bytea,
     created_at timestamptz NOT NULL DEFAULT now()
 );
+CREATE INDEX appointment_feed_created ON appointment_feed (created_at);

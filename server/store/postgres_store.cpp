@@ -141,6 +141,7 @@ public:
     Result<WriteEffects> write(const WriteBatch& batch) override {
         if (batch.empty()) return WriteEffects{};
         return with(writer_, [&](pqxx::connection& c) -> Result<WriteEffects> {
+            create_partitions_first(c, batch);
             pqxx::work tx(c);
             tx.exec("SELECT pg_advisory_xact_lock_shared(" + std::to_string(write_barrier_key) + ")");
             if (batch.fence_epoch) {
@@ -240,7 +241,7 @@ public:
     }
 
     Result<std::optional<AppointmentRecord>> get_appointment(const AppointmentKey& key) override {
-        return read<std::optional<AppointmentRecord>>([&](pqxx::work& tx) {
+        return read_one<std::optional<AppointmentRecord>>([&](pqxx::transaction_base& tx) {
             auto r = tx.exec_prepared("get_appointment", pqxx::binarystring(key.user_id.data(), key.user_id.size()),
                                       static_cast<long long>(loc_hi(key.locator)), static_cast<long long>(loc_lo(key.locator)));
             return r.empty() ? std::optional<AppointmentRecord>() : std::optional<AppointmentRecord>(appointment_from(r[0]));
@@ -248,7 +249,7 @@ public:
     }
 
     Result<std::optional<std::size_t>> get_blob_size(const AppointmentKey& key) override {
-        return read<std::optional<std::size_t>>([&](pqxx::work& tx) {
+        return read_one<std::optional<std::size_t>>([&](pqxx::transaction_base& tx) {
             auto r = tx.exec_prepared("get_blob_size", pqxx::binarystring(key.user_id.data(), key.user_id.size()),
                                       static_cast<long long>(loc_hi(key.locator)), static_cast<long long>(loc_lo(key.locator)));
             return r.empty() ? std::optional<std::size_t>() : std::optional<std::size_t>(r[0][0].as<std::size_t>());
@@ -402,9 +403,8 @@ public:
     }
 
     Result<std::optional<VersionedUser>> get_user_versioned(const UserId& user) override {
-        return read<std::optional<VersionedUser>>([&](pqxx::work& tx) {
-            auto r = tx.exec_params("SELECT user_id, available_slots, subscription_start, subscription_expiry, version "
-                                    "FROM users WHERE user_id = $1::bytea", param(user));
+        return read_one<std::optional<VersionedUser>>([&](pqxx::transaction_base& tx) {
+            auto r = tx.exec_prepared("get_user_versioned", pqxx::binarystring(user.data(), user.size()));
             if (r.empty()) return std::optional<VersionedUser>();
             return std::optional<VersionedUser>(VersionedUser{user_from(r[0]), r[0][4].as<std::uint64_t>()});
         });
@@ -416,6 +416,19 @@ public:
             for (const auto& row : tx.exec("SELECT user_id, available_slots, subscription_start, subscription_expiry, "
                                            "version FROM users")) {
                 out.push_back(VersionedUser{user_from(row), row[4].as<std::uint64_t>()});
+            }
+            return out;
+        });
+    }
+
+    Result<std::vector<UserId>> outdated_users(std::uint32_t height, std::uint32_t expiry_delta) override {
+        return read<std::vector<UserId>>([&](pqxx::work& tx) {
+            std::vector<UserId> out;
+            for (const auto& row : tx.exec_params(
+                     "SELECT user_id FROM users WHERE subscription_expiry <> 0 AND subscription_expiry + $1 <= $2 "
+                     "AND get_byte(user_id, 0) NOT IN (18, 19)",
+                     static_cast<std::int64_t>(expiry_delta), static_cast<std::int64_t>(height))) {
+                out.push_back(array_from<33>(row[0]));
             }
             return out;
         });
@@ -462,6 +475,17 @@ public:
         });
     }
 
+    Result<std::vector<FeedEntry>> read_others_feed(std::uint64_t after, std::size_t limit) override {
+        if (options_.feed_origin == 0) return Store::read_others_feed(after, limit);
+        return read<std::vector<FeedEntry>>([&](pqxx::work& tx) {
+            return feed_from(tx.exec_params("SELECT seq, origin, kind, loc_hi, loc_lo, user_id FROM appointment_feed "
+                                            "WHERE seq > $1 AND origin <> $2 ORDER BY seq LIMIT $3",
+                                            static_cast<std::int64_t>(after),
+                                            static_cast<std::int64_t>(options_.feed_origin),
+                                            static_cast<std::int64_t>(limit)));
+        });
+    }
+
     Result<std::vector<FeedEntry>> recent_feed(std::chrono::seconds age, std::size_t limit) override {
         if (options_.feed_origin == 0) return Store::recent_feed(age, limit);
         return read<std::vector<FeedEntry>>([&](pqxx::work& tx) {
@@ -501,7 +525,8 @@ public:
 
     Result<std::uint64_t> prune_feed(std::chrono::seconds age) override {
         if (options_.feed_origin == 0) return Store::prune_feed(age);
-        return with(writer_, [&](pqxx::connection& c) -> Result<std::uint64_t> {
+        // On a reader connection: API commits never wait for it.
+        return with(readers_[next_reader_++ % readers_.size()], [&](pqxx::connection& c) -> Result<std::uint64_t> {
             pqxx::work tx(c);
             auto r = tx.exec_params("DELETE FROM appointment_feed WHERE created_at < now() - make_interval(secs => $1)",
                                     static_cast<std::int64_t>(age.count()));
@@ -536,7 +561,18 @@ private:
             e.origin = static_cast<std::uint64_t>(row[1].as<std::int64_t>());
             e.kind = static_cast<FeedEntry::Kind>(row[2].as<int>());
             e.locator = locator_from(row[3], row[4]);
-            if (!row[5].is_null()) e.user = array_from<33>(row[5]);
+            if (!row[5].is_null()) {
+                pqxx::binarystring b(row[5]);
+                if (e.kind == FeedEntry::Kind::watched && b.size() == 36) {
+                    OutPoint o;
+                    std::copy(b.data(), b.data() + 32, o.txid.bytes.begin());
+                    o.index = 0;
+                    for (int i = 3; i >= 0; --i) o.index = (o.index << 8) | static_cast<std::uint8_t>(b.data()[32 + i]);
+                    e.outpoint = o;
+                } else if (b.size() == 33) {
+                    e.user = array_from<33>(row[5]);
+                }
+            }
             out.push_back(e);
         }
         return out;
@@ -669,6 +705,39 @@ private:
         const std::set<std::uint32_t>& known;
         std::set<std::uint32_t>& created;
     };
+    // New partitions are created in transactions of their own, before the
+    // write: CREATE ... PARTITION OF locks the parent table, and taken inside
+    // a write that already holds user rows it can deadlock with another
+    // tower's write of the same users. Another process creating the same
+    // partition at once is not an error.
+    void create_partitions_first(pqxx::connection& c, const WriteBatch& batch) {
+        std::set<std::uint32_t> wanted;
+        for (const auto& op : batch.operations) {
+            if (auto* a = std::get_if<PutAppointment>(&op)) {
+                std::uint32_t first = partition_of(a->appointment.start_block);
+                if (!partitions_.count(first)) wanted.insert(first);
+            }
+        }
+        for (std::uint32_t first : wanted) {
+            std::string name = "appointments_h" + std::to_string(first);
+            try {
+                pqxx::work p(c);
+                if (p.exec1("SELECT to_regclass(" + p.quote(name) + ") IS NULL")[0].as<bool>()) {
+                    p.exec0("CREATE TABLE IF NOT EXISTS " + name + " PARTITION OF appointments FOR VALUES FROM (" +
+                            std::to_string(first) + ") TO (" +
+                            std::to_string(static_cast<std::uint64_t>(first) + appointment_partition_blocks) + ")");
+                }
+                p.commit();
+                partitions_.insert(first);
+            } catch (const pqxx::broken_connection&) {
+                throw;
+            } catch (const pqxx::sql_error&) {
+                // Created by another tower meanwhile (or refused): the write's
+                // own check below creates it or fails with the reason.
+            }
+        }
+    }
+
     static void ensure_partitions(pqxx::work& tx, const std::vector<std::uint32_t>& start_blocks, PartitionScope& scope) {
         for (std::uint32_t start : start_blocks) {
             std::uint32_t first = partition_of(start);
@@ -787,7 +856,6 @@ private:
         struct Plan {
             const PutUser* last = nullptr;
             std::optional<std::uint64_t> expected;
-            std::uint64_t bump = 0;
         };
         std::map<std::string, Plan> plans;
         std::vector<std::string> order;
@@ -800,7 +868,6 @@ private:
                 order.push_back(key);
             }
             it->second.last = &u;
-            ++it->second.bump;
         }
         std::ostringstream plain, versioned;
         std::size_t plain_rows = 0, versioned_rows = 0;
@@ -810,25 +877,29 @@ private:
             std::ostringstream& sql = p.expected ? versioned : plain;
             std::size_t& rows = p.expected ? versioned_rows : plain_rows;
             sql << (rows++ ? "," : "") << "(" << bytea(u.user_id) << "," << u.available_slots << "::bigint,"
-                << u.subscription_start << "::bigint," << u.subscription_expiry << "::bigint," << p.bump << "::bigint";
-            if (p.expected) sql << "," << static_cast<std::int64_t>(*p.expected) << "::bigint";
+                << u.subscription_start << "::bigint," << u.subscription_expiry << "::bigint";
+            if (p.expected) {
+                // The last operation's new version: the chain's end.
+                sql << "," << static_cast<std::int64_t>(p.last->new_version) << "::bigint,"
+                    << static_cast<std::int64_t>(*p.expected) << "::bigint";
+            }
             sql << ")";
         }
         if (plain_rows > 0) {
-            tx.exec0("INSERT INTO users (user_id, available_slots, subscription_start, subscription_expiry, version) VALUES " +
-                     plain.str() +
-                     " ON CONFLICT (user_id) DO UPDATE SET available_slots = excluded.available_slots, "
+            tx.exec0("INSERT INTO users (user_id, available_slots, subscription_start, subscription_expiry, version) "
+                     "SELECT v.*, " + std::string(random_version) + " FROM (VALUES " + plain.str() +
+                     ") AS v ON CONFLICT (user_id) DO UPDATE SET available_slots = excluded.available_slots, "
                      "subscription_start = excluded.subscription_start, "
-                     "subscription_expiry = excluded.subscription_expiry, version = users.version + excluded.version");
+                     "subscription_expiry = excluded.subscription_expiry, version = excluded.version");
         }
         if (versioned_rows > 0) {
             pqxx::result r = tx.exec(
-                "WITH v(user_id, slots, start, expiry, bump, expected) AS (VALUES " + versioned.str() +
+                "WITH v(user_id, slots, start, expiry, next, expected) AS (VALUES " + versioned.str() +
                 "), upd AS (UPDATE users u SET available_slots = v.slots, subscription_start = v.start, "
-                "subscription_expiry = v.expiry, version = u.version + v.bump FROM v "
-                "WHERE v.expected > 0 AND u.user_id = v.user_id AND u.version = v.expected RETURNING 1), "
+                "subscription_expiry = v.expiry, version = v.next FROM v "
+                "WHERE v.expected <> 0 AND u.user_id = v.user_id AND u.version = v.expected RETURNING 1), "
                 "ins AS (INSERT INTO users (user_id, available_slots, subscription_start, subscription_expiry, version) "
-                "SELECT user_id, slots, start, expiry, bump FROM v WHERE v.expected = 0 "
+                "SELECT user_id, slots, start, expiry, next FROM v WHERE v.expected = 0 "
                 "ON CONFLICT (user_id) DO NOTHING RETURNING 1) "
                 "SELECT (SELECT count(*) FROM upd) + (SELECT count(*) FROM ins)");
             if (r[0][0].as<std::size_t>() != versioned_rows) {
@@ -850,8 +921,12 @@ private:
             sql << (i++ ? "," : "") << "(" << bytea(user) << "," << slots << "::bigint)";
         }
         tx.exec0("UPDATE users u SET available_slots = LEAST(u.available_slots + v.slots, 4294967295), "
-                 "version = u.version + 1 FROM (VALUES " + sql.str() + ") AS v(user_id, slots) WHERE u.user_id = v.user_id");
+                 "version = " + std::string(random_version) + " FROM (VALUES " + sql.str() +
+                 ") AS v(user_id, slots) WHERE u.user_id = v.user_id");
     }
+
+    // A version no tower expects: random, non-zero (an unversioned write or a refund).
+    static constexpr const char* random_version = "(1 + floor(random() * 9.2e18))::bigint";
 
     // The feed: what this write changed, for the group's other towers. The
     // exclusive lock until commit makes seq order commit order.
@@ -871,6 +946,15 @@ private:
                 if (stored.insert(effects_key(a->appointment.user_id, a->appointment.locator)).second) {
                     row(FeedEntry::Kind::stored, a->appointment.locator, &a->appointment.user_id);
                 }
+            }
+        }
+        for (const auto& op : batch.operations) {
+            if (auto* c = std::get_if<PutElectrumChannel>(&op)) {
+                // The outpoint travels in user_id: txid (internal order) || vout (LE).
+                Bytes outpoint(c->channel.funding_txid.bytes.begin(), c->channel.funding_txid.bytes.end());
+                for (int i = 0; i < 4; ++i) outpoint.push_back(static_cast<std::uint8_t>(c->channel.funding_vout >> (8 * i)));
+                rows << (n++ ? "," : "") << "(" << origin << "::bigint," << static_cast<int>(FeedEntry::Kind::watched)
+                     << "::smallint,0::bigint,0::bigint," << bytea(outpoint) << ")";
             }
         }
         if (n == 0) return;
@@ -1082,9 +1166,22 @@ private:
                   "SELECT a.loc_hi, a.loc_lo, u.user_id, a.trigger_kind, a.payload_kind, a.to_self_delay, a.start_block, "
                   "a.blob FROM appointments a JOIN users u USING (user_key) WHERE u.user_id = $1 AND a.loc_hi = $2 "
                   "AND a.loc_lo = $3");
+        c.prepare("get_user_versioned",
+                  "SELECT user_id, available_slots, subscription_start, subscription_expiry, version FROM users "
+                  "WHERE user_id = $1");
         c.prepare("get_blob_size",
                   "SELECT octet_length(a.blob) FROM appointments a JOIN users u USING (user_key) "
                   "WHERE u.user_id = $1 AND a.loc_hi = $2 AND a.loc_lo = $3");
+    }
+
+    // One statement, one round trip (no BEGIN/COMMIT): the request path's lookups.
+    template <class T, class F>
+    Result<T> read_one(F&& f) {
+        Connection& c = readers_[next_reader_++ % readers_.size()];
+        return with(c, [&](pqxx::connection& conn) -> Result<T> {
+            pqxx::nontransaction tx(conn);
+            return f(tx);
+        });
     }
 
     template <class T, class F>

@@ -55,7 +55,19 @@ Result<std::vector<ElectrumChannelRecord>> Store::electrum_channels_of(const Use
     return out;
 }
 
+Result<std::vector<UserId>> Store::outdated_users(std::uint32_t height, std::uint32_t expiry_delta) {
+    auto users = load_users();
+    if (!users) return users.error();
+    std::vector<UserId> out;
+    for (const auto& u : *users) {
+        if (is_session_account(u.user_id) || u.subscription_expiry == 0) continue;
+        if (std::uint64_t{u.subscription_expiry} + expiry_delta <= height) out.push_back(u.user_id);
+    }
+    return out;
+}
+
 Result<std::vector<FeedEntry>> Store::read_feed(std::uint64_t, std::size_t) { return no_feed(*this); }
+Result<std::vector<FeedEntry>> Store::read_others_feed(std::uint64_t, std::size_t) { return no_feed(*this); }
 Result<FeedBounds> Store::feed_bounds() { return no_feed(*this); }
 Result<std::vector<FeedEntry>> Store::recent_feed(std::chrono::seconds, std::size_t) { return no_feed(*this); }
 Status Store::wait_for_feed(std::chrono::milliseconds) { return no_feed(*this); }

@@ -16,6 +16,7 @@
 
 #include "common/bytes.h"
 #include "common/result.h"
+#include "common/transaction.h"
 #include "common/watchtower_crypto.h"
 
 namespace argus::store {
@@ -163,10 +164,13 @@ struct TrackerRecord {
 struct PutUser {
     UserRecord user;
     // Set: written only if the stored row is still at this version (0: no
-    // row yet), else the whole write fails with ErrorCode::conflict. Every
-    // PutUser moves the row's version by one (PostgreSQL; SQLite, one process,
-    // keeps no versions and ignores this).
+    // row yet), else the whole write fails with ErrorCode::conflict; the row
+    // then takes `new_version` (non-zero, unique to this writer: a value no
+    // other tower can produce, so a write chained on a failed one can never
+    // match another tower's). Unset: written whatever the version, which then
+    // moves to a random value. PostgreSQL; SQLite (one process) keeps none.
     std::optional<std::uint64_t> expected_version;
+    std::uint64_t new_version = 0;
 };
 struct AddSlots {  // adds to a user's available slots (refunds), capped at 2^32-1; no row, no effect
     UserId user{};
@@ -222,8 +226,11 @@ struct WriteBatch {
     // ErrorCode::fenced). SQLite (one process) ignores it.
     std::optional<std::uint64_t> fence_epoch;
 
-    WriteBatch& put_user(UserRecord user, std::optional<std::uint64_t> expected_version = std::nullopt) {
-        return add(PutUser{std::move(user), expected_version});
+    WriteBatch& put_user(UserRecord user) { return add(PutUser{std::move(user), std::nullopt, 0}); }
+    // A versioned write (see PutUser): {expected, new}.
+    WriteBatch& put_user(UserRecord user, std::optional<std::pair<std::uint64_t, std::uint64_t>> versions) {
+        if (!versions) return put_user(std::move(user));
+        return add(PutUser{std::move(user), versions->first, versions->second});
     }
     WriteBatch& add_slots(const UserId& user, std::uint32_t slots) { return add(AddSlots{user, slots}); }
     WriteBatch& put_appointment(AppointmentRecord a, bool known_new = false) {
@@ -265,12 +272,14 @@ struct WriteEffects {
 // others' rows to keep its locator index current, and the elected watcher
 // checks every stored appointment against recent blocks.
 struct FeedEntry {
-    enum class Kind : std::uint8_t { entered = 1, left = 2, stored = 3 };
+    // watched: a funding outpoint registered for channel monitoring.
+    enum class Kind : std::uint8_t { entered = 1, left = 2, stored = 3, watched = 4 };
     std::uint64_t seq = 0;
     std::uint64_t origin = 0;  // the writing process's feed origin
     Kind kind = Kind::entered;
     Locator locator{};
     std::optional<UserId> user;  // stored: whose appointment
+    std::optional<OutPoint> outpoint;  // watched
     bool operator==(const FeedEntry&) const = default;
 };
 struct FeedBounds {
@@ -347,9 +356,15 @@ public:
     // The group's feed (PostgreSQL opened with a feed origin; others answer
     // ErrorCode::unsupported). Entries after `after`, in seq order.
     virtual Result<std::vector<FeedEntry>> read_feed(std::uint64_t after, std::size_t limit);
+    // The same, without this store's own entries (what a tower follows).
+    virtual Result<std::vector<FeedEntry>> read_others_feed(std::uint64_t after, std::size_t limit);
     virtual Result<FeedBounds> feed_bounds();
     // Entries of the stored kind written within `age` (a new watcher's late checks).
     virtual Result<std::vector<FeedEntry>> recent_feed(std::chrono::seconds age, std::size_t limit);
+    // Users whose subscription is outdated at `height` (expiry + delta <= height;
+    // never session accounts), read from the store: a group's watcher removes
+    // users it never had in memory too.
+    virtual Result<std::vector<UserId>> outdated_users(std::uint32_t height, std::uint32_t expiry_delta);
     // Waits up to `timeout` for a notification that the feed grew (LISTEN,
     // on a connection of its own); returns early on one. Timeouts are not errors.
     virtual Status wait_for_feed(std::chrono::milliseconds timeout);

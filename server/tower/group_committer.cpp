@@ -99,9 +99,12 @@ void GroupCommitter::run() {
                 if (one && on_committed_) on_committed_(*one);
                 statuses[i] = one ? Status{} : Status{one.error()};
             }
-            status = Status{};  // what failed is reported to its part only
+            status = Status{};  // a conflict or a fence is reported to its part only
+            for (const auto& st : statuses) {
+                if (!st && st.error().code != ErrorCode::conflict && st.error().code != ErrorCode::fenced) status = st;
+            }
         }
-        bool local = !written && (written.error().code == ErrorCode::conflict || written.error().code == ErrorCode::fenced);
+        bool local = !written && !isolate && (written.error().code == ErrorCode::conflict || written.error().code == ErrorCode::fenced);
         double seconds = std::chrono::duration<double>(clock_.monotonic_now() - started).count();
         {
             std::lock_guard lock(mutex_);

@@ -1,9 +1,11 @@
 #include "server/tower/tower_service.h"
 
 #include <future>
+#include <limits>
 #include <map>
 #include <mutex>
 
+#include "common/check.h"
 #include "common/hex.h"
 #include "common/message_signing.h"
 #include "log/log.h"
@@ -42,7 +44,9 @@ struct TowerService::UserState {
     std::optional<std::uint64_t> version;
     std::size_t in_flight = 0;
     bool stale = false;
-    bool foreign = false;
+    // Another tower wrote this user: the index answers for it only once the
+    // feed is applied up to this seq (UINT64_MAX: not known, never).
+    std::uint64_t foreign_until = 0;
 };
 
 TowerService::TowerService(store::Store& store, LocatorIndex& index, PrivateKey tower_key, SubscriptionPolicy policy,
@@ -58,10 +62,18 @@ TowerService::TowerService(store::Store& store, LocatorIndex& index, PrivateKey 
 
 TowerService::~TowerService() { stop(); }
 
+void TowerService::set_shared_store(bool shared, std::uint64_t origin) {
+    // Versions must be this process's own: two towers with one origin would
+    // produce each other's versions.
+    ARGUS_CHECK(!shared || origin != 0);
+    shared_ = shared;
+    version_origin_ = origin;
+}
+
 Status TowerService::start() {
     {
         std::unique_lock lock(users_mutex_);
-        if (auto ok = reload_users(); !ok) return ok;
+        if (auto ok = reload_users(true); !ok) return ok;
     }
     if (auto counts = store_.counts(); counts) index_.reserve(counts->appointments);
     if (auto ok = store_.for_each_locator_prefix([&](const Locator& l) { index_.insert(l); }); !ok) return ok;
@@ -75,7 +87,7 @@ void TowerService::stop() {
     if (committer_) committer_->stop();
 }
 
-Status TowerService::reload_users() {
+Status TowerService::reload_users(bool at_start) {
     auto users = store_.load_users_versioned();
     if (!users) {
         healthy_ = false;
@@ -102,7 +114,10 @@ Status TowerService::reload_users() {
         state->record = u.user;
         // Read before the index: a write by another tower after this read
         // moves the version, so the user is then read from the store.
-        if (shared_) state->version = u.version;
+        if (shared_) {
+            state->version = u.version;
+            state->foreign_until = at_start ? 0 : foreign_horizon();
+        }
         fresh.emplace(u.user.user_id, std::move(state));
     }
     std::size_t count = 0;
@@ -176,7 +191,7 @@ Status TowerService::adopt_user(const store::UserId& user) {
     auto state = std::make_shared<UserState>();
     state->record = (*found)->user;
     state->version = (*found)->version;
-    state->foreign = true;
+    state->foreign_until = foreign_horizon();
     if (store::is_session_account(user)) {
         auto session = store_.get_session(user);
         if (!session) return session.error();
@@ -203,18 +218,18 @@ Result<bool> TowerService::sync_user(UserState& state) {
     if (state.in_flight > 0) {
         // This tower's own writes chain on the version: each is checked when written.
         if (state.stale) return make_error(ErrorCode::conflict, "another tower wrote this user: retry");
-        return !state.foreign;
+        return trusts_index(state);
     }
     const store::UserId id = state.record.user_id;
     auto fresh = store_.get_user_versioned(id);
     if (!fresh) return fresh.error();
     std::uint64_t version = *fresh ? (*fresh)->version : 0;
-    if (state.version && *state.version == version && !state.stale) return !state.foreign;
+    if (state.version && *state.version == version && !state.stale) return trusts_index(state);
     // Another tower wrote it (or removed it) since this one last did.
     state.record = *fresh ? (*fresh)->user : store::UserRecord{id, 0, 0, 0};
     state.version = version;
     state.stale = false;
-    state.foreign = true;
+    state.foreign_until = foreign_horizon();
     if (store::is_session_account(id)) {
         auto session = store_.get_session(id);
         if (!session) return session.error();
@@ -233,11 +248,29 @@ Result<bool> TowerService::sync_user(UserState& state) {
     return false;
 }
 
-std::optional<std::uint64_t> TowerService::take_version(UserState& state) {
+std::uint64_t TowerService::foreign_horizon() {
+    // Every write of the user another tower committed so far has its feed
+    // rows at or below the feed's last seq, read now.
+    auto bounds = store_.feed_bounds();
+    if (!bounds) return std::numeric_limits<std::uint64_t>::max();
+    return std::max<std::uint64_t>(bounds->last, 1);
+}
+
+bool TowerService::trusts_index(const UserState& state) const {
+    return state.foreign_until == 0 || feed_applied_.load() >= state.foreign_until;
+}
+
+std::optional<std::pair<std::uint64_t, std::uint64_t>> TowerService::take_version(UserState& state) {
     if (!state.version) return std::nullopt;
     std::uint64_t expected = *state.version;
-    state.version = expected + 1;
-    return expected;
+    // splitmix64 of (origin, counter): unique to this process, never 0.
+    std::uint64_t z = version_origin_ + 0x9e3779b97f4a7c15ull * (++version_counter_);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    std::uint64_t next = (z & 0x7fffffffffffffffull) | 1;  // a positive bigint
+    state.version = next;
+    return std::make_pair(expected, next);
 }
 
 bool TowerService::submit_user_write(const std::shared_ptr<UserState>& state, store::WriteBatch batch,
@@ -476,9 +509,15 @@ Status TowerService::commit_chain_effects(store::WriteBatch batch,
             std::unique_lock user_lock(state->mutex);
             std::uint64_t total = std::uint64_t{state->record.available_slots} + slots;
             state->record.available_slots = static_cast<std::uint32_t>(std::min<std::uint64_t>(total, 0xffffffffu));
-            if (state->version) ++*state->version;
+            if (shared_) {
+                // The refund moves the row to a version no one expects: read it again before the next write.
+                state->version.reset();
+                state->stale = true;
+            }
         }
-        if (std::uint64_t epoch = watcher_epoch_.load(); epoch != 0) batch.fence_epoch = epoch;
+        std::uint64_t epoch = watcher_epoch_.load();
+        if (elected_ && epoch == 0) return make_error(ErrorCode::fenced, "this tower is not the group's watcher");
+        if (epoch != 0) batch.fence_epoch = epoch;
         // Submitted under the map lock, like API writes, so a failure resync
         // cannot slip between the in-memory change and the queued write.
         bool queued = committer_->submit(std::move(batch), [&committed](const Status& s) { committed.set_value(s); });
@@ -551,8 +590,15 @@ Result<std::uint64_t> TowerService::remove_users(const std::vector<store::UserId
 }
 
 Result<std::size_t> TowerService::remove_outdated_users(std::uint32_t height) {
+    std::uint64_t epoch = watcher_epoch_.load();
+    if (elected_ && epoch == 0) return make_error(ErrorCode::fenced, "this tower is not the group's watcher");
     std::vector<store::UserId> outdated;
-    {
+    if (shared_) {
+        // Users other towers created may never have reached this one's memory.
+        auto stored = store_.outdated_users(height, policy_.expiry_delta);
+        if (!stored) return stored.error();
+        outdated = std::move(*stored);
+    } else {
         std::shared_lock lock(users_mutex_);
         for (const auto& [id, state] : users_) {
             std::lock_guard user_lock(state->mutex);
@@ -562,7 +608,7 @@ Result<std::size_t> TowerService::remove_outdated_users(std::uint32_t height) {
             }
         }
     }
-    if (auto removed = remove_users(outdated, watcher_epoch_.load()); !removed) return removed.error();
+    if (auto removed = remove_users(outdated, epoch); !removed) return removed.error();
     return outdated.size();
 }
 
@@ -736,7 +782,13 @@ Result<store::ElectrumAccountRecord> TowerService::create_electrum_account(const
         return make_error(ErrorCode::unavailable, "the tower is stopping");
     }
     Status status = future.get();
-    if (!status) return status.error();  // the failure reloads users from the store: the account is gone again
+    if (!status) {
+        // Another tower created it meanwhile (conflict), or the write failed
+        // (the failure reloads users from the store): no phantom stays.
+        std::unique_lock lock(users_mutex_);
+        if (auto it = users_.find(account); it != users_.end() && it->second == state) users_.erase(it);
+        return status.error();
+    }
     electrum_.put(created);
     return created;
 }
@@ -899,12 +951,22 @@ void TowerService::electrum_add_sweep(const store::UserId& account, const OutPoi
     }
 }
 
-std::optional<store::SessionRecord> TowerService::session(const store::UserId& account) const {
-    std::shared_lock lock(users_mutex_);
-    auto state = find_user(account);
-    if (!state) return std::nullopt;
-    std::lock_guard user_lock(state->mutex);
-    return state->session;
+std::optional<store::SessionRecord> TowerService::session(const store::UserId& account) {
+    {
+        std::shared_lock lock(users_mutex_);
+        auto state = find_user(account);
+        if (state) {
+            std::lock_guard user_lock(state->mutex);
+            if (state->session || !shared_) return state->session;
+        } else if (!shared_) {
+            return std::nullopt;
+        }
+    }
+    // A session another tower created or moved: the store is the truth. (The
+    // watcher never drops an appointment for a session that exists.)
+    auto stored = store_.get_session(account);
+    if (!stored || !*stored) return std::nullopt;
+    return *stored;
 }
 
 std::size_t TowerService::session_count() const {

@@ -113,8 +113,20 @@ public:
     // write first reads the user's row version (and the user, if another
     // tower created it) and is written only at that version; a user another
     // tower wrote is never trusted to the locator index. Before start().
-    void set_shared_store(bool shared) { shared_ = shared; }
+    // `origin` (non-zero, random per process) makes this tower's user row
+    // versions its own.
+    void set_shared_store(bool shared, std::uint64_t origin = 0);
     bool shared_store() const { return shared_; }
+    // PostgreSQL: the watcher is elected, and its writes without an epoch
+    // (none held) are refused as fenced.
+    void set_elected(bool elected) { elected_ = elected; }
+    // Whether blocks need lnd hints computed: a session exists here, or may
+    // exist on another tower of the group.
+    bool hints_needed() const { return shared_ || session_count() > 0; }
+    // The feed thread: every entry up to `seq` is applied to the index.
+    void set_feed_applied(std::uint64_t seq) { feed_applied_ = seq; }
+    // A funding outpoint another tower of the group registered (the feed).
+    void watch_funding_outpoint(const OutPoint& funding) { funding_index_.insert(funding); }
     // The elected watcher's epoch (0: none): the watcher's writes
     // (commit_chain_effects, expiry removals) carry it and fail once fenced.
     void set_watcher_epoch(std::uint64_t epoch) { watcher_epoch_ = epoch; }
@@ -140,7 +152,8 @@ public:
     void state_update(const PublicKey& session_key, wtwire::StateUpdate update, std::function<void(WtwireReply)> done);
     void delete_session(const PublicKey& session_key, std::function<void(WtwireReply)> done);
     // The watcher's view of a session (its policy builds the justice transaction).
-    std::optional<store::SessionRecord> session(const store::UserId& account) const;
+    // Shared store: a session another tower created is read from the store.
+    std::optional<store::SessionRecord> session(const store::UserId& account);
     std::size_t session_count() const;
 
     // Electrum watchtower front door (Electrum 4.3.4 lnworker/lnwatcher).
@@ -200,13 +213,17 @@ private:
     // answer for this user's appointments (false: read the store).
     Result<bool> sync_user(UserState& state);
     // The version the next write of this user expects (user lock held).
-    std::optional<std::uint64_t> take_version(UserState& state);
+    std::optional<std::pair<std::uint64_t, std::uint64_t>> take_version(UserState& state);
+    std::uint64_t foreign_horizon();
+    bool trusts_index(const UserState& state) const;
     // Submits a write of this user, counting it in flight (user lock held).
     bool submit_user_write(const std::shared_ptr<UserState>& state, store::WriteBatch batch, GroupCommitter::Done done);
     Result<std::uint64_t> remove_users(const std::vector<store::UserId>& users, std::uint64_t fence);
     void on_commit_failure(const Error& error);
     void apply_to_index(const store::WriteEffects& effects);  // committer thread
-    Status reload_users();  // exclusive map lock held by caller
+    // Exclusive map lock held by caller. After start, in a group, every user
+    // is treated as written by another tower (the index was not reloaded).
+    Status reload_users(bool at_start = false);
     bool try_resync();
 
     Clock& clock_;
@@ -226,7 +243,11 @@ private:
     OutpointIndex funding_index_;
     bool healthy_ = false;
     bool shared_ = false;
+    bool elected_ = false;
+    std::uint64_t version_origin_ = 0;
+    std::atomic<std::uint64_t> version_counter_{0};
     std::atomic<std::uint64_t> watcher_epoch_{0};
+    std::atomic<std::uint64_t> feed_applied_{0};
     std::mutex electrum_reload_mutex_;
     std::chrono::steady_clock::time_point electrum_reloaded_{};
     std::string last_store_error_;  // why the last reload failed

@@ -59,10 +59,18 @@ Status ChainFollower::initialize() {
     std::size_t window = std::min<std::size_t>(options_.core.recent_blocks, recent_.size());
     for (std::size_t i = recent_.size() - window; i < recent_.size(); ++i) {
         auto block = source_.block(recent_[i].hash);
-        if (!block) return block.error();
+        if (!block) {
+            if (block.error().code == ErrorCode::unavailable) return block.error();
+            // This node's bitcoind lacks it (a header only): the window is
+            // best effort; the blocks from the position on are processed.
+            log_event(LogLevel::warn, "recent_block_unavailable",
+                      {{"height", std::to_string(recent_[i].height)}, {"error", block.error().message}});
+            continue;
+        }
         core_.remember(make_block_view(std::make_shared<const Block>(std::move(*block)), recent_[i].hash,
-                                       recent_[i].height, service_.session_count() > 0));
+                                       recent_[i].height, service_.hints_needed()));
     }
+    caught_up_ = false;
     std::lock_guard lock(mutex_);
     published_ = core_.trackers();
     return {};
@@ -301,7 +309,7 @@ Status ChainFollower::connect(std::shared_ptr<const Block> block, const Hash256&
     // lnd hints (one SHA256 per transaction) only while sessions exist: a
     // session is counted before its first update can be stored, and the core
     // computes a block's hints itself for an appointment that arrives late.
-    auto view = make_block_view(std::move(block), hash, height, service_.session_count() > 0);
+    auto view = make_block_view(std::move(block), hash, height, service_.hints_needed());
     std::size_t transactions = view->txids.size();
     auto event = read_block_candidates(std::move(view), index_, store_,
                                        [this](const store::UserId& account) { return service_.session(account); });
@@ -346,7 +354,7 @@ Status ChainFollower::disconnect_tip() {
     Ref previous = recent_[recent_.size() - 2];
     BlockDisconnected event;
     event.block = make_block_view(std::make_shared<const Block>(std::move(*block)), tip.hash, tip.height,
-                                  service_.session_count() > 0);
+                                  service_.hints_needed());
     event.new_tip = store::ChainPosition{previous.height, previous.hash};
     event.funding_spends = funding_spends(*event.block, service_.funding_outpoints());
     if (auto ok = round(std::move(event)); !ok) return ok;
@@ -361,12 +369,19 @@ void ChainFollower::appointment_stored(store::AppointmentRecord appointment) {
     wake_.notify_all();
 }
 
+void ChainFollower::appointment_key_stored(const store::AppointmentKey& key) {
+    std::lock_guard lock(mutex_);
+    stored_keys_.push_back(key);
+    wake_.notify_all();
+}
+
 Status ChainFollower::check_stored_appointments() {
     // Everything queued so far is one round and one commit, however many of
     // them hit the window: a flood of appointments for recent txids costs the
     // follower one transaction, not one per appointment.
-    std::size_t taken = 0;
+    std::size_t taken = 0, keys_taken = 0;
     std::vector<Event> events;
+    std::vector<store::AppointmentKey> hits;  // another tower's, in the window: read in full
     {
         std::lock_guard lock(mutex_);
         taken = stored_.size();
@@ -374,6 +389,20 @@ Status ChainFollower::check_stored_appointments() {
             // Almost every appointment triggers nothing: it needs no round.
             if (core_.in_window(appointment)) events.push_back(AppointmentStored{appointment, std::nullopt});
         }
+        keys_taken = stored_keys_.size();
+        for (const auto& key : stored_keys_) {
+            store::AppointmentRecord probe;
+            probe.locator = key.locator;
+            probe.trigger = store::TriggerKind::txid_locator;
+            bool hit = core_.in_window(probe);
+            probe.trigger = store::TriggerKind::txid_hint;
+            if (hit || core_.in_window(probe)) hits.push_back(key);
+        }
+    }
+    for (const auto& key : hits) {
+        auto stored = store_.get_appointment(key);
+        if (!stored) return stored.error();  // kept queued: retried
+        if (*stored) events.push_back(AppointmentStored{std::move(**stored), std::nullopt});
     }
     // Sessions are looked up outside the lock: the service's locks come first
     // in the order API threads take them (user lock, then this one).
@@ -383,13 +412,14 @@ Status ChainFollower::check_stored_appointments() {
             stored.session = service_.session(stored.appointment.user_id);
         }
     }
-    if (taken == 0) return {};
+    if (taken == 0 && keys_taken == 0) return {};
     if (!events.empty()) {
         if (auto ok = round(std::move(events)); !ok) return ok;  // kept queued: an outage retries them
     }
     std::lock_guard lock(mutex_);
     stored_.erase(stored_.begin(), stored_.begin() + static_cast<std::ptrdiff_t>(taken));
-    stats_.appointments_checked_late += taken;
+    stored_keys_.erase(stored_keys_.begin(), stored_keys_.begin() + static_cast<std::ptrdiff_t>(keys_taken));
+    stats_.appointments_checked_late += taken + keys_taken;
     return {};
 }
 
@@ -448,7 +478,7 @@ void ChainFollower::run() {
         if (stopping_) return;
         auto until = std::chrono::ceil<std::chrono::milliseconds>(next_sync - clock_.monotonic_now());
         clock_.wait_for(lock, wake_, std::max(until, std::chrono::milliseconds(0)),
-                        [&] { return stopping_ || woken_ || (!stored_.empty() && !stored_blocked); });
+                        [&] { return stopping_ || woken_ || ((!stored_.empty() || !stored_keys_.empty()) && !stored_blocked); });
         if (stopping_) return;
         if (woken_) {
             woken_ = false;

@@ -101,6 +101,9 @@ public:
     void wake();
     // Every newly stored appointment, from the committer thread.
     void appointment_stored(store::AppointmentRecord appointment);
+    // An appointment another tower of the group stored (the feed): read from
+    // the store only if its trigger is in the window of recent blocks.
+    void appointment_key_stored(const store::AppointmentKey& key);
 
     std::optional<store::TrackerRecord> tracker(const Locator& locator, const store::UserId& user) const;
     std::size_t tracker_count() const;
@@ -145,6 +148,7 @@ private:
     FollowerStats stats_;
     std::optional<std::string> halted_;
     std::deque<store::AppointmentRecord> stored_;  // appointments to check, oldest first
+    std::deque<store::AppointmentKey> stored_keys_;  // another tower's, to check
     std::condition_variable wake_;
     bool woken_ = false;
     bool stopping_ = false;

@@ -5,7 +5,7 @@
 // run gets a database of its own. Prints the machine's ceilings (secp256k1
 // recovery and signing per core) beside the figures.
 //
-//   argus-bench-ha [seconds=10] [clients=64]
+//   argus-bench-ha [seconds=10] [clients=64] [tower flags...]
 #include <signal.h>
 
 #include <chrono>
@@ -20,6 +20,7 @@
 
 #include "common/message_signing.h"
 #include "tests/bench/http_load.h"
+#include "tests/bench/signed_bodies.h"
 #include "tests/support/child_process.h"
 #include "tests/support/http_client.h"
 #include "tests/support/teos_user.h"
@@ -48,8 +49,8 @@ struct Run {
     std::size_t errors = 0;
 };
 
-Run run_group(int towers, int seconds, int clients, const TemporaryPostgres& pg, std::uint16_t rpc_port,
-              const std::string& dir, int run) {
+Run run_group(int towers, bool ha, int seconds, int clients, const TemporaryPostgres& pg, std::uint16_t rpc_port,
+              const std::string& dir, int run, const std::vector<std::string>& extra) {
     std::string database = "bench_" + std::to_string(run);
     {
         pqxx::connection c(pg.tcp_connection_string());
@@ -68,14 +69,14 @@ Run run_group(int towers, int seconds, int clients, const TemporaryPostgres& pg,
                                          std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
         }
         std::string ready = data + "/ready.json";
-        processes.push_back(std::make_unique<ChildProcess>(
-            std::vector<std::string>{ARGUS_TOWER_BINARY, "--data-dir", data, "--api-port", "0", "--wtwire-port", "0",
-                                     "--electrum-port", "0", "--admin-port", "0", "--metrics-port", "0",
-                                     "--bitcoind-rpc-port", std::to_string(rpc_port), "--bitcoind-rpc-user", "u",
-                                     "--bitcoind-rpc-password", "p", "--chain-poll-ms", "200", "--ready-file", ready,
-                                     "--subscription-slots", "4000000000", "--max-connections", "1000",
-                                     "--postgres", conninfo, "--ha", "true"},
-            data + "/tower.log"));
+        std::vector<std::string> argv{ARGUS_TOWER_BINARY, "--data-dir", data, "--api-port", "0", "--wtwire-port", "0",
+                                      "--electrum-port", "0", "--admin-port", "0", "--metrics-port", "0",
+                                      "--bitcoind-rpc-port", std::to_string(rpc_port), "--bitcoind-rpc-user", "u",
+                                      "--bitcoind-rpc-password", "p", "--chain-poll-ms", "200", "--ready-file", ready,
+                                      "--subscription-slots", "4000000000", "--max-connections", "1000",
+                                      "--postgres", conninfo, "--ha", ha ? "true" : "false"};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        processes.push_back(std::make_unique<ChildProcess>(argv, data + "/tower.log"));
         ports.push_back(json::parse(wait_for_file(ready))["api_port"].get<std::uint16_t>());
     }
     const std::size_t per_client = static_cast<std::size_t>(12'000.0 * seconds / clients) + 500;
@@ -89,30 +90,7 @@ Run run_group(int towers, int seconds, int clients, const TemporaryPostgres& pg,
                 std::exit(1);
             }
         }
-        std::vector<std::thread> signers;
-        for (int t = 0; t < 2; ++t) {
-            signers.emplace_back([&, t] {
-                std::mt19937_64 local(static_cast<unsigned>(run * 10 + t));
-                for (int c = t; c < clients; c += 2) {
-                    TeosUser user(static_cast<std::uint8_t>(c + 1));
-                    auto& list = bodies[static_cast<std::size_t>(c)];
-                    Bytes blob(320);
-                    for (std::size_t i = 0; i < per_client; ++i) {
-                        Locator l;
-                        for (std::size_t k = 0; k < l.size(); k += 8) {
-                            std::uint64_t r = local();
-                            std::memcpy(l.data() + k, &r, 8);
-                        }
-                        for (std::size_t k = 0; k < blob.size(); k += 8) {
-                            std::uint64_t r = local();
-                            std::memcpy(blob.data() + k, &r, 8);
-                        }
-                        list.push_back(user.add_appointment_body(l, blob, 144));
-                    }
-                }
-            });
-        }
-        for (auto& t : signers) t.join();
+        bodies = bench::signed_appointment_bodies(clients, per_client, static_cast<unsigned>(run * 10));
     }
     // Let the users reach every tower's memory (adopted on first use) before the clock.
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -148,13 +126,19 @@ int main(int argc, char** argv) {
     auto rpc_port = static_cast<std::uint16_t>(std::stoi(wait_for_file(dir.path() + "/sim.port")));
     std::printf("load: %d keep-alive clients, %d s per run, PostgreSQL 15 fsync on (deploy/postgres/argus.conf)\n", clients,
                 seconds);
-    Run one = run_group(1, seconds, clients, *pg, rpc_port, dir.path(), 1);
-    std::printf("1 tower  (--ha): %8.0f appointments/s  p50 %6.1f ms  p99 %6.1f ms  errors %zu\n", one.rate, one.p50, one.p99,
+    std::vector<std::string> extra;
+    for (int i = 3; i < argc; ++i) extra.push_back(argv[i]);  // more tower flags, e.g. --postgres-read-connections 16
+    Run alone = run_group(1, false, seconds, clients, *pg, rpc_port, dir.path(), 1, extra);
+    std::printf("1 tower  (no --ha): %8.0f appointments/s  p50 %6.1f ms  p99 %6.1f ms  errors %zu\n", alone.rate, alone.p50,
+                alone.p99, alone.errors);
+    Run one = run_group(1, true, seconds, clients, *pg, rpc_port, dir.path(), 2, extra);
+    std::printf("1 tower  (--ha):    %8.0f appointments/s  p50 %6.1f ms  p99 %6.1f ms  errors %zu\n", one.rate, one.p50, one.p99,
                 one.errors);
-    Run three = run_group(3, seconds, clients, *pg, rpc_port, dir.path(), 2);
-    std::printf("3 towers (--ha): %8.0f appointments/s  p50 %6.1f ms  p99 %6.1f ms  errors %zu\n", three.rate, three.p50,
+    Run three = run_group(3, true, seconds, clients, *pg, rpc_port, dir.path(), 3, extra);
+    std::printf("3 towers (--ha):    %8.0f appointments/s  p50 %6.1f ms  p99 %6.1f ms  errors %zu\n", three.rate, three.p50,
                 three.p99, three.errors);
-    std::printf("ratio 3 towers / 1 tower: %.2f (all on the same %u cores as PostgreSQL and the load generator)\n",
-                one.rate > 0 ? three.rate / one.rate : 0, std::thread::hardware_concurrency());
+    std::printf("ratio --ha / alone: %.2f; 3 towers / 1 tower (--ha): %.2f (all on the same %u cores as PostgreSQL and the load generator)\n",
+                alone.rate > 0 ? one.rate / alone.rate : 0, one.rate > 0 ? three.rate / one.rate : 0,
+                std::thread::hardware_concurrency());
     return 0;
 }

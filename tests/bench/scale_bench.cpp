@@ -40,6 +40,7 @@
 #include "server/watch/chain_follower.h"
 #include "server/watch/watch_core.h"
 #include "tests/bench/http_load.h"
+#include "tests/bench/signed_bodies.h"
 #include "tests/support/child_process.h"
 #include "tests/support/http_client.h"
 #include "tests/support/simulated_context.h"
@@ -364,31 +365,7 @@ int main(int argc, char** argv) {
             if (http.post("/register", user.register_body()).status != 200) fail("register failed");
         }
         auto signing = BenchClock::now();
-        std::vector<std::thread> signers;
-        for (int t = 0; t < 2; ++t) {
-            signers.emplace_back([&, t] {
-                std::mt19937_64 local(1000 + static_cast<unsigned>(t));
-                for (int c = t; c < args.clients; c += 2) {
-                    TeosUser user(static_cast<std::uint8_t>(c + 1));
-                    auto& list = bodies[static_cast<std::size_t>(c)];
-                    list.reserve(per_client);
-                    Bytes blob(320);
-                    for (std::size_t i = 0; i < per_client; ++i) {
-                        Locator l;
-                        for (std::size_t k = 0; k < l.size(); k += 8) {
-                            std::uint64_t r = local();
-                            std::memcpy(l.data() + k, &r, 8);
-                        }
-                        for (std::size_t k = 0; k < blob.size(); k += 8) {
-                            std::uint64_t r = local();
-                            std::memcpy(blob.data() + k, &r, 8);
-                        }
-                        list.push_back(user.add_appointment_body(l, blob, 144));
-                    }
-                }
-            });
-        }
-        for (auto& t : signers) t.join();
+        bodies = bench::signed_appointment_bodies(args.clients, per_client, 1000);
         std::printf("load: %zu requests signed in %.1f s (before the clock)\n", per_client * bodies.size(), seconds_since(signing));
     }
     std::uint64_t checkpoints_before = args.store == "postgres" ? checkpoints(conninfo) : 0;

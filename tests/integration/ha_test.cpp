@@ -63,6 +63,16 @@ GroupTower start_group_tower(BreachWorld& world, const std::string& postgres, co
     return t;
 }
 
+// The world's user's appointment for `dispute`, sent to the tower at `port`.
+unsigned add_breach_appointment(BreachWorld& world, std::uint16_t port, const Transaction& dispute,
+                                const Transaction& penalty) {
+    HttpClient http(port);
+    Txid id = dispute.txid();
+    return http.post("/add_appointment",
+                     world.user.add_appointment_body(teos::locator(id), teos::encrypt_penalty(penalty.serialize(), id), 144))
+        .status;
+}
+
 std::string role_of(std::uint16_t metrics_port) {
     HttpClient http(metrics_port);
     auto r = http.get("/ready");
@@ -168,13 +178,7 @@ TEST_CASE("ha: three towers on one PostgreSQL, the watcher killed with SIGKILL a
     // The breach's appointment goes to a standby; the watcher learns it from the feed.
     Transaction dispute = world.make_dispute();
     Transaction penalty = world.make_penalty(dispute);
-    {
-        HttpClient http(t3.api_port);
-        Txid id = dispute.txid();
-        REQUIRE(http.post("/add_appointment", world.user.add_appointment_body(teos::locator(id),
-                                                                               teos::encrypt_penalty(penalty.serialize(), id), 144))
-                    .status == 200);
-    }
+    REQUIRE(add_breach_appointment(world, t3.api_port, dispute, penalty) == 200);
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     world.send(dispute);
     world.mine(1);
@@ -206,13 +210,7 @@ TEST_CASE("ha: three towers on one PostgreSQL, the watcher killed with SIGKILL a
     // The next breach is punished by the new watcher.
     Transaction dispute2 = world.make_dispute();
     Transaction penalty2 = world.make_penalty(dispute2);
-    {
-        HttpClient http(t2.api_port);
-        Txid id = dispute2.txid();
-        REQUIRE(http.post("/add_appointment", world.user.add_appointment_body(teos::locator(id),
-                                                                               teos::encrypt_penalty(penalty2.serialize(), id), 144))
-                    .status == 200);
-    }
+    REQUIRE(add_breach_appointment(world, t2.api_port, dispute2, penalty2) == 200);
     world.send(dispute2);
     world.mine(1);
     CHECK(wait_until([&] { return world.in_mempool(penalty2.txid()); }, std::chrono::seconds(20)));
@@ -234,11 +232,7 @@ TEST_CASE("ha: a paused watcher (SIGSTOP) is replaced, and after SIGCONT it is f
     // The new watcher punishes a breach while the old one is paused.
     Transaction dispute = world.make_dispute();
     Transaction penalty = world.make_penalty(dispute);
-    HttpClient http(t2.api_port);
-    Txid id = dispute.txid();
-    REQUIRE(http.post("/add_appointment", world.user.add_appointment_body(teos::locator(id),
-                                                                           teos::encrypt_penalty(penalty.serialize(), id), 144))
-                .status == 200);
+    REQUIRE(add_breach_appointment(world, t2.api_port, dispute, penalty) == 200);
     world.send(dispute);
     world.mine(2);
     REQUIRE(wait_until([&] { return world.in_mempool(penalty.txid()) || world.confirmations(penalty.txid()) > 0; },
@@ -318,15 +312,8 @@ TEST_CASE("ha: towers on Patroni (etcd, two PostgreSQL 15 in synchronous mode), 
                        std::chrono::seconds(30)));
     Transaction dispute = world.make_dispute();
     Transaction penalty = world.make_penalty(dispute);
-    {
-        HttpClient http(t2.api_port);
-        Txid id = dispute.txid();
-        REQUIRE(wait_until([&] {
-            return http.post("/add_appointment", world.user.add_appointment_body(teos::locator(id),
-                                                                                  teos::encrypt_penalty(penalty.serialize(), id), 144))
-                       .status == 200;
-        }, std::chrono::seconds(20)));
-    }
+    REQUIRE(wait_until([&] { return add_breach_appointment(world, t2.api_port, dispute, penalty) == 200; },
+                       std::chrono::seconds(20)));
     world.send(dispute);
     world.mine(1);
     CHECK(wait_until([&] { return world.in_mempool(penalty.txid()); }, std::chrono::seconds(30)));

@@ -52,46 +52,61 @@ std::unique_ptr<Store> open(const test::TemporaryPostgres& pg, std::uint64_t ori
 TEST_CASE("group store: a user written at a stale version is refused with conflict, and nothing of the batch is written") {
     auto pg = test::TemporaryPostgres::start();
     auto a = open(*pg, 1), b = open(*pg, 2);
+    using V = std::pair<std::uint64_t, std::uint64_t>;  // {expected, new}
+    auto version = [&] { return a->get_user_versioned(user(1)).value()->version; };
     WriteBatch create;
-    create.put_user({user(1), 100, 1, 1000}, 0);  // 0: only if absent
+    create.put_user({user(1), 100, 1, 1000}, V{0, 101});  // 0: only if absent
     REQUIRE(a->write(create));
-    CHECK(a->get_user_versioned(user(1)).value()->version == 1);
+    CHECK(version() == 101);
     // The same creation again: the row exists now.
-    auto again = b->write(create);
-    REQUIRE_FALSE(again);
-    CHECK(again.error().code == ErrorCode::conflict);
+    WriteBatch again;
+    again.put_user({user(1), 100, 1, 1000}, V{0, 201});
+    auto refused_create = b->write(again);
+    REQUIRE_FALSE(refused_create);
+    CHECK(refused_create.error().code == ErrorCode::conflict);
 
-    // Both read version 1; b writes first, a's write at version 1 then conflicts.
+    // Both read 101; b writes first, a's write at 101 then conflicts.
     WriteBatch from_b;
-    from_b.put_user({user(1), 99, 1, 1000}, 1).put_appointment(appointment(user(1), locator(1)), true);
+    from_b.put_user({user(1), 99, 1, 1000}, V{101, 202}).put_appointment(appointment(user(1), locator(1)), true);
     REQUIRE(b->write(from_b));
     WriteBatch from_a;
-    from_a.put_user({user(1), 99, 1, 1000}, 1).put_appointment(appointment(user(1), locator(2)), true);
+    from_a.put_user({user(1), 99, 1, 1000}, V{101, 102}).put_appointment(appointment(user(1), locator(2)), true);
     auto refused = a->write(from_a);
     REQUIRE_FALSE(refused);
     CHECK(refused.error().code == ErrorCode::conflict);
     CHECK_FALSE(a->get_appointment({locator(2), user(1)}).value().has_value());
-    auto now = a->get_user_versioned(user(1)).value();
-    CHECK(now->version == 2);
-    CHECK(now->user.available_slots == 99);
+    CHECK(version() == 202);
+    CHECK(a->get_user(user(1)).value()->available_slots == 99);
+    // A write chained on a's refused one expects a's new version, which no
+    // other writer produces: refused too, whatever b wrote meanwhile.
+    WriteBatch chained_on_refused;
+    chained_on_refused.put_user({user(1), 98, 1, 1000}, V{102, 103});
+    CHECK(a->write(chained_on_refused).error().code == ErrorCode::conflict);
 
-    // Two writes of the user in one batch expect the version of the first and move it by two.
+    // Two writes of the user in one batch: the first's expected version is
+    // checked, the last's new version is kept.
     WriteBatch chained;
-    chained.put_user({user(1), 98, 1, 1000}, 2).put_user({user(1), 97, 1, 1000}, 3);
+    chained.put_user({user(1), 98, 1, 1000}, V{202, 104}).put_user({user(1), 97, 1, 1000}, V{104, 105});
     REQUIRE(a->write(chained));
-    CHECK(a->get_user_versioned(user(1)).value()->version == 4);
+    CHECK(version() == 105);
     CHECK(a->get_user(user(1)).value()->available_slots == 97);
-    // A refund is a delta, whatever the version, and moves it too.
+    // A refund is a delta, whatever the version, and moves it to one no one expects.
     WriteBatch refund;
     refund.add_slots(user(1), 3);
     REQUIRE(b->write(refund));
-    CHECK(a->get_user_versioned(user(1)).value()->version == 5);
+    auto after_refund = version();
+    CHECK(after_refund != 105);
+    CHECK(after_refund != 0);
     CHECK(a->get_user(user(1)).value()->available_slots == 100);
-    // Unversioned writes (a tower on its own) still move it.
+    // Unversioned writes (a tower on its own) move it too.
     WriteBatch plain;
     plain.put_user({user(1), 50, 1, 1000});
     REQUIRE(a->write(plain));
-    CHECK(a->get_user_versioned(user(1)).value()->version == 6);
+    CHECK(version() != after_refund);
+    CHECK(a->get_user(user(1)).value()->available_slots == 50);
+    // Outdated users are read from the store: expiry 1000 + delta 6 <= 1006.
+    CHECK(a->outdated_users(1005, 6).value().empty());
+    CHECK(a->outdated_users(1006, 6).value() == std::vector<UserId>{user(1)});
 }
 
 TEST_CASE("group store: a write carrying an old watcher epoch is fenced and writes nothing") {
@@ -176,6 +191,11 @@ TEST_CASE("group store: every write's effects reach the feed in commit order, wi
     CHECK(feed[3].locator == locator(1));
     CHECK(feed[4].kind == FeedEntry::Kind::stored);
     CHECK(a->read_feed(feed[2].seq, 100).value().size() == 2);
+    // What a follows: b's entries only.
+    auto others = a->read_others_feed(0, 100).value();
+    REQUIRE(others.size() == 3);
+    for (const auto& e : others) CHECK(e.origin == 22);
+    CHECK(b->read_others_feed(0, 100).value().size() == 2);
     CHECK(a->recent_feed(std::chrono::seconds(60), 100).value().size() == 2);  // the stored entries
     auto bounds = a->feed_bounds().value();
     CHECK(bounds.first == feed[0].seq);
@@ -188,4 +208,22 @@ TEST_CASE("group store: every write's effects reach the feed in commit order, wi
     REQUIRE(single->write(w3));
     CHECK(a->feed_bounds().value().last == bounds.last);
     CHECK(single->read_feed(0, 10).error().code == ErrorCode::unsupported);
+
+    // A funding outpoint registered for channel monitoring reaches the feed too.
+    ElectrumChannelRecord channel;
+    channel.account = user(1);
+    channel.funding_txid.bytes[0] = 0xf0;
+    channel.funding_txid.bytes[31] = 0x0f;
+    channel.funding_vout = 0x01020304;
+    channel.funding_address = "bcrt1q";
+    WriteBatch w4;
+    w4.put_electrum_channel(channel);
+    REQUIRE(b->write(w4));
+    auto watched = a->read_feed(bounds.last, 10).value();
+    REQUIRE(watched.size() == 1);
+    CHECK(watched[0].kind == FeedEntry::Kind::watched);
+    REQUIRE(watched[0].outpoint);
+    CHECK(watched[0].outpoint->txid == channel.funding_txid);
+    CHECK(watched[0].outpoint->index == 0x01020304);
+    CHECK_FALSE(watched[0].user);
 }

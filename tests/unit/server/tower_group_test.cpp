@@ -33,7 +33,7 @@ Node start_node(const test::TemporaryPostgres& pg, std::uint64_t origin, const P
     n.index = std::make_unique<LocatorIndex>(system_rng());
     n.service = std::make_unique<TowerService>(*n.store, *n.index, key, SubscriptionPolicy{100, 1000, 6},
                                                [] { return ChainStatus{500, true}; });
-    n.service->set_shared_store(true);
+    n.service->set_shared_store(true, origin);
     REQUIRE(n.service->start());
     return n;
 }
@@ -191,6 +191,45 @@ TEST_CASE("tower group: an Electrum account and an LND session created on one to
     std::promise<WtwireReply> next;
     a.service->state_update(session_key, update, [&](WtwireReply r) { next.set_value(std::move(r)); });
     CHECK(next.get_future().get().code == wtwire::code::ok);
+    // The watcher's view: a session it never had in memory is read from the
+    // store (a breach of it is answered, not dropped), and blocks carry hints.
+    Node c = start_node(*pg, 3, key);
+    auto seen = c.service->session(store::session_account(session_key.bytes()));
+    REQUIRE(seen);
+    CHECK(seen->last_applied == 2);
+    CHECK(c.service->hints_needed());
+    c.service->stop();
+    a.service->stop();
+    b.service->stop();
+}
+
+TEST_CASE("tower group: once the feed is applied past another tower's write, the index answers for the user again") {
+    auto pg = test::TemporaryPostgres::start();
+    auto key = PrivateKey::from_bytes(Bytes(32, 9)).value();
+    Node a = start_node(*pg, 1, key), b = start_node(*pg, 2, key);
+    auto dave = user_key(55);
+    REQUIRE(register_on(*a.service, dave));
+    REQUIRE(add_on(*b.service, dave, locator(1), 100));
+    // a refreshes dave (b wrote it) before any feed is applied: the index is not trusted.
+    CHECK(slots_on(*a.service, dave) == 99);
+    // a's feed thread's work: b's locators into a's index, then the mark.
+    auto feed = a.store->read_feed(0, 100).value();
+    std::uint64_t last = 0;
+    for (const auto& e : feed) {
+        if (e.origin != 1 && e.kind == store::FeedEntry::Kind::entered) a.index->insert(e.locator);
+        last = e.seq;
+    }
+    a.service->set_feed_applied(last);
+    // The update on a of b's appointment is found through the index: charged as an update.
+    auto update = add_on(*a.service, dave, locator(1), 100);
+    REQUIRE(update);
+    CHECK(update->available_slots == 99);
+    CHECK(a.store->user_locators(dave.public_key().bytes()).value().size() == 1);
+    // A new locator is new: known to be, from the index.
+    auto fresh = add_on(*a.service, dave, locator(2), 100);
+    REQUIRE(fresh);
+    CHECK(fresh->available_slots == 98);
+    CHECK(a.store->user_locators(dave.public_key().bytes()).value().size() == 2);
     a.service->stop();
     b.service->stop();
 }
