@@ -55,6 +55,16 @@ Result<std::vector<ElectrumChannelRecord>> Store::electrum_channels_of(const Use
     return out;
 }
 
+Result<std::vector<AppointmentRecord>> Store::find_by_locators(std::span<const Locator> locators) {
+    std::vector<AppointmentRecord> out;
+    for (const auto& locator : locators) {
+        auto found = find_by_locator(locator);
+        if (!found) return found.error();
+        for (auto& a : *found) out.push_back(std::move(a));
+    }
+    return out;
+}
+
 Result<std::vector<UserId>> Store::outdated_users(std::uint32_t height, std::uint32_t expiry_delta) {
     auto users = load_users();
     if (!users) return users.error();

@@ -327,6 +327,9 @@ public:
     // Size of the stored blob, without reading it (slot accounting on update).
     virtual Result<std::optional<std::size_t>> get_blob_size(const AppointmentKey& key) = 0;
     virtual Result<std::vector<AppointmentRecord>> find_by_locator(const Locator& locator) = 0;
+    // The appointments of several locators (a block's candidates), in one
+    // read where the backend can: every record whose locator is one of them.
+    virtual Result<std::vector<AppointmentRecord>> find_by_locators(std::span<const Locator> locators);
     virtual Result<std::vector<Locator>> user_locators(const UserId& user) = 0;
     // Streams every stored locator's first 8 bytes (building the watcher's
     // in-memory index of prefixes): the other 8 bytes may be zero.

@@ -1,5 +1,8 @@
 #include "server/watch/chain_follower.h"
 
+#include <map>
+#include <set>
+
 #include "common/check.h"
 #include "common/hex.h"
 #include "log/log.h"
@@ -170,13 +173,25 @@ Result<BlockConnected> read_block_candidates(std::shared_ptr<const BlockView> vi
                                              store::Store& store, const SessionLookup& session_of) {
     BlockConnected event;
     // One index holds teos locators and lnd hints (both 16 uniform bytes);
-    // the core keeps only appointments whose own trigger kind matches.
+    // the core keeps only appointments whose own trigger kind matches. All
+    // candidates are read in one lookup.
+    std::vector<std::pair<Locator, std::size_t>> hits;  // (locator, transaction), in block order per key set
     for (const auto* keys : {&view->locators, &view->hints}) {
-        for (std::size_t i : index.candidates(*keys)) {
-            auto stored = store.find_by_locator((*keys)[i]);
-            if (!stored) return stored.error();
-            for (auto& appointment : *stored) {
-                Candidate c{i, std::move(appointment), std::nullopt};
+        for (std::size_t i : index.candidates(*keys)) hits.emplace_back((*keys)[i], i);
+    }
+    if (!hits.empty()) {
+        std::set<Locator> unique;
+        for (const auto& hit : hits) unique.insert(hit.first);
+        std::vector<Locator> wanted(unique.begin(), unique.end());
+        auto stored = store.find_by_locators(wanted);
+        if (!stored) return stored.error();
+        std::map<Locator, std::vector<const store::AppointmentRecord*>> by_locator;
+        for (const auto& a : *stored) by_locator[a.locator].push_back(&a);
+        for (const auto& [locator, i] : hits) {
+            auto found = by_locator.find(locator);
+            if (found == by_locator.end()) continue;
+            for (const auto* appointment : found->second) {
+                Candidate c{i, *appointment, std::nullopt};
                 if (c.appointment.trigger == store::TriggerKind::txid_hint && session_of) {
                     c.session = session_of(c.appointment.user_id);
                 }

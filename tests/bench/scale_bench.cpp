@@ -17,7 +17,9 @@
 //
 //   argus-bench-scale [--store postgres|sqlite] [--appointments N] [--seconds S] [--clients C]
 //                     [--pg-setting name=value ...]
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 
 #include <chrono>
 #include <cstdio>
@@ -175,6 +177,34 @@ std::uint64_t checkpoints(const std::string& conninfo) {
     pqxx::connection c(conninfo);
     pqxx::work tx(c);
     return tx.exec1("SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter")[0].as<std::uint64_t>();
+}
+
+// WAL written so far, in bytes (PostgreSQL).
+std::uint64_t wal_position(const std::string& conninfo) {
+    pqxx::connection c(conninfo);
+    pqxx::nontransaction tx(c);
+    return tx.exec1("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint")[0].as<std::uint64_t>();
+}
+
+// Writes completed by the block device holding `path`, from /proc/diskstats
+// (every process on the machine: the benchmark is what runs).
+std::uint64_t device_writes(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return 0;
+    unsigned want_major = major(st.st_dev), want_minor = minor(st.st_dev);
+    std::ifstream in("/proc/diskstats");
+    std::string line;
+    while (std::getline(in, line)) {
+        unsigned maj = 0, min = 0;
+        char name[64] = {0};
+        unsigned long long f[8] = {0};
+        if (std::sscanf(line.c_str(), "%u %u %63s %llu %llu %llu %llu %llu %llu %llu %llu", &maj, &min, name, &f[0], &f[1],
+                        &f[2], &f[3], &f[4], &f[5], &f[6], &f[7]) == 11 &&
+            maj == want_major && min == want_minor) {
+            return f[4];  // writes completed
+        }
+    }
+    return 0;
 }
 
 Args parse_args(int argc, char** argv) {
@@ -369,6 +399,8 @@ int main(int argc, char** argv) {
         std::printf("load: %zu requests signed in %.1f s (before the clock)\n", per_client * bodies.size(), seconds_since(signing));
     }
     std::uint64_t checkpoints_before = args.store == "postgres" ? checkpoints(conninfo) : 0;
+    std::uint64_t wal_before = args.store == "postgres" ? wal_position(conninfo) : 0;
+    std::uint64_t writes_before = device_writes(dir.path());
     // A day's expiry in the middle of the run: the expiring users' subscriptions
     // end (tip + 10, + expiry delta 6), and the tower deletes their appointments.
     double expiry_s = -1;
@@ -392,6 +424,8 @@ int main(int argc, char** argv) {
     auto load = bench::run_http_load(api_port, "/add_appointment", bodies, std::chrono::seconds(args.seconds));
     expiry.join();
     std::uint64_t checkpoints_during = args.store == "postgres" ? checkpoints(conninfo) - checkpoints_before : 0;
+    std::uint64_t wal_during = args.store == "postgres" ? wal_position(conninfo) - wal_before : 0;
+    std::uint64_t writes_during = device_writes(dir.path()) - writes_before;
     std::size_t whole_seconds = std::min(load.per_second.size(), static_cast<std::size_t>(args.seconds));
     std::size_t slowest = SIZE_MAX, fastest = 0, slowest_at = 0;
     for (std::size_t s = 0; s < whole_seconds; ++s) {
@@ -412,7 +446,14 @@ int main(int argc, char** argv) {
     std::printf("sustained: slowest second %zu at t=%zu s (%.2f of the average), fastest %zu; checkpoints during the run: %llu\n",
                 slowest, slowest_at, static_cast<double>(slowest) / average, fastest,
                 static_cast<unsigned long long>(checkpoints_during));
+    std::printf("sustained: WAL %.0f B per appointment, %.1f MB/s; device writes %.0f/s (%.2f per appointment)\n",
+                static_cast<double>(wal_during) / static_cast<double>(load.latencies_ms.size()),
+                static_cast<double>(wal_during) / 1e6 / load.elapsed_s, static_cast<double>(writes_during) / load.elapsed_s,
+                static_cast<double>(writes_during) / static_cast<double>(load.latencies_ms.size()));
     std::printf("sustained: seconds under half the average:%s\n", seconds_below.empty() ? " none" : seconds_below.c_str());
+    std::string first_seconds;
+    for (std::size_t s = 0; s < std::min<std::size_t>(whole_seconds, 5); ++s) first_seconds += " " + std::to_string(load.per_second[s]);
+    std::printf("sustained: the first seconds:%s\n", first_seconds.c_str());
     std::printf("expiry: %zu appointments of %u expired users removed %.1f s after their block (mined at t=%.0f s), while ingesting\n",
                 expired, expiring_users, expiry_s, expiry_started_at);
     std::size_t total_after = admin_info()["appointments"].get<std::size_t>();
@@ -435,27 +476,59 @@ int main(int argc, char** argv) {
         for (std::size_t k = 0; k < disputes.size(); ++k) block.transactions[k * 2000 + 1] = disputes[k];
         block.header.merkle_root = compute_merkle_root(block);
         Bytes raw = block.serialize();
-        double total = 0, worst = 0;
-        std::size_t breaches = 0;
-        const int rounds = 10;
-        for (int r = 0; r < rounds; ++r) {
+        if (args.store == "postgres" && std::getenv("ARGUS_BENCH_EXPLAIN")) {
+            // The plan of the watcher's lookup, as the store runs it (a generic plan).
+            pqxx::connection c(conninfo);
+            pqxx::nontransaction tx(c);
+            tx.exec0("SET plan_cache_mode = force_generic_plan");
+            tx.exec0("PREPARE q(bigint[]) AS SELECT a.loc_hi, a.loc_lo, u.user_id, a.blob FROM appointments a "
+                     "JOIN users u USING (user_key) WHERE a.loc_hi = ANY($1)");
+            std::string array = "{";
+            for (std::size_t k = 0; k < disputes.size(); ++k) {
+                Locator l = teos::locator(disputes[k].txid());
+                std::int64_t hi = 0;
+                for (int b = 0; b < 8; ++b) hi = static_cast<std::int64_t>((static_cast<std::uint64_t>(hi) << 8) | l[b]);
+                array += (k ? "," : "") + std::to_string(hi);
+            }
+            array += "}";
+            for (int r = 0; r < 2; ++r) {
+                for (const auto& row : tx.exec("EXPLAIN (ANALYZE, BUFFERS) EXECUTE q('" + array + "')")) {
+                    std::printf("explain: %s\n", row[0].c_str());
+                }
+            }
+        }
+        double total = 0, worst = 0, parse_ms = 0, read_ms = 0;
+        std::size_t breaches = 0, candidates = 0;
+        const int rounds = 10, warm_up = 4;  // the store's four reader connections, each opened at its first lookup
+        for (int r = -warm_up; r < rounds; ++r) {
             bench::CountingBroadcaster broadcaster;
             watch::WatchCore core;
             auto start = BenchClock::now();
             auto parsed = std::make_shared<const Block>(parse_block(raw).value());
             auto view = watch::make_block_view(parsed, parsed->header.hash(), tip + 100, false);
+            auto parsed_at = BenchClock::now();
             auto event = watch::read_block_candidates(view, index, *store);
             if (!event) fail("candidates: " + event.error().message);
+            parse_ms += std::chrono::duration<double, std::milli>(parsed_at - start).count();
+            read_ms += std::chrono::duration<double, std::milli>(BenchClock::now() - parsed_at).count();
+            candidates = event->candidates.size();
             watch::Round round;
             if (!watch::run_round(core, std::move(*event), broadcaster, round)) fail("round failed");
             double ms = std::chrono::duration<double, std::milli>(BenchClock::now() - start).count();
+            if (r < 0) {
+                parse_ms = read_ms = 0;
+                continue;
+            }
             total += ms;
             worst = std::max(worst, ms);
             breaches = broadcaster.sent;
         }
         std::printf("block: 20,000 transactions, %zu of %zu breaches answered, %.2f ms average, %.2f ms worst of %d "
-                    "(parse, index, store reads, decisions)\n",
+                    "(parse, index, store reads, decisions; after a warm-up round per reader connection)\n",
                     breaches, disputes.size(), total / rounds, worst, rounds);
+        std::printf("block: of which parse and txids %.2f ms, index and %zu candidates read from the store %.2f ms, "
+                    "decisions %.2f ms\n",
+                    parse_ms / rounds, candidates, read_ms / rounds, (total - parse_ms - read_ms) / rounds);
         std::printf("index: %zu locators loaded from the store in %.2f s, %.1f B each in memory\n", index.size(), index_s,
                     static_cast<double>(index.memory_bytes()) / static_cast<double>(index.size()));
     }

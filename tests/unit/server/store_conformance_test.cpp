@@ -88,6 +88,22 @@ void run_conformance(const std::function<std::unique_ptr<Store>()>& open, const 
 
     auto same_locator = store->find_by_locator(locator(1)).value();
     CHECK(same_locator.size() == 2);
+    // A block's candidates in one lookup: every stored record of each locator,
+    // once; a locator sharing only the first 8 bytes of a stored one is not it.
+    {
+        std::vector<Locator> wanted{locator(1), locator(2), locator(1, 7), locator(9)};
+        auto several = store->find_by_locators(wanted).value();
+        std::vector<std::pair<Locator, std::uint8_t>> found;
+        for (const auto& a : several) found.emplace_back(a.locator, a.blob.at(0));
+        std::sort(found.begin(), found.end());
+        CHECK(found == std::vector<std::pair<Locator, std::uint8_t>>{
+                           {locator(1), 0xaa}, {locator(1), 0xcc}, {locator(2), 0xbb}});
+        for (const auto& a : several) {
+            if (a.locator == locator(2)) CHECK(a == justice_kit);
+        }
+        CHECK(store->find_by_locators(std::vector<Locator>{}).value().empty());
+        CHECK(store->find_by_locators(std::vector<Locator>{locator(1, 7)}).value().empty());
+    }
     CHECK(store->user_locators(user(1)).value() == std::vector<Locator>{locator(1), locator(2)});
     std::size_t visited = 0;
     REQUIRE(store->for_each_locator_prefix([&](const Locator&) { ++visited; }));
@@ -597,6 +613,8 @@ TEST_CASE("store: postgres keeps appointments in partitions of 144 blocks by sta
     AppointmentRecord theirs = appointment(other.user_id, first.locator, 40, 3);
     REQUIRE(store->write(WriteBatch{}.put_user(other).put_appointment(theirs, true)));
     CHECK(store->find_by_locator(first.locator).value().size() == 2);
+    // One lookup of several locators reads every partition.
+    CHECK(store->find_by_locators(std::vector<Locator>{first.locator, second.locator}).value().size() == 3);
     // Removal and a user's removal find rows in every partition.
     CHECK(store->write(WriteBatch{}.remove_appointment({second.locator, u.user_id})).value().removed.size() == 1);
     CHECK(store->write(WriteBatch{}.remove_user(u.user_id)).value().removed.size() == 1);
