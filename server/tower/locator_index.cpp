@@ -10,7 +10,13 @@
 namespace argus::tower {
 
 namespace {
-constexpr double max_load = 0.85;
+constexpr double grow_load = 0.8;      // a larger table is built past this load
+constexpr double reserve_load = 0.6;   // what `reserve` sizes for
+constexpr double blocking_load = 0.93; // an insert waits for the rebuild past this
+constexpr double growth = 1.5;
+// Tables up to this many slots (512 KiB) are rehashed in place, under the lock:
+// well under a millisecond, not worth a thread.
+constexpr std::size_t background_slots = std::size_t{1} << 16;
 
 }  // namespace
 
@@ -24,77 +30,135 @@ LocatorIndex::LocatorIndex(Rng& rng, std::size_t capacity) {
     slots_.assign(capacity < 16 ? 16 : capacity, 0);
 }
 
+LocatorIndex::~LocatorIndex() {
+    wait_for_rebuild();
+    if (rebuilder_.joinable()) rebuilder_.join();
+}
+
 std::uint64_t LocatorIndex::key_of(const Locator& locator) {
     std::uint64_t key = 0;
     for (int i = 0; i < 8; ++i) key = (key << 8) | locator[static_cast<std::size_t>(i)];
     return key == 0 ? 1 : key;  // 0 marks an empty slot; a prefix collision only costs a read
 }
 
-std::size_t LocatorIndex::slot_of(std::uint64_t key) const {
+std::size_t LocatorIndex::slot_of(std::uint64_t key, std::size_t table_size) const {
     std::uint8_t in[8];
     for (int i = 0; i < 8; ++i) in[i] = static_cast<std::uint8_t>(key >> (8 * i));
     std::uint8_t out[crypto_shorthash_siphash24_BYTES];
     crypto_shorthash_siphash24(out, in, sizeof in, hash_key_.data());
     std::uint64_t h = 0;
     for (int i = 0; i < 8; ++i) h |= std::uint64_t{out[i]} << (8 * i);
-    return static_cast<std::size_t>(h % slots_.size());
+    return static_cast<std::size_t>(h % table_size);
 }
 
 bool LocatorIndex::contains_locked(std::uint64_t key) const {
-    for (std::size_t i = slot_of(key);; i = (i + 1) % slots_.size()) {
+    for (std::size_t i = slot_of(key, slots_.size());; i = (i + 1) % slots_.size()) {
         if (slots_[i] == 0) return false;
         if (slots_[i] == key) return true;
     }
 }
 
-void LocatorIndex::insert_locked(std::uint64_t key) {
-    std::size_t i = slot_of(key);
-    while (slots_[i] != 0) i = (i + 1) % slots_.size();
-    slots_[i] = key;
-    ++size_;
+void LocatorIndex::place(std::vector<std::uint64_t>& table, std::uint64_t key) const {
+    std::size_t i = slot_of(key, table.size());
+    while (table[i] != 0) i = (i + 1) % table.size();
+    table[i] = key;
+}
+
+bool LocatorIndex::remove(std::vector<std::uint64_t>& table, std::uint64_t key) const {
+    std::size_t n = table.size();
+    std::size_t i = slot_of(key, n);
+    for (;; i = (i + 1) % n) {
+        if (table[i] == 0) return false;
+        if (table[i] == key) break;
+    }
+    // Backward-shift deletion keeps every probe run unbroken without tombstones.
+    std::size_t hole = i;
+    for (std::size_t j = (hole + 1) % n; table[j] != 0; j = (j + 1) % n) {
+        std::size_t home = slot_of(table[j], n);
+        // Move j into the hole unless its home lies cyclically in (hole, j].
+        bool home_between = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+        if (!home_between) {
+            table[hole] = table[j];
+            hole = j;
+        }
+    }
+    table[hole] = 0;
+    return true;
 }
 
 void LocatorIndex::grow_locked(std::size_t capacity) {
-    std::vector<std::uint64_t> old;
-    old.swap(slots_);
-    slots_.assign(capacity, 0);
-    size_ = 0;
-    for (std::uint64_t key : old) {
-        if (key != 0) insert_locked(key);
+    std::vector<std::uint64_t> fresh(capacity, 0);
+    for (std::uint64_t key : slots_) {
+        if (key != 0) place(fresh, key);
     }
+    slots_.swap(fresh);
+}
+
+// The rebuilding thread: the larger table from the snapshot, off the lock;
+// then, under it, the changes made since, and the swap.
+void LocatorIndex::rebuild(std::vector<std::uint64_t> snapshot, std::size_t capacity) {
+    std::vector<std::uint64_t> fresh(capacity, 0);
+    for (std::uint64_t key : snapshot) {
+        if (key != 0) place(fresh, key);
+    }
+    std::vector<std::uint64_t>().swap(snapshot);
+    std::unique_lock lock(mutex_);
+    for (const Change& c : changes_) {
+        if (c.inserted) {
+            place(fresh, c.key);
+        } else {
+            remove(fresh, c.key);  // present: the erase it replays found it
+        }
+    }
+    slots_.swap(fresh);
+    changes_.clear();
+    changes_.shrink_to_fit();
+    rebuilding_ = false;
+    ++rebuilds_;
+    lock.unlock();
+    rebuilt_.notify_all();
+    // The old table is freed here, off the lock.
 }
 
 void LocatorIndex::insert(const Locator& locator) {
     std::unique_lock lock(mutex_);
-    if (static_cast<double>(size_ + 1) > max_load * static_cast<double>(slots_.size())) {
-        grow_locked(slots_.size() + slots_.size() / 2);
+    auto load_after = [&] { return static_cast<double>(size_ + 1) / static_cast<double>(slots_.size()); };
+    while (rebuilding_ && load_after() > blocking_load) rebuilt_.wait(lock);
+    if (!rebuilding_ && load_after() > grow_load) {
+        auto capacity = static_cast<std::size_t>(static_cast<double>(slots_.size()) * growth);
+        if (slots_.size() < background_slots) {
+            grow_locked(capacity);
+        } else {
+            if (rebuilder_.joinable()) rebuilder_.join();  // the last one has finished
+            // The thread waits for this lock before it swaps anything; a
+            // thread that cannot start throws and leaves the index as it was.
+            rebuilder_ = std::thread([this, snapshot = slots_, capacity]() mutable { rebuild(std::move(snapshot), capacity); });
+            rebuilding_ = true;
+        }
     }
-    insert_locked(key_of(locator));
+    std::uint64_t key = key_of(locator);
+    place(slots_, key);
+    ++size_;
+    if (rebuilding_) changes_.push_back(Change{true, key});
 }
 
 bool LocatorIndex::erase(const Locator& locator) {
     std::unique_lock lock(mutex_);
     std::uint64_t key = key_of(locator);
-    std::size_t n = slots_.size();
-    std::size_t i = slot_of(key);
-    for (;; i = (i + 1) % n) {
-        if (slots_[i] == 0) return false;
-        if (slots_[i] == key) break;
-    }
-    // Backward-shift deletion keeps every probe run unbroken without tombstones.
-    std::size_t hole = i;
-    for (std::size_t j = (hole + 1) % n; slots_[j] != 0; j = (j + 1) % n) {
-        std::size_t home = slot_of(slots_[j]);
-        // Move j into the hole unless its home lies cyclically in (hole, j].
-        bool home_between = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
-        if (!home_between) {
-            slots_[hole] = slots_[j];
-            hole = j;
-        }
-    }
-    slots_[hole] = 0;
+    if (!remove(slots_, key)) return false;
     --size_;
+    if (rebuilding_) changes_.push_back(Change{false, key});
     return true;
+}
+
+void LocatorIndex::wait_for_rebuild() {
+    std::unique_lock lock(mutex_);
+    while (rebuilding_) rebuilt_.wait(lock);
+}
+
+std::size_t LocatorIndex::rebuilds() const {
+    std::shared_lock lock(mutex_);
+    return rebuilds_;
 }
 
 bool LocatorIndex::maybe_contains(const Locator& locator) const {
@@ -111,9 +175,12 @@ std::vector<std::size_t> LocatorIndex::candidates(const std::vector<Locator>& lo
     return out;
 }
 
+// At start-up, before the tower serves: sized so that the first writes do
+// not start a rebuild at once.
 void LocatorIndex::reserve(std::size_t entries) {
     std::unique_lock lock(mutex_);
-    auto needed = static_cast<std::size_t>(static_cast<double>(entries) / max_load) + 1;
+    while (rebuilding_) rebuilt_.wait(lock);
+    auto needed = static_cast<std::size_t>(static_cast<double>(entries) / reserve_load) + 1;
     if (needed > slots_.size()) grow_locked(needed);
 }
 

@@ -1,14 +1,25 @@
 // Compact in-memory index of stored locators, so the watcher reads the
 // database only for candidate matches. An open-addressing multiset of the
 // locators' first 8 bytes (linear probing, backward-shift deletion): 8 bytes a
-// slot, load kept between ~0.57 and 0.85, so 9.4-14.1 bytes per appointment.
+// slot, load kept between ~0.53 and 0.8 (0.6 after `reserve`), so 10-15 bytes
+// per appointment.
 // A hit means "maybe stored" (prefix match); a miss means "certainly not".
 // Thread-safe: lookups share a lock, changes take it exclusively.
+//
+// Growing a large table rehashes every entry (about a second at 10^7), so it
+// never happens under the lock: a thread rebuilds the larger table from a
+// snapshot while lookups and changes go on in the current one (changes are
+// also logged), then replays the log and swaps, under the lock, in
+// milliseconds. Only a table filled to 0.93 while a rebuild is under way makes
+// an insert wait for it. While rebuilding, memory is the snapshot and the new
+// table on top of the current one (28 bytes a slot of the current table).
 #pragma once
 
 #include <array>
+#include <condition_variable>
 #include <cstdint>
 #include <shared_mutex>
+#include <thread>
 #include <vector>
 
 #include "common/context.h"
@@ -22,6 +33,9 @@ public:
     // users choose their locators, and without the key they cannot choose
     // ones that pile into one probe run and slow every block's lookups.
     explicit LocatorIndex(Rng& rng, std::size_t capacity = 1024);
+    ~LocatorIndex();  // waits for a rebuild under way
+    LocatorIndex(const LocatorIndex&) = delete;
+    LocatorIndex& operator=(const LocatorIndex&) = delete;
 
     void insert(const Locator& locator);
     bool erase(const Locator& locator);  // removes one occurrence
@@ -34,18 +48,32 @@ public:
     std::size_t memory_bytes() const;
     // The longest run of occupied slots: what the slowest lookup probes.
     std::size_t longest_run() const;
+    // Blocks until no rebuild is under way (tests; the destructor).
+    void wait_for_rebuild();
+    std::size_t rebuilds() const;  // background rebuilds finished
 
 private:
+    struct Change {
+        bool inserted;  // else erased
+        std::uint64_t key;
+    };
     static std::uint64_t key_of(const Locator& locator);
-    std::size_t slot_of(std::uint64_t key) const;
+    std::size_t slot_of(std::uint64_t key, std::size_t table_size) const;
     bool contains_locked(std::uint64_t key) const;
-    void insert_locked(std::uint64_t key);
+    void place(std::vector<std::uint64_t>& table, std::uint64_t key) const;
+    bool remove(std::vector<std::uint64_t>& table, std::uint64_t key) const;
     void grow_locked(std::size_t capacity);
+    void rebuild(std::vector<std::uint64_t> snapshot, std::size_t capacity);
 
     mutable std::shared_mutex mutex_;
     std::array<std::uint8_t, 16> hash_key_{};
     std::vector<std::uint64_t> slots_;  // 0 = empty
     std::size_t size_ = 0;
+    bool rebuilding_ = false;
+    std::vector<Change> changes_;  // made since the rebuild's snapshot
+    std::size_t rebuilds_ = 0;
+    std::condition_variable_any rebuilt_;
+    std::thread rebuilder_;
 };
 
 }  // namespace argus::tower

@@ -21,6 +21,7 @@ using BenchClock = std::chrono::steady_clock;
 struct LoadResult {
     std::vector<double> latencies_ms;      // of the 200 answers, sorted
     std::vector<std::size_t> per_second;   // 200 answers in each second of the run
+    std::vector<std::size_t> per_tenth = std::vector<std::size_t>(50, 0);  // in each 100 ms of the first 5 s
     std::size_t errors = 0;                // answers other than 200
     std::size_t transport_errors = 0;      // connections that failed
     double elapsed_s = 0;
@@ -75,6 +76,8 @@ struct Connection : std::enable_shared_from_this<Connection> {
                     auto second = static_cast<std::size_t>(std::chrono::duration<double>(now - self->start).count());
                     if (second >= self->result->per_second.size()) self->result->per_second.resize(second + 1, 0);
                     ++self->result->per_second[second];
+                    auto tenth = static_cast<std::size_t>(std::chrono::duration<double>(now - self->start).count() * 10);
+                    if (tenth < self->result->per_tenth.size()) ++self->result->per_tenth[tenth];
                 } else {
                     ++self->result->errors;
                 }

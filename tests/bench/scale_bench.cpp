@@ -17,6 +17,9 @@
 //
 //   argus-bench-scale [--store postgres|sqlite] [--appointments N] [--seconds S] [--clients C]
 //                     [--pg-setting name=value ...]
+// ARGUS_BENCH_DIAG=1 (PostgreSQL) also samples the server every 100 ms for the
+// first 3 s of the load: WAL position, blocks read and hit, and what each
+// client backend waits for (how the start-up stall below was traced).
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
@@ -421,7 +424,23 @@ int main(int argc, char** argv) {
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
     });
+    std::thread diag([&] {
+        if (!std::getenv("ARGUS_BENCH_DIAG") || args.store != "postgres") return;
+        pqxx::connection c(conninfo);
+        auto t0 = BenchClock::now();
+        while (seconds_since(t0) < 3.0) {
+            pqxx::nontransaction tx(c);
+            std::string line;
+            for (const auto& row : tx.exec("SELECT coalesce(wait_event_type,'-')||':'||coalesce(wait_event,'-')||':'||state, count(*) FROM pg_stat_activity WHERE backend_type='client backend' AND pid <> pg_backend_pid() GROUP BY 1")) {
+                line += " " + row[0].as<std::string>() + "=" + row[1].as<std::string>();
+            }
+            auto w = tx.exec1("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint, (SELECT sum(blks_read) FROM pg_stat_database), (SELECT sum(blks_hit) FROM pg_stat_database)");
+            std::printf("diag t=%.2f wal=%s read=%s hit=%s%s\n", seconds_since(t0), w[0].c_str(), w[1].c_str(), w[2].c_str(), line.c_str());
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+    });
     auto load = bench::run_http_load(api_port, "/add_appointment", bodies, std::chrono::seconds(args.seconds));
+    diag.join();
     expiry.join();
     std::uint64_t checkpoints_during = args.store == "postgres" ? checkpoints(conninfo) - checkpoints_before : 0;
     std::uint64_t wal_during = args.store == "postgres" ? wal_position(conninfo) - wal_before : 0;
@@ -454,6 +473,9 @@ int main(int argc, char** argv) {
     std::string first_seconds;
     for (std::size_t s = 0; s < std::min<std::size_t>(whole_seconds, 5); ++s) first_seconds += " " + std::to_string(load.per_second[s]);
     std::printf("sustained: the first seconds:%s\n", first_seconds.c_str());
+    std::string first_tenths;
+    for (std::size_t s = 0; s < 30; ++s) first_tenths += " " + std::to_string(load.per_tenth[s]);
+    std::printf("sustained: the first 3 s by 100 ms:%s\n", first_tenths.c_str());
     std::printf("expiry: %zu appointments of %u expired users removed %.1f s after their block (mined at t=%.0f s), while ingesting\n",
                 expired, expiring_users, expiry_s, expiry_started_at);
     std::size_t total_after = admin_info()["appointments"].get<std::size_t>();

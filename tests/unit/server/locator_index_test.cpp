@@ -1,7 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <map>
 #include <random>
+#include <thread>
 
 #include "common/context.h"
 #include "server/tower/locator_index.h"
@@ -22,11 +24,18 @@ Locator random_locator(std::mt19937_64& rng, std::uint64_t prefix_space) {
 
 TEST_CASE("locator index: agrees with a multiset model under random inserts and erases") {
     // A small prefix space forces duplicates and long probe runs; deletion must
-    // keep every other entry findable (backward-shift correctness).
+    // keep every other entry findable (backward-shift correctness). From 2^16
+    // slots the table grows in a background rebuild, with the changes made
+    // meanwhile replayed into it.
+    for (std::size_t capacity : {std::size_t{16}, std::size_t{1} << 16})
     for (std::uint64_t space : {50ULL, 5000ULL, ~0ULL}) {
+        if (capacity > 16 && space == 50) continue;  // 100,000 entries in 50 runs: quadratic
+        CAPTURE(capacity);
+        CAPTURE(space);
         std::mt19937_64 rng(space);
         test::SeededRng seed(12345);
-        LocatorIndex index(seed, 16);
+        LocatorIndex index(seed, capacity);
+        const int steps = capacity > 16 ? 300'000 : 20'000;
         std::multimap<std::uint64_t, Locator> model;
         auto prefix = [](const Locator& l) {
             std::uint64_t p = 0;
@@ -34,7 +43,7 @@ TEST_CASE("locator index: agrees with a multiset model under random inserts and 
             return p;
         };
         std::vector<Locator> present;
-        for (int step = 0; step < 20'000; ++step) {
+        for (int step = 0; step < steps; ++step) {
             if (present.empty() || rng() % 3 != 0) {
                 Locator l = random_locator(rng, space);
                 index.insert(l);
@@ -48,13 +57,83 @@ TEST_CASE("locator index: agrees with a multiset model under random inserts and 
                 present.pop_back();
             }
         }
-        CHECK(index.size() == present.size());
-        for (const auto& l : present) CHECK(index.maybe_contains(l));
-        for (int probe = 0; probe < 2000; ++probe) {
-            Locator l = random_locator(rng, space);
-            CHECK(index.maybe_contains(l) == (model.count(prefix(l)) > 0));
+        // Checked while a rebuild may be under way, then after it.
+        for (int pass = 0; pass < 2; ++pass) {
+            CHECK(index.size() == present.size());
+            std::size_t lost = 0, wrong = 0;
+            for (const auto& l : present) lost += index.maybe_contains(l) ? 0 : 1;
+            for (int probe = 0; probe < 2000; ++probe) {
+                Locator l = random_locator(rng, space);
+                wrong += index.maybe_contains(l) == (model.count(prefix(l)) > 0) ? 0 : 1;
+            }
+            CHECK(lost == 0);
+            CHECK(wrong == 0);
+            index.wait_for_rebuild();
         }
+        if (capacity > 16) CHECK(index.rebuilds() >= 2);  // 2^16 slots to ~100,000 entries
+        // Erasing everything leaves an index that finds nothing.
+        std::size_t not_erased = 0;
+        for (const auto& l : present) not_erased += index.erase(l) ? 0 : 1;
+        CHECK(not_erased == 0);
+        CHECK(index.size() == 0);
+        CHECK_FALSE(index.maybe_contains(random_locator(rng, space)));
     }
+}
+
+TEST_CASE("locator index: a large table grows in the background, and concurrent lookups find every entry meanwhile") {
+    // The watcher's view while the tower ingests at 10^7: the insert that
+    // crosses the load limit returns at once (the landed index rehashed the
+    // whole table under the lock there: 1.3 s without a write or a block
+    // lookup), and every stored locator is found at every moment.
+    constexpr std::size_t slots = std::size_t{1} << 21;
+    test::SeededRng seed(99);
+    LocatorIndex index(seed, slots);
+    std::mt19937_64 rng(99);
+    std::vector<Locator> stored;
+    const auto below_limit = static_cast<std::size_t>(0.8 * static_cast<double>(slots)) - 1;
+    for (std::size_t i = 0; i < below_limit; ++i) {
+        stored.push_back(random_locator(rng, ~0ULL));
+        index.insert(stored.back());
+    }
+    REQUIRE(index.memory_bytes() == slots * 8);
+    std::atomic<bool> done{false};
+    std::atomic<std::size_t> misses{0}, lookups{0};
+    std::vector<Locator> watched;  // never erased below
+    for (std::size_t i = 150'000; i < stored.size(); i += 97) watched.push_back(stored[i]);
+    std::thread watcher([&] {
+        while (!done) {  // as the watcher asks: a block's locators under one lock
+            misses += watched.size() - index.candidates(watched).size();
+            ++lookups;
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+    });
+    index.insert(random_locator(rng, ~0ULL));
+    index.insert(random_locator(rng, ~0ULL));
+    // Rehashing 1.7 million entries takes far longer than these two calls:
+    // the table is still the old one, and the insert did not wait for it.
+    CHECK(index.memory_bytes() == slots * 8);
+    CHECK(index.rebuilds() == 0);
+    std::vector<Locator> added;
+    for (int i = 0; i < 150'000; ++i) {  // changes during the rebuild, replayed into the new table
+        added.push_back(random_locator(rng, ~0ULL));
+        index.insert(added.back());
+        if (i % 3 == 0) CHECK(index.erase(stored[static_cast<std::size_t>(i)]));
+    }
+    index.wait_for_rebuild();
+    done = true;
+    watcher.join();
+    CHECK(index.rebuilds() == 1);
+    CHECK(index.memory_bytes() == slots * 8 * 3 / 2);
+    CHECK(misses == 0);
+    CHECK(lookups > 0);
+    CHECK(index.size() == below_limit + 2 + 150'000 - 50'000);
+    std::size_t lost = 0;
+    for (std::size_t i = 0; i < stored.size(); ++i) {
+        bool erased = i < 150'000 && i % 3 == 0;
+        if (!erased && !index.maybe_contains(stored[i])) ++lost;
+    }
+    for (const auto& l : added) lost += index.maybe_contains(l) ? 0 : 1;
+    CHECK(lost == 0);
 }
 
 TEST_CASE("locator index: memory stays under 16 bytes per entry as it grows") {
