@@ -25,6 +25,17 @@ Result<store::UserRecord> register_user(const SubscriptionPolicy& policy,
 
 bool is_expired(const store::UserRecord& user, std::uint32_t height) { return height >= user.subscription_expiry; }
 
+std::size_t outdated_users_to_remove(const std::vector<std::uint64_t>& appointments, std::uint64_t budget) {
+    std::size_t taken = 0;
+    std::uint64_t total = 0;
+    for (std::uint64_t n : appointments) {
+        if (taken > 0 && (total > budget || n > budget - total)) break;
+        total += n;
+        ++taken;
+    }
+    return taken;
+}
+
 bool is_outdated(const SubscriptionPolicy& policy, const store::UserRecord& user, std::uint32_t height) {
     return std::uint64_t{height} >= std::uint64_t{user.subscription_expiry} + policy.expiry_delta;
 }

@@ -1,5 +1,6 @@
 #include "server/tower/tower_service.h"
 
+#include <algorithm>
 #include <future>
 #include <limits>
 #include <map>
@@ -608,8 +609,27 @@ Result<std::size_t> TowerService::remove_outdated_users(std::uint32_t height) {
             }
         }
     }
-    if (auto removed = remove_users(outdated, epoch); !removed) return removed.error();
-    return outdated.size();
+    // Oldest subscription first, then by id: the same order at every tower.
+    // A day's expiry may take several blocks (policy.removals_per_block).
+    std::vector<std::pair<std::uint32_t, store::UserId>> ordered;
+    for (const auto& user : outdated) {
+        std::uint32_t expiry = 0;
+        if (auto record = get_user(user)) expiry = record->subscription_expiry;
+        ordered.emplace_back(expiry, user);
+    }
+    std::sort(ordered.begin(), ordered.end());
+    std::vector<std::uint64_t> counts;
+    for (const auto& [expiry, user] : ordered) {
+        auto locators = store_.user_locators(user);
+        if (!locators) return locators.error();
+        counts.push_back(locators->size());
+        if (outdated_users_to_remove(counts, policy_.removals_per_block) < counts.size()) break;
+    }
+    std::size_t taken = outdated_users_to_remove(counts, policy_.removals_per_block);
+    std::vector<store::UserId> removing;
+    for (std::size_t i = 0; i < taken; ++i) removing.push_back(ordered[i].second);
+    if (auto removed = remove_users(removing, epoch); !removed) return removed.error();
+    return removing.size();
 }
 
 void TowerService::create_session(const PublicKey& session_key, const wtwire::CreateSession& request,

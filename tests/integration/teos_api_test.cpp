@@ -170,6 +170,40 @@ void expiry(Backend backend) {
 }
 BOTH_BACKENDS("teos API: expired users get code 7, outdated users are removed", expiry)
 
+void expiry_budget(Backend backend) {
+    // Three users outdated at one height, a budget of 3 appointments a block:
+    // the block takes users in order while they fit (always the first), the
+    // next blocks take the rest; nothing of a user is removed in part.
+    TowerFixtureOptions options;
+    options.policy.duration = 10;
+    options.policy.expiry_delta = 6;
+    options.policy.removals_per_block = 3;
+    TowerFixture tower(backend, options);
+    HttpClient http(tower.port());
+    std::vector<TeosUser> users;
+    for (std::uint8_t k = 1; k <= 3; ++k) users.emplace_back(static_cast<std::uint8_t>(20 + k));
+    for (std::size_t u = 0; u < users.size(); ++u) {
+        ok_json(http.post("/register", users[u].register_body()));  // expiry 110
+        for (std::uint8_t i = 0; i < 2; ++i) {
+            Locator l = test_locator(static_cast<std::uint8_t>(u * 10 + i + 1));
+            ok_json(http.post("/add_appointment", users[u].add_appointment_body(l, Bytes(50, 1), 1)));
+        }
+    }
+    REQUIRE(tower.store->counts()->appointments == 6);
+    CHECK(tower.service->remove_outdated_users(116).value() == 1);  // 2 fit, 2 more would not
+    CHECK(tower.store->counts()->appointments == 4);
+    CHECK(tower.service->remove_outdated_users(117).value() == 1);
+    CHECK(tower.store->counts()->appointments == 2);
+    CHECK(tower.service->remove_outdated_users(118).value() == 1);
+    CHECK(tower.store->counts()->appointments == 0);
+    CHECK(tower.store->counts()->users == 0);
+    CHECK(tower.service->remove_outdated_users(119).value() == 0);
+    for (std::size_t u = 0; u < users.size(); ++u) {
+        CHECK_FALSE(tower.index.maybe_contains(test_locator(static_cast<std::uint8_t>(u * 10 + 1))));
+    }
+}
+BOTH_BACKENDS("teos API: outdated users are removed over several blocks within the per-block budget", expiry_budget)
+
 void bad_bodies(Backend backend) {
     TowerFixture tower(backend);
     HttpClient http(tower.port());

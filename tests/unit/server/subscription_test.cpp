@@ -42,3 +42,17 @@ TEST_CASE("subscription: expiry, outdated and slot charges") {
     CHECK(slots_after_charge(u, 0, 6 * 2048).has_value() == false);
     CHECK(slots_after_charge(u, 0, 5 * 2048).value() == 0);
 }
+
+TEST_CASE("subscription: a block removes outdated users up to its budget of appointments, always at least one") {
+    // Not teos' rule (it removes every outdated user at once): Argus bounds
+    // the work per block, so a day's expiry cannot stall ingestion or the watcher.
+    using argus::tower::outdated_users_to_remove;
+    CHECK(outdated_users_to_remove({}, 20'000) == 0);
+    CHECK(outdated_users_to_remove({10'000, 10'000, 10'000}, 20'000) == 2);  // exactly the budget
+    CHECK(outdated_users_to_remove({10'000, 10'001}, 20'000) == 1);
+    CHECK(outdated_users_to_remove({50'000, 1}, 20'000) == 1);  // one user over the budget still goes, whole
+    CHECK(outdated_users_to_remove({0, 0, 20'000, 0, 1}, 20'000) == 4);  // users without appointments cost nothing
+    CHECK(outdated_users_to_remove({1, 1, 1}, 0) == 1);
+    CHECK(outdated_users_to_remove({~0ULL, 1}, ~0ULL) == 1);  // no overflow
+    CHECK(outdated_users_to_remove({5, ~0ULL}, ~0ULL) == 1);
+}
