@@ -609,8 +609,9 @@ Result<std::size_t> TowerService::remove_outdated_users(std::uint32_t height) {
             }
         }
     }
-    // Oldest subscription first, then by id: the same order at every tower.
-    // A day's expiry may take several blocks (policy.removals_per_block).
+    // Oldest subscription first (as far as this tower knows it), then by id.
+    // A day's expiry may take several blocks (policy.removals_per_block):
+    // counts are read until one user past the budget, then the rule decides.
     std::vector<std::pair<std::uint32_t, store::UserId>> ordered;
     for (const auto& user : outdated) {
         std::uint32_t expiry = 0;
@@ -619,11 +620,13 @@ Result<std::size_t> TowerService::remove_outdated_users(std::uint32_t height) {
     }
     std::sort(ordered.begin(), ordered.end());
     std::vector<std::uint64_t> counts;
+    std::uint64_t total = 0;
     for (const auto& [expiry, user] : ordered) {
         auto locators = store_.user_locators(user);
         if (!locators) return locators.error();
         counts.push_back(locators->size());
-        if (outdated_users_to_remove(counts, policy_.removals_per_block) < counts.size()) break;
+        total += locators->size();
+        if (total > policy_.removals_per_block) break;
     }
     std::size_t taken = outdated_users_to_remove(counts, policy_.removals_per_block);
     std::vector<store::UserId> removing;
