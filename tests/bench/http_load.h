@@ -10,6 +10,7 @@
 #include <boost/beast/http.hpp>
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,7 +23,8 @@ struct LoadResult {
     std::vector<double> latencies_ms;      // of the 200 answers, sorted
     std::vector<std::size_t> per_second;   // 200 answers in each second of the run
     std::vector<std::size_t> per_tenth = std::vector<std::size_t>(50, 0);  // in each 100 ms of the first 5 s
-    std::size_t errors = 0;                // answers other than 200
+    std::size_t errors = 0;                // answers other than 200, or refused by `accept`
+    std::size_t exhausted = 0;             // connections that ran out of bodies before the end
     std::size_t transport_errors = 0;      // connections that failed
     double elapsed_s = 0;
     double percentile(double p) const {
@@ -30,6 +32,14 @@ struct LoadResult {
         return latencies_ms[std::min(latencies_ms.size() - 1, static_cast<std::size_t>(p * static_cast<double>(latencies_ms.size())))];
     }
     double rate() const { return elapsed_s > 0 ? static_cast<double>(latencies_ms.size()) / elapsed_s : 0; }
+};
+
+// Optional: a method other than POST, an Authorization header, and a check of
+// each 200 answer's body (JSON-RPC reports its errors inside a 200).
+struct LoadOptions {
+    boost::beast::http::verb method = boost::beast::http::verb::post;
+    std::string authorization;
+    std::function<bool(const std::string& body)> accept;
 };
 
 namespace detail {
@@ -47,14 +57,20 @@ struct Connection : std::enable_shared_from_this<Connection> {
     std::size_t next = 0;
     BenchClock::time_point start, sent, deadline;
     LoadResult* result = nullptr;
+    const LoadOptions* options = nullptr;
 
     explicit Connection(asio::io_context& io) : stream(io) {}
 
     void send() {
-        if (BenchClock::now() >= deadline || next >= bodies->size()) return;
-        request = http::request<http::string_body>(http::verb::post, target, 11);
+        if (BenchClock::now() >= deadline) return;
+        if (next >= bodies->size()) {
+            ++result->exhausted;
+            return;
+        }
+        request = http::request<http::string_body>(options->method, target, 11);
         request.set(http::field::host, "127.0.0.1");
         request.set(http::field::content_type, "application/json");
+        if (!options->authorization.empty()) request.set(http::field::authorization, options->authorization);
         request.keep_alive(true);
         request.body() = std::move((*bodies)[next++]);
         request.prepare_payload();
@@ -71,7 +87,8 @@ struct Connection : std::enable_shared_from_this<Connection> {
                     return;
                 }
                 auto now = BenchClock::now();
-                if (self->response.result_int() == 200) {
+                if (self->response.result_int() == 200 &&
+                    (!self->options->accept || self->options->accept(self->response.body()))) {
                     self->result->latencies_ms.push_back(std::chrono::duration<double, std::milli>(now - self->sent).count());
                     auto second = static_cast<std::size_t>(std::chrono::duration<double>(now - self->start).count());
                     if (second >= self->result->per_second.size()) self->result->per_second.resize(second + 1, 0);
@@ -91,7 +108,8 @@ struct Connection : std::enable_shared_from_this<Connection> {
 // One thread runs every connection (the load generator takes one core at most).
 // Connection i goes to ports[i % ports.size()] (several towers of a group).
 inline LoadResult run_http_load(const std::vector<std::uint16_t>& ports, const std::string& target,
-                                std::vector<std::vector<std::string>>& bodies, std::chrono::seconds duration) {
+                                std::vector<std::vector<std::string>>& bodies, std::chrono::seconds duration,
+                                const LoadOptions& options = {}) {
     namespace asio = boost::asio;
     asio::io_context io;
     LoadResult result;
@@ -103,6 +121,7 @@ inline LoadResult run_http_load(const std::vector<std::uint16_t>& ports, const s
         c->target = target;
         c->bodies = &list;
         c->result = &result;
+        c->options = &options;
         connections.push_back(c);
     }
     auto start = BenchClock::now();
@@ -118,8 +137,8 @@ inline LoadResult run_http_load(const std::vector<std::uint16_t>& ports, const s
 }
 
 inline LoadResult run_http_load(std::uint16_t port, const std::string& target, std::vector<std::vector<std::string>>& bodies,
-                                std::chrono::seconds duration) {
-    return run_http_load(std::vector<std::uint16_t>{port}, target, bodies, duration);
+                                std::chrono::seconds duration, const LoadOptions& options = {}) {
+    return run_http_load(std::vector<std::uint16_t>{port}, target, bodies, duration, options);
 }
 
 }  // namespace argus::bench
