@@ -193,7 +193,8 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
     hooks.on_appointment_stored = [&](store::AppointmentRecord a) {
         if (auto* f = follower_ptr.load()) f->appointment_stored(std::move(a));
     };
-    tower::SubscriptionPolicy policy{o.subscription_slots, o.subscription_duration, o.expiry_delta};
+    tower::SubscriptionPolicy policy{o.subscription_slots, o.subscription_duration, o.expiry_delta,
+                                     o.expiry_removals_per_block};
     auto chain_status = [&] {
         auto* f = follower_ptr.load();
         if (f) return f->status();

@@ -105,6 +105,7 @@ const std::vector<Field>& fields() {
         field("subscription-slots", Kind::restart, &TowerOptions::subscription_slots),
         field("subscription-duration", Kind::restart, &TowerOptions::subscription_duration),
         field("expiry-delta", Kind::restart, &TowerOptions::expiry_delta),
+        field("expiry-removals-per-block", Kind::restart, &TowerOptions::expiry_removals_per_block),
         field("register-body-limit", Kind::restart, &TowerOptions::register_body_limit),
         field("add-appointment-body-limit", Kind::restart, &TowerOptions::add_appointment_body_limit),
         field("get-appointment-body-limit", Kind::restart, &TowerOptions::get_appointment_body_limit),

@@ -116,6 +116,8 @@ Result<ParsedTowerOptions, OptionsError> parse_tower_options(int argc, const cha
     opt("subscription-slots", o.subscription_slots, "Slots granted per registration");
     opt("subscription-duration", o.subscription_duration, "Blocks a registration lasts");
     opt("expiry-delta", o.expiry_delta, "Blocks after expiry before a user's data is deleted");
+    opt("expiry-removals-per-block", o.expiry_removals_per_block,
+        "Outdated users' appointments removed at most at one block (a user always whole; the rest at the next blocks)");
     opt("register-body-limit", o.register_body_limit, "Largest /register body, bytes");
     opt("add-appointment-body-limit", o.add_appointment_body_limit, "Largest /add_appointment body, bytes");
     opt("get-appointment-body-limit", o.get_appointment_body_limit, "Largest /get_appointment body, bytes");
@@ -161,6 +163,7 @@ Result<ParsedTowerOptions, OptionsError> parse_tower_options(int argc, const cha
     if (o.receive_rate_grace_ms < 100) problems.push_back("--receive-rate-grace-ms must be at least 100");
     if (o.subscription_slots == 0) problems.push_back("--subscription-slots must be at least 1");
     if (o.subscription_duration == 0) problems.push_back("--subscription-duration must be at least 1");
+    if (o.expiry_removals_per_block == 0) problems.push_back("--expiry-removals-per-block must be at least 1");
     if (o.add_appointment_body_limit < 100) problems.push_back("--add-appointment-body-limit is too small to hold an appointment");
     if (o.chain_poll_ms < 10) problems.push_back("--chain-poll-ms must be at least 10");
     if (o.ha && o.postgres.empty()) problems.push_back("--ha needs --postgres: a group of towers shares one PostgreSQL database");

@@ -100,6 +100,8 @@ struct TowerOptions {
     std::uint32_t subscription_slots = 10'000;
     std::uint32_t subscription_duration = 4'320;
     std::uint32_t expiry_delta = 6;
+    // Outdated users' appointments removed at most at one block (a user whole).
+    std::uint64_t expiry_removals_per_block = 20'000;
 
     // Body limits (rust-teos: 87, 2048, 178, 127 bytes). add_appointment is
     // larger so that penalty kits up to 16 KiB (hex-encoded) fit; slots are

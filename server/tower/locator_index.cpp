@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <new>
+#include <system_error>
 
 namespace argus::tower {
 
@@ -20,7 +22,8 @@ constexpr std::size_t background_slots = std::size_t{1} << 16;
 
 }  // namespace
 
-LocatorIndex::LocatorIndex(Rng& rng, std::size_t capacity) {
+LocatorIndex::LocatorIndex(Rng& rng, std::size_t capacity, TableAllocator allocate)
+    : allocate_(allocate ? std::move(allocate) : [](std::size_t slots) { return std::vector<std::uint64_t>(slots, 0); }) {
     static_assert(sizeof hash_key_ == crypto_shorthash_siphash24_KEYBYTES);
     if (!rng.fill(hash_key_)) {
         // Without a secret key the index is open to hash flooding: refuse to run.
@@ -87,22 +90,46 @@ bool LocatorIndex::remove(std::vector<std::uint64_t>& table, std::uint64_t key) 
 }
 
 void LocatorIndex::grow_locked(std::size_t capacity) {
-    std::vector<std::uint64_t> fresh(capacity, 0);
+    std::vector<std::uint64_t> fresh = allocate_(capacity);  // may throw: nothing changed yet
     for (std::uint64_t key : slots_) {
         if (key != 0) place(fresh, key);
     }
     slots_.swap(fresh);
 }
 
+// The rebuilding thread, when it cannot finish: the current table stays.
+void LocatorIndex::abandon_rebuild() {
+    std::unique_lock lock(mutex_);
+    given_up_locked();
+    spoiled_ = false;
+    rebuilding_ = false;
+    changes_.clear();
+    changes_.shrink_to_fit();
+    lock.unlock();
+    rebuilt_.notify_all();
+}
+
 // The rebuilding thread: the larger table from the snapshot, off the lock;
 // then, under it, the changes made since, and the swap.
 void LocatorIndex::rebuild(std::vector<std::uint64_t> snapshot, std::size_t capacity) {
-    std::vector<std::uint64_t> fresh(capacity, 0);
+    std::vector<std::uint64_t> fresh;
+    try {
+        fresh = allocate_(capacity);
+    } catch (const std::bad_alloc&) {
+        std::vector<std::uint64_t>().swap(snapshot);
+        abandon_rebuild();
+        return;
+    }
     for (std::uint64_t key : snapshot) {
         if (key != 0) place(fresh, key);
     }
     std::vector<std::uint64_t>().swap(snapshot);
     std::unique_lock lock(mutex_);
+    if (spoiled_) {
+        lock.unlock();
+        abandon_rebuild();
+        return;  // the rebuilt table is freed here, off the lock
+    }
     for (const Change& c : changes_) {
         if (c.inserted) {
             place(fresh, c.key);
@@ -120,26 +147,64 @@ void LocatorIndex::rebuild(std::vector<std::uint64_t> snapshot, std::size_t capa
     // The old table is freed here, off the lock.
 }
 
+void LocatorIndex::given_up_locked() {
+    ++rebuild_failures_;
+    retry_at_size_ = size_ + std::max<std::size_t>(1, slots_.size() / 64);
+}
+
+void LocatorIndex::log_change_locked(Change change) {
+    if (!rebuilding_) return;
+    try {
+        changes_.push_back(change);
+    } catch (const std::bad_alloc&) {
+        spoiled_ = true;  // the rebuilt table would miss this change: it is thrown away
+    }
+}
+
+void LocatorIndex::start_growth_locked() {
+    auto capacity = static_cast<std::size_t>(static_cast<double>(slots_.size()) * growth);
+    try {
+        if (slots_.size() < background_slots) {
+            grow_locked(capacity);
+            return;
+        }
+        if (rebuilder_.joinable()) rebuilder_.join();  // the last one has finished
+        std::vector<std::uint64_t> snapshot = allocate_(slots_.size());
+        std::copy(slots_.begin(), slots_.end(), snapshot.begin());
+        // The thread waits for this lock before it swaps anything.
+        rebuilder_ = std::thread([this, snapshot = std::move(snapshot), capacity]() mutable {
+            rebuild(std::move(snapshot), capacity);
+        });
+        rebuilding_ = true;
+    } catch (const std::bad_alloc&) {
+        given_up_locked();
+    } catch (const std::system_error&) {  // no thread to be had: as short of memory
+        given_up_locked();
+    }
+}
+
 void LocatorIndex::insert(const Locator& locator) {
     std::unique_lock lock(mutex_);
     auto load_after = [&] { return static_cast<double>(size_ + 1) / static_cast<double>(slots_.size()); };
     while (rebuilding_ && load_after() > blocking_load) rebuilt_.wait(lock);
-    if (!rebuilding_ && load_after() > grow_load) {
+    if (!rebuilding_ && load_after() > grow_load && size_ >= retry_at_size_) start_growth_locked();
+    if (!rebuilding_ && load_after() > blocking_load) {
+        // No rebuild to wait for (none could start): grow in place if memory allows.
         auto capacity = static_cast<std::size_t>(static_cast<double>(slots_.size()) * growth);
-        if (slots_.size() < background_slots) {
+        try {
             grow_locked(capacity);
-        } else {
-            if (rebuilder_.joinable()) rebuilder_.join();  // the last one has finished
-            // The thread waits for this lock before it swaps anything; a
-            // thread that cannot start throws and leaves the index as it was.
-            rebuilder_ = std::thread([this, snapshot = slots_, capacity]() mutable { rebuild(std::move(snapshot), capacity); });
-            rebuilding_ = true;
+        } catch (const std::bad_alloc&) {
+            if (size_ + 2 > slots_.size()) {
+                // Probing needs one empty slot; a locator left out is a breach missed.
+                std::fprintf(stderr, "argus: out of memory for the locator index at %zu entries\n", size_);
+                std::abort();
+            }
         }
     }
     std::uint64_t key = key_of(locator);
     place(slots_, key);
     ++size_;
-    if (rebuilding_) changes_.push_back(Change{true, key});
+    log_change_locked(Change{true, key});
 }
 
 bool LocatorIndex::erase(const Locator& locator) {
@@ -147,7 +212,7 @@ bool LocatorIndex::erase(const Locator& locator) {
     std::uint64_t key = key_of(locator);
     if (!remove(slots_, key)) return false;
     --size_;
-    if (rebuilding_) changes_.push_back(Change{false, key});
+    log_change_locked(Change{false, key});
     return true;
 }
 
@@ -159,6 +224,11 @@ void LocatorIndex::wait_for_rebuild() {
 std::size_t LocatorIndex::rebuilds() const {
     std::shared_lock lock(mutex_);
     return rebuilds_;
+}
+
+std::size_t LocatorIndex::rebuild_failures() const {
+    std::shared_lock lock(mutex_);
+    return rebuild_failures_;
 }
 
 bool LocatorIndex::maybe_contains(const Locator& locator) const {

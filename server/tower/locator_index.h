@@ -13,11 +13,19 @@
 // milliseconds. Only a table filled to 0.93 while a rebuild is under way makes
 // an insert wait for it. While rebuilding, memory is the snapshot and the new
 // table on top of the current one (28 bytes a slot of the current table).
+//
+// Out of memory: a rebuild that cannot allocate is given up (counted in
+// `rebuild_failures`) and tried again after 1/64 of the table more inserts;
+// past 0.93 the table grows in place if it can, and else keeps filling (slower
+// probes, nothing lost). Only an insert that would take the last empty slot
+// with no memory to grow aborts the tower: a locator it cannot index would be
+// a breach it cannot see.
 #pragma once
 
 #include <array>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <shared_mutex>
 #include <thread>
 #include <vector>
@@ -32,7 +40,10 @@ public:
     // The slot hash is SipHash-2-4 keyed with 16 bytes from `rng`, drawn once:
     // users choose their locators, and without the key they cannot choose
     // ones that pile into one probe run and slow every block's lookups.
-    explicit LocatorIndex(Rng& rng, std::size_t capacity = 1024);
+    // `allocate` makes a zeroed table of that many slots (std::bad_alloc when
+    // it cannot); tests inject one that fails.
+    using TableAllocator = std::function<std::vector<std::uint64_t>(std::size_t slots)>;
+    explicit LocatorIndex(Rng& rng, std::size_t capacity = 1024, TableAllocator allocate = {});
     ~LocatorIndex();  // waits for a rebuild under way
     LocatorIndex(const LocatorIndex&) = delete;
     LocatorIndex& operator=(const LocatorIndex&) = delete;
@@ -51,6 +62,7 @@ public:
     // Blocks until no rebuild is under way (tests; the destructor).
     void wait_for_rebuild();
     std::size_t rebuilds() const;  // background rebuilds finished
+    std::size_t rebuild_failures() const;  // growths given up for want of memory
 
 private:
     struct Change {
@@ -63,7 +75,12 @@ private:
     void place(std::vector<std::uint64_t>& table, std::uint64_t key) const;
     bool remove(std::vector<std::uint64_t>& table, std::uint64_t key) const;
     void grow_locked(std::size_t capacity);
+    // Starts a background rebuild, or grows in place when small (lock held).
+    void start_growth_locked();
     void rebuild(std::vector<std::uint64_t> snapshot, std::size_t capacity);
+    void given_up_locked();  // a growth failed for want of memory
+    void abandon_rebuild();  // the rebuilding thread's way out
+    void log_change_locked(Change change);  // while rebuilding
 
     mutable std::shared_mutex mutex_;
     std::array<std::uint8_t, 16> hash_key_{};
@@ -71,7 +88,11 @@ private:
     std::size_t size_ = 0;
     bool rebuilding_ = false;
     std::vector<Change> changes_;  // made since the rebuild's snapshot
+    bool spoiled_ = false;  // a change could not be logged: the rebuild is discarded
     std::size_t rebuilds_ = 0;
+    std::size_t rebuild_failures_ = 0;
+    std::size_t retry_at_size_ = 0;  // after a failure, no growth below this size
+    TableAllocator allocate_;
     std::condition_variable_any rebuilt_;
     std::thread rebuilder_;
 };

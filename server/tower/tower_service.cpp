@@ -551,12 +551,7 @@ Result<std::uint64_t> TowerService::remove_user(const store::UserId& user) {
 }
 
 Result<std::uint64_t> TowerService::remove_users(const std::vector<store::UserId>& users) {
-    return remove_users(users, 0);
-}
-
-Result<std::uint64_t> TowerService::remove_users(const std::vector<store::UserId>& users, std::uint64_t fence) {
     if (users.empty()) return std::uint64_t{0};
-    if (!healthy() && !try_resync()) return make_error(ErrorCode::unavailable, "store unavailable");
     // What is reported; the index follows what the transaction really deleted.
     std::uint64_t appointments = 0;
     for (const auto& user : users) {
@@ -564,6 +559,13 @@ Result<std::uint64_t> TowerService::remove_users(const std::vector<store::UserId
         if (!locators) return locators.error();
         appointments += locators->size();
     }
+    if (auto ok = remove_users(users, 0); !ok) return ok.error();
+    return appointments;
+}
+
+Status TowerService::remove_users(const std::vector<store::UserId>& users, std::uint64_t fence) {
+    if (users.empty()) return {};
+    if (!healthy() && !try_resync()) return make_error(ErrorCode::unavailable, "store unavailable");
     std::promise<Status> committed;
     auto future = committed.get_future();
     {
@@ -586,8 +588,7 @@ Result<std::uint64_t> TowerService::remove_users(const std::vector<store::UserId
         if (!queued) return make_error(ErrorCode::unavailable, "tower is shutting down");
     }
     // A failure reloads the users from the store: they come back, unremoved.
-    if (auto ok = future.get(); !ok) return ok.error();
-    return appointments;
+    return future.get();
 }
 
 Result<std::size_t> TowerService::remove_outdated_users(std::uint32_t height) {
@@ -631,6 +632,7 @@ Result<std::size_t> TowerService::remove_outdated_users(std::uint32_t height) {
     std::size_t taken = outdated_users_to_remove(counts, policy_.removals_per_block);
     std::vector<store::UserId> removing;
     for (std::size_t i = 0; i < taken; ++i) removing.push_back(ordered[i].second);
+    // The counts read above decided; they are not read again to report.
     if (auto removed = remove_users(removing, epoch); !removed) return removed.error();
     return removing.size();
 }

@@ -218,7 +218,7 @@ private:
     bool trusts_index(const UserState& state) const;
     // Submits a write of this user, counting it in flight (user lock held).
     bool submit_user_write(const std::shared_ptr<UserState>& state, store::WriteBatch batch, GroupCommitter::Done done);
-    Result<std::uint64_t> remove_users(const std::vector<store::UserId>& users, std::uint64_t fence);
+    Status remove_users(const std::vector<store::UserId>& users, std::uint64_t fence);  // nothing read first
     void on_commit_failure(const Error& error);
     void apply_to_index(const store::WriteEffects& effects);  // committer thread
     // Exclusive map lock held by caller. After start, in a group, every user

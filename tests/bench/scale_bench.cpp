@@ -16,7 +16,7 @@
 // per core, and (PostgreSQL) pgbench's group-commit TPS on the same server.
 //
 //   argus-bench-scale [--store postgres|sqlite] [--appointments N] [--seconds S] [--clients C]
-//                     [--pg-setting name=value ...]
+//                     [--pg-setting name=value ...] [--tower-option name=value ...]
 // ARGUS_BENCH_DIAG=1 (PostgreSQL) also samples the server every 100 ms for the
 // first 3 s of the load: WAL position, blocks read and hit, and what each
 // client backend waits for (how the start-up stall below was traced).
@@ -67,6 +67,7 @@ struct Args {
     int seconds = 120;
     int clients = 64;
     std::vector<std::pair<std::string, std::string>> pg_settings{{"checkpoint_timeout", "60s"}};
+    std::vector<std::string> tower_options;  // passed to argus-tower as --name value
 };
 
 [[noreturn]] void fail(const std::string& why) {
@@ -235,10 +236,16 @@ Args parse_args(int argc, char** argv) {
             if (!settings_given) a.pg_settings.clear();
             settings_given = true;
             a.pg_settings.emplace_back(s.substr(0, eq), s.substr(eq + 1));
+        } else if (flag == "--tower-option") {
+            std::string s = value();
+            auto eq = s.find('=');
+            if (eq == std::string::npos) fail("--tower-option is name=value");
+            a.tower_options.push_back("--" + s.substr(0, eq));
+            a.tower_options.push_back(s.substr(eq + 1));
         } else {
             fail("unknown argument " + flag +
                  " (argus-bench-scale [--store postgres|sqlite] [--appointments N] [--seconds S] [--clients C] "
-                 "[--pg-setting name=value])");
+                 "[--pg-setting name=value] [--tower-option name=value])");
         }
     }
     if (a.appointments < 1000 || a.seconds < 10 || a.clients < 1 || a.clients > 250) fail("arguments out of range");
@@ -291,7 +298,10 @@ int main(int argc, char** argv) {
     };
 
     // --- build: users, then N appointments in chunks, through the store's bulk loader
-    const std::uint32_t bulk_users = 1000, expiring_users = 10;
+    // A day's expiry is 1% of the store, owned by users of at most 10,000
+    // appointments each (10 users up to 10^7, 100 at 10^8).
+    const std::uint32_t bulk_users = 1000;
+    const auto expiring_users = static_cast<std::uint32_t>(std::max<std::size_t>(10, args.appointments / 1'000'000));
     // The store holds 100 days of appointments (start heights spread over
     // 14,400 blocks); the chain's tip is just past them, where new ones land.
     const std::uint32_t history_blocks = 14'400, tip = history_blocks + 20;
@@ -368,6 +378,7 @@ int main(int argc, char** argv) {
                                            dir.path() + "/tower.ready", "--subscription-slots", "4000000000",
                                            "--max-connections", "1000", "--electrum-port", "0"};
     if (args.store == "postgres") tower_argv.insert(tower_argv.end(), {"--postgres", conninfo});
+    tower_argv.insert(tower_argv.end(), args.tower_options.begin(), args.tower_options.end());
     auto started = BenchClock::now();
     ChildProcess tower(tower_argv, dir.path() + "/tower.log");
     json ready = json::parse(wait_for_file(dir.path() + "/tower.ready", std::chrono::minutes(30)));

@@ -136,6 +136,52 @@ TEST_CASE("locator index: a large table grows in the background, and concurrent 
     CHECK(lost == 0);
 }
 
+TEST_CASE("locator index: out of memory, growth is given up and retried, and nothing is lost") {
+    // The allocator fails every table above `limit` slots: the background
+    // rebuild gives up (the tower goes on with the current table, which
+    // keeps filling past 0.93), and once memory is back a later insert grows
+    // it. A rebuild thread that let std::bad_alloc escape terminated the tower.
+    constexpr std::size_t slots = std::size_t{1} << 16;
+    std::atomic<std::size_t> limit{slots};
+    std::atomic<std::size_t> refused{0};
+    test::SeededRng seed(5);
+    LocatorIndex index(seed, slots, [&](std::size_t n) {
+        if (n > limit) {
+            ++refused;
+            throw std::bad_alloc();
+        }
+        return std::vector<std::uint64_t>(n, 0);
+    });
+    std::mt19937_64 rng(5);
+    std::vector<Locator> stored;
+    auto add = [&](std::size_t n) {
+        for (std::size_t i = 0; i < n; ++i) {
+            stored.push_back(random_locator(rng, ~0ULL));
+            index.insert(stored.back());
+        }
+        index.wait_for_rebuild();
+    };
+    auto lost = [&] {
+        std::size_t missing = 0;
+        for (const auto& l : stored) missing += index.maybe_contains(l) ? 0 : 1;
+        return missing;
+    };
+    add(static_cast<std::size_t>(0.8 * slots) + 10);  // past the growth load: a rebuild starts and fails
+    CHECK(index.rebuild_failures() >= 1);
+    CHECK(index.rebuilds() == 0);
+    CHECK(index.memory_bytes() == slots * 8);
+    add(static_cast<std::size_t>(0.18 * slots));  // to 0.98: no growth in place either, every entry still in
+    CHECK(index.memory_bytes() == slots * 8);
+    CHECK(index.size() == stored.size());
+    CHECK(refused >= 3);
+    CHECK(lost() == 0);
+    limit = slots * 4;  // memory is back
+    add(slots / 64 + 1);
+    CHECK(index.memory_bytes() > slots * 8);
+    CHECK(index.size() == stored.size());
+    CHECK(lost() == 0);
+}
+
 TEST_CASE("locator index: memory stays under 16 bytes per entry as it grows") {
     test::SeededRng seed(7);
     LocatorIndex index(seed);

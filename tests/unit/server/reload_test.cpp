@@ -132,3 +132,19 @@ TEST_CASE("reload: every option the tower takes is classified") {
         CHECK(in_help.count(option) == 1);
     }
 }
+
+TEST_CASE("options: the expiry budget per block is taken, and 0 is refused with its name") {
+    CHECK(parse({"--data-dir", "/tmp/x"}).expiry_removals_per_block == 20'000);
+    CHECK(parse({"--data-dir", "/tmp/x", "--expiry-removals-per-block", "5000"}).expiry_removals_per_block == 5'000);
+    std::vector<const char*> argv = {"argus-tower", "--data-dir", "/tmp/x", "--expiry-removals-per-block", "0"};
+    auto parsed = parse_tower_options(static_cast<int>(argv.size()), argv.data());
+    REQUIRE_FALSE(parsed);
+    CHECK(parsed.error().message.find("--expiry-removals-per-block must be at least 1") != std::string::npos);
+    auto running = parse({"--data-dir", "/tmp/x"});
+    auto next = parse({"--data-dir", "/tmp/x", "--expiry-removals-per-block", "5000"});
+    auto plan = plan_reload(running, next);
+    const OptionChange* change = find(plan.needs_restart, "expiry-removals-per-block");
+    REQUIRE(change != nullptr);
+    CHECK(change->to == "5000");
+    CHECK(find(plan.applied, "expiry-removals-per-block") == nullptr);
+}
