@@ -138,9 +138,23 @@ public:
     // position), each kind as one multi-row statement with the last operation
     // per key winning, leaves what applying them one by one would. Group commit
     // of API writes (put user, put appointment, ...) is one phase.
-    Result<WriteEffects> write(const WriteBatch& batch) override {
+    Result<WriteEffects> write(const WriteBatch& batch) override { return write_on(writer_, batch); }
+
+    bool writes_apart() const override { return true; }
+    // On the remover's connection: users' removals only, so no partition is
+    // created or looked up (partitions_ is the writer's).
+    Result<WriteEffects> write_apart(const WriteBatch& batch) override {
+        for (const auto& op : batch.operations) {
+            if (!std::holds_alternative<RemoveUser>(op)) {
+                return make_error(ErrorCode::invalid_argument, "write_apart takes only user removals");
+            }
+        }
+        return write_on(remover_, batch);
+    }
+
+    Result<WriteEffects> write_on(Connection& connection, const WriteBatch& batch) {
         if (batch.empty()) return WriteEffects{};
-        return with(writer_, [&](pqxx::connection& c) -> Result<WriteEffects> {
+        return with(connection, [&](pqxx::connection& c) -> Result<WriteEffects> {
             create_partitions_first(c, batch);
             pqxx::work tx(c);
             tx.exec("SELECT pg_advisory_xact_lock_shared(" + std::to_string(write_barrier_key) + ")");
@@ -1122,12 +1136,15 @@ private:
         tx.exec0(sql.str());
     }
 
-    // The user's appointments (each reported), then the user; trackers cascade.
+    // The user's row locked first, so no other transaction (another tower's,
+    // or a write() beside a write_apart()) can add to the user until this one
+    // ends; then its appointments (each reported), then the user; trackers,
+    // sessions and channels cascade.
     static void remove_user(pqxx::work& tx, const UserId& user, EffectsTracker& effects) {
-        pqxx::result r = tx.exec_params(
-            "DELETE FROM appointments WHERE user_key = (SELECT user_key FROM users WHERE user_id = $1::bytea) "
-            "RETURNING user_key, loc_hi, loc_lo",
-            param(user));
+        pqxx::result key = tx.exec_params("SELECT user_key FROM users WHERE user_id = $1::bytea FOR UPDATE", param(user));
+        if (key.empty()) return;
+        pqxx::result r = tx.exec_params("DELETE FROM appointments WHERE user_key = $1 RETURNING user_key, loc_hi, loc_lo",
+                                        key[0][0].as<long long>());
         for (const auto& row : r) {
             Locator locator = locator_from(row[1], row[2]);
             effects.observed(row_key(row[0], locator), locator, true, false);
@@ -1159,7 +1176,7 @@ private:
             if (!connection.conn || !connection.conn->is_open()) {
                 connection.conn = std::make_unique<pqxx::connection>(conninfo_);
                 prepare_statements(*connection.conn);
-                if (&connection == &writer_ && options_.feed_origin != 0) {
+                if ((&connection == &writer_ || &connection == &remover_) && options_.feed_origin != 0) {
                     connection.conn->set_variable("idle_in_transaction_session_timeout",
                                                   std::to_string(options_.idle_in_transaction.count()));
                 }
@@ -1232,6 +1249,7 @@ private:
     std::string conninfo_;
     PostgresStoreOptions options_;
     Connection writer_;
+    Connection remover_;  // write_apart
     std::mutex listener_mutex_;
     std::unique_ptr<pqxx::connection> listener_;
     std::unique_ptr<FeedReceiver> receiver_;

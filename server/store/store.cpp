@@ -11,6 +11,11 @@ Error no_feed(const Store& store) {
 }
 }  // namespace
 
+Result<WriteEffects> Store::write_apart(const WriteBatch&) {
+    return make_error(ErrorCode::unsupported,
+                      "the " + backend_name() + " store has one writer: removals go through write()");
+}
+
 Result<std::optional<VersionedUser>> Store::get_user_versioned(const UserId& user) {
     auto found = get_user(user);
     if (!found) return found.error();

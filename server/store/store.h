@@ -314,6 +314,16 @@ public:
 
     // One durable transaction; on success returns what it changed.
     virtual Result<WriteEffects> write(const WriteBatch& batch) = 0;
+    // Removals of whole users (only RemoveUser operations, else
+    // ErrorCode::invalid_argument) written on a connection of their own,
+    // concurrently with write(): a day's expiry at scale reads and deletes
+    // rows all over the table, and must not hold up the writes behind it.
+    // The same transaction rules as write() (fence, write barrier, count).
+    // The caller orders them: nothing of these users may be in a write() under
+    // way. Backends that cannot (SQLite, one writer) say so in writes_apart()
+    // and answer ErrorCode::unsupported.
+    virtual bool writes_apart() const { return false; }
+    virtual Result<WriteEffects> write_apart(const WriteBatch& batch);
     // New appointments of existing users in bulk, in one transaction
     // (imports, the scale benchmark): PostgreSQL COPY, SQLite prepared
     // inserts. Every (user, locator) must be new, as for a PutAppointment

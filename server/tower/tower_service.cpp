@@ -111,6 +111,7 @@ Status TowerService::reload_users(bool at_start) {
     }
     UserMap fresh;
     for (const auto& u : *users) {
+        if (being_removed(u.user.user_id)) continue;  // its removal apart is under way
         auto state = std::make_shared<UserState>();
         state->record = u.user;
         // Read before the index: a write by another tower after this read
@@ -167,6 +168,7 @@ bool TowerService::try_resync() {
     std::unique_lock lock(users_mutex_, std::try_to_lock);
     if (!lock.owns_lock()) return false;
     if (healthy_) return true;
+    if (resync_on_committer_) return false;
     return static_cast<bool>(reload_users());
 }
 
@@ -207,7 +209,7 @@ Status TowerService::adopt_user(const store::UserId& user) {
         }
     }
     std::unique_lock lock(users_mutex_);
-    if (!find_user(user)) {
+    if (!find_user(user) && !being_removed(user)) {
         if (state->session) ++sessions_;
         users_.emplace(user, std::move(state));
     }
@@ -305,6 +307,8 @@ void TowerService::register_user(const store::UserId& user, std::function<void(A
         std::unique_lock lock(users_mutex_);
         state = find_user(user);
         if (!state) {
+            // Its expired subscription is being removed: register again after.
+            if (being_removed(user)) return done(service_unavailable());
             state = std::make_shared<UserState>();
             state->record.user_id = user;
             users_.emplace(user, state);
@@ -566,6 +570,7 @@ Result<std::uint64_t> TowerService::remove_users(const std::vector<store::UserId
 Status TowerService::remove_users(const std::vector<store::UserId>& users, std::uint64_t fence) {
     if (users.empty()) return {};
     if (!healthy() && !try_resync()) return make_error(ErrorCode::unavailable, "store unavailable");
+    if (store_.writes_apart()) return remove_users_apart(users, fence);
     std::promise<Status> committed;
     auto future = committed.get_future();
     {
@@ -589,6 +594,82 @@ Status TowerService::remove_users(const std::vector<store::UserId>& users, std::
     }
     // A failure reloads the users from the store: they come back, unremoved.
     return future.get();
+}
+
+Status TowerService::remove_users_apart(const std::vector<store::UserId>& users, std::uint64_t fence) {
+    store::WriteBatch removal;
+    if (fence != 0) removal.fence_epoch = fence;
+    {
+        // Out of memory first, as through the committer: nothing more is
+        // admitted for these users, and nothing recreates them until the
+        // removal has ended (being_removed).
+        std::unique_lock lock(users_mutex_);
+        if (!healthy_) return make_error(ErrorCode::unavailable, "store unavailable");
+        for (const auto& user : users) {
+            if (auto it = users_.find(user); it != users_.end()) {
+                std::lock_guard user_lock(it->second->mutex);
+                if (it->second->session) --sessions_;
+                users_.erase(it);
+            }
+            removing_.insert(user);
+            removal.remove_user(user);
+        }
+    }
+    // What was admitted for them before is written first, so it is removed
+    // with them (and a write of theirs never meets a deleted user row).
+    if (auto ok = committer_barrier(); !ok) {
+        restore_removed_users(users);
+        return ok;
+    }
+    auto effects = store_.write_apart(removal);
+    if (!effects) {
+        log_event(LogLevel::warn, "users_not_removed",
+                  {{"users", std::to_string(users.size())}, {"error", effects.error().message}});
+        restore_removed_users(users);
+        return effects.error();
+    }
+    apply_to_index(*effects);
+    std::unique_lock lock(users_mutex_);
+    for (const auto& user : users) removing_.erase(user);
+    return {};
+}
+
+Status TowerService::committer_barrier() {
+    std::promise<Status> written;
+    auto future = written.get_future();
+    if (!committer_->submit(store::WriteBatch{}, [&written](const Status& s) { written.set_value(s); })) {
+        return make_error(ErrorCode::unavailable, "tower is shutting down");
+    }
+    return future.get();
+}
+
+void TowerService::restore_removed_users(const std::vector<store::UserId>& users) {
+    {
+        // Until they are read back, requests answer "unavailable" (and do not
+        // reload themselves while writes admitted before are in flight).
+        std::unique_lock lock(users_mutex_);
+        for (const auto& user : users) removing_.erase(user);
+        healthy_ = false;
+        resync_on_committer_ = true;
+    }
+    std::promise<void> reloaded;
+    auto future = reloaded.get_future();
+    bool queued = committer_->submit(store::WriteBatch{}, [this, &reloaded](const Status& written) {
+        // On the committer thread, after everything queued before: nothing in
+        // flight. Failed, it is on_commit_failure's: it holds the map lock and
+        // reloads right after (and removing_ no longer hides these users).
+        if (written) {
+            std::unique_lock lock(users_mutex_);
+            if (auto ok = reload_users(); !ok) last_store_error_ = ok.error().message;
+        }
+        resync_on_committer_ = false;
+        reloaded.set_value();
+    });
+    if (queued) {
+        future.wait();
+    } else {
+        resync_on_committer_ = false;  // shutting down
+    }
 }
 
 Result<std::size_t> TowerService::remove_outdated_users(std::uint32_t height) {
@@ -661,6 +742,7 @@ void TowerService::create_session(const PublicKey& session_key, const wtwire::Cr
         std::unique_lock lock(users_mutex_);
         state = find_user(account);
         if (!state) {
+            if (being_removed(account)) return temporary();
             // Not yet a user: an account whose record is filled in below.
             state = std::make_shared<UserState>();
             state->record.user_id = account;
@@ -792,6 +874,9 @@ Result<store::ElectrumAccountRecord> TowerService::create_electrum_account(const
         std::unique_lock lock(users_mutex_);
         if (!healthy_) return make_error(ErrorCode::unavailable, "the store is unavailable");
         if (find_user(account)) return make_error(ErrorCode::invalid_argument, "Electrum user " + username + " exists");
+        if (being_removed(account)) {
+            return make_error(ErrorCode::unavailable, "Electrum user " + username + " is being removed: try again");
+        }
         auto record = tower::register_user(policy_, std::nullopt, account, chain.height);
         if (!record) return make_error(ErrorCode::invalid_argument, "the subscription policy grants no slots");
         state = std::make_shared<UserState>();

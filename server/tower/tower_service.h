@@ -16,6 +16,7 @@
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common/context.h"
@@ -187,8 +188,9 @@ public:
     // Operator interface.
     std::vector<store::UserRecord> list_users() const;
     std::optional<store::UserRecord> get_user(const store::UserId& user) const;
-    // Through the group committer, in order with every other write. Returns
-    // the appointments the users had.
+    // In order with every other write: through the group committer, or, on
+    // a store that writes apart (PostgreSQL), after what was queued for them
+    // and beside later writes. Returns the appointments the users had.
     Result<std::uint64_t> remove_user(const store::UserId& user);
     Result<std::uint64_t> remove_users(const std::vector<store::UserId>& users);
     // Removes users outdated at `height` (expiry + expiry_delta), as the
@@ -219,6 +221,17 @@ private:
     // Submits a write of this user, counting it in flight (user lock held).
     bool submit_user_write(const std::shared_ptr<UserState>& state, store::WriteBatch batch, GroupCommitter::Done done);
     Status remove_users(const std::vector<store::UserId>& users, std::uint64_t fence);  // nothing read first
+    // Removal apart from the group commit (Store::writes_apart): the users
+    // leave memory, the writes already queued for them are waited for, and
+    // the store removes them on a connection of its own while other writes
+    // go on. Until it ends no one may create them again (being_removed).
+    Status remove_users_apart(const std::vector<store::UserId>& users, std::uint64_t fence);
+    bool being_removed(const store::UserId& user) const { return removing_.count(user) != 0; }  // map lock held
+    // Waits until everything queued before it is written (or failed).
+    Status committer_barrier();
+    // After a removal apart failed: the users are read back from the store
+    // once nothing is in flight (a reload on the committer thread).
+    void restore_removed_users(const std::vector<store::UserId>& users);
     void on_commit_failure(const Error& error);
     void apply_to_index(const store::WriteEffects& effects);  // committer thread
     // Exclusive map lock held by caller. After start, in a group, every user
@@ -238,6 +251,8 @@ private:
 
     mutable std::shared_mutex users_mutex_;
     UserMap users_;
+    std::unordered_set<store::UserId, UserIdHash> removing_;  // removals apart under way
+    std::atomic<bool> resync_on_committer_{false};  // restore_removed_users: try_resync waits for it
     std::atomic<std::size_t> sessions_{0};  // users with a wtwire session
     ElectrumAccounts electrum_;
     OutpointIndex funding_index_;

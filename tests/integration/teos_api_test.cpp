@@ -3,7 +3,11 @@
 // teos/src/api/internal.rs, teos-common/src/errors.rs).
 #include <doctest/doctest.h>
 
+#include <future>
+#include <thread>
+
 #include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
 
 #include "common/hex.h"
 #include "common/message_signing.h"
@@ -203,6 +207,125 @@ void expiry_budget(Backend backend) {
     }
 }
 BOTH_BACKENDS("teos API: outdated users are removed over several blocks within the per-block budget", expiry_budget)
+
+// The backend of a removal waiting for a row lock (pg_stat_activity), or 0.
+int waiting_backend(pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    auto r = tx.exec("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%'");
+    return r.empty() ? 0 : r[0][0].as<int>();
+}
+
+int wait_for_waiting_backend(pqxx::connection& c) {
+    for (int i = 0; i < 1000; ++i) {
+        if (int pid = waiting_backend(c)) return pid;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return 0;
+}
+
+// Runs `request` on a thread of its own: answered within 10 s, or nullopt.
+std::optional<HttpResult> answered_soon(std::function<HttpResult()> request) {
+    auto future = std::async(std::launch::async, std::move(request));
+    if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+        // Still held up: leave it to finish once the lock goes (the fixture outlives it).
+        std::thread([f = std::move(future)]() mutable { f.wait(); }).detach();
+        return std::nullopt;
+    }
+    return future.get();
+}
+
+TEST_CASE("teos API [postgres]: an expiry removal runs beside the group commit: others' writes go on, the user cannot come back meanwhile, a failed removal gives the user back") {
+    TowerFixtureOptions options;
+    options.policy.duration = 10;
+    options.policy.expiry_delta = 6;
+    TowerFixture tower(Backend::postgres, options);
+    REQUIRE(tower.store->writes_apart());
+    HttpClient http(tower.port());
+    TeosUser alice(31);
+    TeosUser carol(33);
+    ok_json(http.post("/register", alice.register_body()));  // expiry 110, outdated at 116
+    ok_json(http.post("/register", carol.register_body()));
+    for (std::uint8_t i = 1; i <= 2; ++i) {
+        ok_json(http.post("/add_appointment", alice.add_appointment_body(test_locator(i), Bytes(50, 1), 1)));
+    }
+    ok_json(http.post("/add_appointment", carol.add_appointment_body(test_locator(9), Bytes(50, 1), 1)));
+    tower.height = 112;
+    TeosUser bob(32);  // registered later: expiry 122, outdated at 128
+    ok_json(http.post("/register", bob.register_body()));
+
+    pqxx::connection blocker(tower.postgres->connection_string());
+    pqxx::connection observer(tower.postgres->connection_string());
+    auto lock_row = [&](pqxx::work& tx, const TeosUser& user) {
+        tx.exec("SELECT 1 FROM users WHERE user_id = '\\x" + user.id_hex() + "'::bytea FOR KEY SHARE");
+    };
+
+    SUBCASE("a removal held up by a row lock does not hold up other users' writes") {
+        // Alice's row is locked; Carol is removed in the same transaction.
+        // Declared first, so a failing check ends the lock before waiting for the removal.
+        std::future<Result<std::size_t>> removal;
+        auto hold = std::make_unique<pqxx::work>(blocker);
+        lock_row(*hold, alice);
+        tower.height = 116;
+        removal = std::async(std::launch::async, [&] { return tower.service->remove_outdated_users(116); });
+        REQUIRE(wait_for_waiting_backend(observer) != 0);
+
+        // Through the group commit while the removal waits: with the removal
+        // inside the group commit, these would wait for the lock too.
+        auto added = answered_soon([&] {
+            return HttpClient(tower.port()).post("/add_appointment", bob.add_appointment_body(test_locator(20), Bytes(50, 2), 1));
+        });
+        REQUIRE(added.has_value());
+        CHECK(added->status == 200);
+        // Alice cannot register again before her old data is gone.
+        auto again = answered_soon([&] { return HttpClient(tower.port()).post("/register", alice.register_body()); });
+        REQUIRE(again.has_value());
+        check_error(*again, 503, 32, "unavailable");
+        CHECK(tower.store->get_user(alice.id()).value().has_value());  // not removed yet
+
+        hold->commit();
+        auto removed = removal.get();
+        REQUIRE(removed);
+        CHECK(*removed == 2);
+        CHECK_FALSE(tower.store->get_user(alice.id()).value().has_value());
+        CHECK_FALSE(tower.store->get_user(carol.id()).value().has_value());
+        CHECK(tower.store->counts()->appointments == 1);  // Bob's
+        CHECK_FALSE(tower.index.maybe_contains(test_locator(1)));
+        CHECK_FALSE(tower.index.maybe_contains(test_locator(9)));
+        CHECK(tower.index.maybe_contains(test_locator(20)));
+        // Now she registers anew, with none of her old appointments.
+        auto fresh = ok_json(http.post("/register", alice.register_body()));
+        CHECK(fresh["subscription_start"] == 116);
+        CHECK(tower.store->user_locators(alice.id()).value().empty());
+    }
+
+    SUBCASE("a removal that fails gives the users back, and the next block removes them") {
+        // Declared first, so a failing check ends the lock before waiting for the removal.
+        std::future<Result<std::size_t>> removal;
+        auto hold = std::make_unique<pqxx::work>(blocker);
+        lock_row(*hold, alice);
+        tower.height = 116;
+        removal = std::async(std::launch::async, [&] { return tower.service->remove_outdated_users(116); });
+        int pid = wait_for_waiting_backend(observer);
+        REQUIRE(pid != 0);
+        pqxx::nontransaction(observer).exec("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
+        auto removed = removal.get();
+        CHECK_FALSE(removed);
+        hold->commit();
+        // Back in memory as in the store: expired (code 7 with its expiry), not unknown.
+        CHECK(tower.store->get_user(alice.id()).value().has_value());
+        CHECK(tower.service->get_user(alice.id()).has_value());
+        CHECK(tower.service->get_user(carol.id()).has_value());
+        check_error(http.post("/get_subscription_info", alice.get_subscription_info_body()), 401, 7, "expired at 110");
+        CHECK(tower.index.maybe_contains(test_locator(1)));
+        // The tower serves others meanwhile and after.
+        CHECK(http.post("/add_appointment", bob.add_appointment_body(test_locator(21), Bytes(50, 2), 1)).status == 200);
+        auto next = tower.service->remove_outdated_users(117);
+        REQUIRE(next);
+        CHECK(*next == 2);
+        CHECK_FALSE(tower.store->get_user(alice.id()).value().has_value());
+        CHECK(tower.store->counts()->appointments == 1);
+    }
+}
 
 void bad_bodies(Backend backend) {
     TowerFixture tower(backend);

@@ -187,8 +187,38 @@ void run_conformance(const std::function<std::unique_ptr<Store>()>& open, const 
     again.remove_user(user(5));
     CHECK(store->write(again).value().removed.empty());
 
+    // Removals apart from write() (PostgreSQL's second connection): the same
+    // effects and counts; anything but user removals is refused, unwritten.
+    // SQLite has one writer and says so.
+    {
+        WriteBatch two;
+        two.put_user({user(8), 100, 1, 2});
+        for (std::uint8_t i = 0; i < 3; ++i) two.put_appointment(appointment(user(8), locator(80, i), 16, i));
+        REQUIRE(store->write(two));
+        std::uint64_t before = store->counts().value().appointments;
+        WriteBatch removing;
+        removing.remove_user(user(8)).remove_user(user(9));  // user 9 was never stored: nothing to remove
+        if (!store->writes_apart()) {
+            CHECK(store->write_apart(removing).error().code == ErrorCode::unsupported);
+            REQUIRE(store->write(removing));
+        } else {
+            WriteBatch mixed;
+            mixed.put_user({user(9), 1, 1, 2}).remove_user(user(8));
+            CHECK(store->write_apart(mixed).error().code == ErrorCode::invalid_argument);
+            CHECK_FALSE(store->get_user(user(9)).value().has_value());
+            CHECK(store->get_user(user(8)).value().has_value());
+            auto apart = store->write_apart(removing);
+            REQUIRE(apart);
+            CHECK(apart->removed.size() == 3);
+            CHECK(apart->inserted.empty());
+        }
+        CHECK_FALSE(store->get_user(user(8)).value().has_value());
+        CHECK(store->user_locators(user(8)).value().empty());
+        CHECK(store->counts().value().appointments == before - 3);
+    }
+
     // wtwire sessions: an account user, its session row and its updates; the
-    // session follows the account's removal.
+    // session follows the account's removing.
     {
         ByteArray<33> session_key = user(7);
         session_key[0] = 0x03;
