@@ -188,13 +188,17 @@ void LocatorIndex::insert(const Locator& locator) {
     auto load_after = [&] { return static_cast<double>(size_ + 1) / static_cast<double>(slots_.size()); };
     while (rebuilding_ && load_after() > blocking_load) rebuilt_.wait(lock);
     if (!rebuilding_ && load_after() > grow_load && size_ >= retry_at_size_) start_growth_locked();
-    if (!rebuilding_ && load_after() > blocking_load) {
-        // No rebuild to wait for (none could start): grow in place if memory allows.
+    // No rebuild to wait for (none could start): grow in place if memory
+    // allows, tried again only as a rebuild is (every 1/64 of the table more
+    // inserts), not at every insert, and always before the last empty slot.
+    bool last_slot = size_ + 2 > slots_.size();
+    if (!rebuilding_ && load_after() > blocking_load && (size_ >= retry_at_size_ || last_slot)) {
         auto capacity = static_cast<std::size_t>(static_cast<double>(slots_.size()) * growth);
         try {
             grow_locked(capacity);
         } catch (const std::bad_alloc&) {
-            if (size_ + 2 > slots_.size()) {
+            given_up_locked();
+            if (last_slot) {
                 // Probing needs one empty slot; a locator left out is a breach missed.
                 std::fprintf(stderr, "argus: out of memory for the locator index at %zu entries\n", size_);
                 std::abort();
