@@ -204,10 +204,7 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
     service.set_shared_store(o.ha, feed_origin);
     service.set_feed_applied(feed_after);
     service.set_elected(!o.postgres.empty());
-    // The index loads while the tower serves (minutes at 10^8 appointments).
-    if (auto ok = service.start(tower::TowerService::IndexLoad::in_background); !ok) {
-        return fail("tower_start_failed", ok.error().message);
-    }
+    if (auto ok = service.start(); !ok) return fail("tower_start_failed", ok.error().message);
 
     // The election: the first tower to take the lock is the watcher.
     std::unique_ptr<store::LeaderLease> lease;

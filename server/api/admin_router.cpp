@@ -55,7 +55,6 @@ void AdminRouter::handle(HttpRequest request, Reply reply) {
                       {"chain_height", chain.height},
                       {"bitcoind_reachable", chain.reachable},
                       {"store_healthy", context_.service.healthy() && counts.has_value()},
-                      {"locator_index_loaded", context_.service.index_loaded()},
                       {"locator_index_entries", context_.index.size()},
                       {"locator_index_bytes", context_.index.memory_bytes()},
                       {"commit_batches", stats.batches},

@@ -316,15 +316,13 @@ public:
         });
     }
 
-    Status for_each_locator_prefix(const std::function<void(const Locator&)>& visit,
-                                   const std::atomic<bool>* cancel) override {
+    Status for_each_locator_prefix(const std::function<void(const Locator&)>& visit) override {
         auto done = read<bool>([&](pqxx::work& tx) {
             // Only loc_hi, from its index (an index-only scan reads a tenth of
             // the table's pages); a cursor keeps memory flat over 10^8 rows.
             tx.exec0("SET LOCAL enable_seqscan = off");
             tx.exec0("DECLARE argus_locators NO SCROLL CURSOR FOR SELECT loc_hi FROM appointments");
             for (;;) {
-                if (cancel && cancel->load()) return false;
                 pqxx::result r = tx.exec("FETCH FORWARD 100000 FROM argus_locators");
                 for (const auto& row : r) visit(locator_of(row[0].as<std::int64_t>(), 0));
                 if (r.size() < 100'000) break;
@@ -333,7 +331,6 @@ public:
             return true;
         });
         if (!done) return done.error();
-        if (!*done) return make_error(ErrorCode::unavailable, "reading the locators was cancelled");
         return {};
     }
 

@@ -333,19 +333,12 @@ public:
         });
     }
 
-    Status for_each_locator_prefix(const std::function<void(const Locator&)>& visit,
-                                   const std::atomic<bool>* cancel) override {
+    Status for_each_locator_prefix(const std::function<void(const Locator&)>& visit) override {
         return with_reader([&](sqlite3* db) -> Status {
             Statement s(db, "SELECT locator FROM appointments");
             if (!s.ok()) return sqlite_error(db, "for_each_locator");
             int rc;
-            for (std::uint64_t rows = 0;; ++rows) {
-                if (rows % 4096 == 0 && cancel && cancel->load()) {
-                    return make_error(ErrorCode::unavailable, "reading the locators was cancelled");
-                }
-                if ((rc = s.step()) != SQLITE_ROW) break;
-                visit(s.array<16>(0));
-            }
+            while ((rc = s.step()) == SQLITE_ROW) visit(s.array<16>(0));
             if (rc != SQLITE_DONE) return sqlite_error(db, "for_each_locator");
             return {};
         });

@@ -4,7 +4,6 @@
 // transaction: when write() returns success the data survives kill -9.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -344,10 +343,7 @@ public:
     virtual Result<std::vector<Locator>> user_locators(const UserId& user) = 0;
     // Streams every stored locator's first 8 bytes (building the watcher's
     // in-memory index of prefixes): the other 8 bytes may be zero.
-    // `cancel` set (checked every few thousand rows) ends it early with
-    // ErrorCode::unavailable (a tower stopping while its index loads).
-    virtual Status for_each_locator_prefix(const std::function<void(const Locator&)>& visit,
-                                           const std::atomic<bool>* cancel = nullptr) = 0;
+    virtual Status for_each_locator_prefix(const std::function<void(const Locator&)>& visit) = 0;
     virtual Result<StoreCounts> counts() = 0;
 
     virtual Result<std::vector<TrackerRecord>> load_trackers() = 0;

@@ -71,66 +71,20 @@ void TowerService::set_shared_store(bool shared, std::uint64_t origin) {
     version_origin_ = origin;
 }
 
-Status TowerService::start(IndexLoad load) {
+Status TowerService::start() {
     {
         std::unique_lock lock(users_mutex_);
         if (auto ok = reload_users(true); !ok) return ok;
     }
-    if (load == IndexLoad::before_start) {
-        if (auto ok = load_index(); !ok) return ok;
-        index_loaded_ = true;
-    }
-    // Started before the load: what commits meanwhile is inserted by its
-    // effects (and maybe by the load too: a surplus entry costs a read).
+    if (auto counts = store_.counts(); counts) index_.reserve(counts->appointments);
+    if (auto ok = store_.for_each_locator_prefix([&](const Locator& l) { index_.insert(l); }); !ok) return ok;
     committer_ = std::make_unique<GroupCommitter>(
         store_, [this](const Error& e) { on_commit_failure(e); },
         [this](const store::WriteEffects& effects) { apply_to_index(effects); }, clock_);
-    if (load == IndexLoad::in_background) {
-        index_loader_ = std::thread([this] {
-            auto started = clock_.monotonic_now();
-            for (std::chrono::milliseconds backoff{500}; !stopping_; backoff = std::min(backoff * 2, std::chrono::milliseconds(30'000))) {
-                // A failed read is read again whole: what the first one
-                // inserted stays (surplus entries, never a missing one).
-                auto ok = load_index();
-                if (ok) {
-                    {
-                        std::lock_guard lock(index_mutex_);
-                        index_loaded_ = true;
-                    }
-                    double seconds = std::chrono::duration<double>(clock_.monotonic_now() - started).count();
-                    log_event(LogLevel::info, "index_loaded",
-                              {{"locators", std::to_string(index_.size())}, {"seconds", std::to_string(seconds)}});
-                    break;
-                }
-                if (stopping_) break;
-                log_event(LogLevel::warn, "index_load_failed",
-                          {{"error", ok.error().message}, {"retry_ms", std::to_string(backoff.count())}});
-                std::unique_lock lock(index_mutex_);
-                index_wake_.wait_for(lock, backoff, [&] { return stopping_.load(); });
-            }
-            index_wake_.notify_all();
-        });
-    }
     return {};
 }
 
-Status TowerService::load_index() {
-    if (auto counts = store_.counts(); counts) index_.reserve(counts->appointments);
-    return store_.for_each_locator_prefix([&](const Locator& l) { index_.insert(l); }, &stopping_);
-}
-
-void TowerService::wait_for_index() const {
-    std::unique_lock lock(index_mutex_);
-    index_wake_.wait(lock, [&] { return index_loaded_.load() || stopping_.load(); });
-}
-
 void TowerService::stop() {
-    {
-        std::lock_guard lock(index_mutex_);
-        stopping_ = true;
-    }
-    index_wake_.notify_all();
-    if (index_loader_.joinable()) index_loader_.join();
     if (committer_) committer_->stop();
 }
 
@@ -194,9 +148,6 @@ Status TowerService::reload_users(bool at_start) {
 
 void TowerService::apply_to_index(const store::WriteEffects& effects) {
     for (const auto& l : effects.inserted) index_.insert(l);
-    // While the index loads, a removal may come before the load inserts that
-    // locator: its erase would take another locator's entry of that prefix.
-    if (!index_loaded_) return;
     for (const auto& l : effects.removed) index_.erase(l);
 }
 
@@ -266,7 +217,7 @@ Status TowerService::adopt_user(const store::UserId& user) {
 }
 
 Result<bool> TowerService::sync_user(UserState& state) {
-    if (!shared_) return index_loaded_.load();
+    if (!shared_) return true;
     if (state.in_flight > 0) {
         // This tower's own writes chain on the version: each is checked when written.
         if (state.stale) return make_error(ErrorCode::conflict, "another tower wrote this user: retry");
@@ -309,7 +260,6 @@ std::uint64_t TowerService::foreign_horizon() {
 }
 
 bool TowerService::trusts_index(const UserState& state) const {
-    if (!index_loaded_) return false;
     return state.foreign_until == 0 || feed_applied_.load() >= state.foreign_until;
 }
 

@@ -10,13 +10,11 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -135,19 +133,9 @@ public:
     void set_watcher_epoch(std::uint64_t epoch) { watcher_epoch_ = epoch; }
     std::uint64_t watcher_epoch() const { return watcher_epoch_; }
 
-    // Loads users and the locator index from the store. In the background
-    // (the tower process: at 10^8 appointments the index takes minutes to
-    // read), start returns once users are loaded and writes are possible;
-    // until index_loaded(), no answer relies on the index (existence and
-    // slot checks read the store), removals do not erase from it (an erase
-    // could meet the locator before the load put it in), and the watcher
-    // reads every transaction of a block as a candidate from the store.
-    enum class IndexLoad { before_start, in_background };
-    Status start(IndexLoad load = IndexLoad::before_start);
+    // Loads users and the locator index from the store.
+    Status start();
     void stop();
-    bool index_loaded() const { return index_loaded_.load(); }
-    // Blocks until the index is loaded or the service stops (tests).
-    void wait_for_index() const;
 
     const PublicKey& tower_id() const { return tower_id_; }
 
@@ -279,13 +267,6 @@ private:
     std::chrono::steady_clock::time_point electrum_reloaded_{};
     std::string last_store_error_;  // why the last reload failed
     std::unique_ptr<GroupCommitter> committer_;
-
-    Status load_index();
-    std::atomic<bool> index_loaded_{false};
-    std::atomic<bool> stopping_{false};
-    mutable std::mutex index_mutex_;
-    mutable std::condition_variable index_wake_;
-    std::thread index_loader_;
 };
 
 }  // namespace argus::tower

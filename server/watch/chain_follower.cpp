@@ -170,34 +170,23 @@ Result<std::size_t> ChainFollower::sync() {
 }
 
 Result<BlockConnected> read_block_candidates(std::shared_ptr<const BlockView> view, const tower::LocatorIndex& index,
-                                             store::Store& store, const SessionLookup& session_of, bool every_key) {
+                                             store::Store& store, const SessionLookup& session_of) {
     BlockConnected event;
     // One index holds teos locators and lnd hints (both 16 uniform bytes);
     // the core keeps only appointments whose own trigger kind matches. All
-    // candidates are read in one lookup (while the index loads: every key,
-    // in lookups of a few thousand).
+    // candidates are read in one lookup.
     std::vector<std::pair<Locator, std::size_t>> hits;  // (locator, transaction), in block order per key set
     for (const auto* keys : {&view->locators, &view->hints}) {
-        if (every_key) {
-            for (std::size_t i = 0; i < keys->size(); ++i) hits.emplace_back((*keys)[i], i);
-        } else {
-            for (std::size_t i : index.candidates(*keys)) hits.emplace_back((*keys)[i], i);
-        }
+        for (std::size_t i : index.candidates(*keys)) hits.emplace_back((*keys)[i], i);
     }
     if (!hits.empty()) {
         std::set<Locator> unique;
         for (const auto& hit : hits) unique.insert(hit.first);
         std::vector<Locator> wanted(unique.begin(), unique.end());
-        constexpr std::size_t lookup_size = 4096;
-        std::vector<store::AppointmentRecord> stored;
-        for (std::size_t first = 0; first < wanted.size(); first += lookup_size) {
-            std::size_t n = std::min(lookup_size, wanted.size() - first);
-            auto part = store.find_by_locators(std::span<const Locator>(wanted.data() + first, n));
-            if (!part) return part.error();
-            for (auto& a : *part) stored.push_back(std::move(a));
-        }
+        auto stored = store.find_by_locators(wanted);
+        if (!stored) return stored.error();
         std::map<Locator, std::vector<const store::AppointmentRecord*>> by_locator;
-        for (const auto& a : stored) by_locator[a.locator].push_back(&a);
+        for (const auto& a : *stored) by_locator[a.locator].push_back(&a);
         for (const auto& [locator, i] : hits) {
             auto found = by_locator.find(locator);
             if (found == by_locator.end()) continue;
@@ -338,8 +327,7 @@ Status ChainFollower::connect(std::shared_ptr<const Block> block, const Hash256&
     auto view = make_block_view(std::move(block), hash, height, service_.hints_needed());
     std::size_t transactions = view->txids.size();
     auto event = read_block_candidates(std::move(view), index_, store_,
-                                       [this](const store::UserId& account) { return service_.session(account); },
-                                       !service_.index_loaded());
+                                       [this](const store::UserId& account) { return service_.session(account); });
     if (!event) return event.error();
     event->funding_spends = funding_spends(*event->block, service_.funding_outpoints());
     // Penalty kits escalate against the fee market: read it while the core

@@ -60,11 +60,9 @@ using SessionLookup = std::function<std::optional<store::SessionRecord>(const st
 
 // A connected block's event: every stored appointment the locator index could
 // not rule out (by teos locator or lnd hint), read from the store, with the
-// session of each wtwire appointment. `every_key`: the index is still
-// loading and rules out nothing, so every transaction's keys are looked up.
+// session of each wtwire appointment.
 Result<BlockConnected> read_block_candidates(std::shared_ptr<const BlockView> view, const tower::LocatorIndex& index,
-                                             store::Store& store, const SessionLookup& session_of = {},
-                                             bool every_key = false);
+                                             store::Store& store, const SessionLookup& session_of = {});
 // Feeds `first` to `draft`, executes the broadcasts and mempool queries it
 // asks for and feeds back their reports until it asks for nothing more;
 // durable actions go into `round`. An error means: discard the draft.

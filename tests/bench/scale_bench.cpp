@@ -2,9 +2,8 @@
 // (PostgreSQL by default, 10^6 unless told), through the store's own bulk
 // loader (COPY on PostgreSQL), then measures on it, with the real argus-tower
 // process and the chain simulator:
-//   - start-up to ready (serving), and to its locator index loaded, and the
-//     tower's RSS, on the loaded store (and that the tower reads every
-//     appointment back); the sustained load starts once the index is loaded;
+//   - start-up to ready, and the tower's RSS, on the loaded store (and that
+//     the tower reads every appointment back);
 //   - disk bytes per appointment (table, indexes) against locator + blob;
 //   - sustained durable add_appointment for `--seconds` (120) with
 //     `--clients` (64) keep-alive clients outside the tower process, requests
@@ -399,15 +398,6 @@ int main(int argc, char** argv) {
                 read_back, read_back == args.appointments ? "" : " (MISMATCH)");
     std::printf("disk after build: %.0f B per appointment (table %.0f, indexes %.0f); locator + blob = 336 B: %.2fx\n",
                 loaded.total, loaded.table, loaded.indexes, loaded.total / 336.0);
-    // The tower serves before its locator index has loaded (reading the store
-    // where it would ask the index): the sustained load starts once it has.
-    while (!info.value("locator_index_loaded", true)) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        info = admin_info();
-    }
-    std::printf("startup: locator index loaded %.2f s after the start (%zu entries, RSS then %.0f MB)\n",
-                seconds_since(started), info["locator_index_entries"].get<std::size_t>(),
-                static_cast<double>(rss_of(tower.pid())) / 1e6);
 
     // --- sustained load: registered users, requests signed before the clock
     const std::size_t per_client = static_cast<std::size_t>(15'000.0 * args.seconds / args.clients) + 1000;

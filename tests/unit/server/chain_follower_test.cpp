@@ -6,7 +6,6 @@
 // appointment is being committed. And the deep-reorg halt.
 #include <doctest/doctest.h>
 
-#include <algorithm>
 #include <condition_variable>
 #include <future>
 #include <map>
@@ -168,35 +167,9 @@ public:
         return inner_->find_by_locator(l);
     }
     Result<std::vector<Locator>> user_locators(const store::UserId& u) override { return inner_->user_locators(u); }
-    Status for_each_locator_prefix(const std::function<void(const Locator&)>& visit,
-                                   const std::atomic<bool>* cancel) override {
-        {
-            // The load gate holds the index load until opened, or cancelled.
-            std::unique_lock lock(mutex_);
-            loads_held_ += load_open_ ? 0 : 1;
-            changed_.notify_all();
-            while (!load_open_ && !(cancel && cancel->load())) changed_.wait_for(lock, std::chrono::milliseconds(5));
-        }
-        return inner_->for_each_locator_prefix(visit, cancel);
+    Status for_each_locator_prefix(const std::function<void(const Locator&)>& visit) override {
+        return inner_->for_each_locator_prefix(visit);
     }
-    void close_load_gate() {
-        std::lock_guard lock(mutex_);
-        load_open_ = false;
-    }
-    void open_load_gate() {
-        std::lock_guard lock(mutex_);
-        load_open_ = true;
-        changed_.notify_all();
-    }
-    void wait_until_load_held() {
-        std::unique_lock lock(mutex_);
-        changed_.wait(lock, [&] { return loads_held_ > 0; });
-    }
-    Result<std::vector<store::AppointmentRecord>> find_by_locators(std::span<const Locator> locators) override {
-        locators_looked_up_ += locators.size();
-        return inner_->find_by_locators(locators);
-    }
-    std::size_t locators_looked_up() const { return locators_looked_up_; }
     Result<store::StoreCounts> counts() override { return inner_->counts(); }
     Result<std::vector<store::TrackerRecord>> load_trackers() override { return inner_->load_trackers(); }
     Result<std::vector<store::SessionRecord>> load_sessions() override { return inner_->load_sessions(); }
@@ -219,9 +192,6 @@ private:
     std::condition_variable changed_;
     bool open_ = true;
     bool held_ = false;
-    bool load_open_ = true;
-    int loads_held_ = 0;
-    std::atomic<std::size_t> locators_looked_up_{0};
 };
 
 struct World {
@@ -237,13 +207,7 @@ struct World {
     std::unique_ptr<watch::ChainFollower> follower;
     test::TeosUser alice{7};
 
-    // `before_start` writes to the store before the tower starts; the index
-    // loads as `load` says (in the background: held at the load gate).
-    explicit World(watch::FollowerOptions options = {},
-                   tower::TowerService::IndexLoad load = tower::TowerService::IndexLoad::before_start,
-                   const std::function<void(store::Store&)>& before_start = {}) {
-        if (before_start) before_start(store);
-        if (load == tower::TowerService::IndexLoad::in_background) store.close_load_gate();
+    explicit World(watch::FollowerOptions options = {}) {
         tower::TowerHooks hooks;
         hooks.on_appointment_stored = [this](store::AppointmentRecord a) {
             if (auto* f = follower_ptr.load()) f->appointment_stored(std::move(a));
@@ -251,7 +215,7 @@ struct World {
         service = std::make_unique<tower::TowerService>(
             store, index, tower_key, tower::SubscriptionPolicy{},
             [this] { return tower::ChainStatus{follower ? follower->status().height : 0, true}; }, hooks);
-        REQUIRE(service->start(load));
+        REQUIRE(service->start());
         options.core.recent_blocks = 6;
         follower = std::make_unique<watch::ChainFollower>(chain, chain, index, *service, store, std::move(options));
         REQUIRE(follower->initialize());
@@ -363,59 +327,6 @@ TEST_CASE("follower: remove_user goes through the committer and the index follow
     CHECK_FALSE(w.index.maybe_contains(d.appointment.locator));
     CHECK_FALSE(w.store.get_user(w.alice.id()).value().has_value());
     CHECK_FALSE(w.service->get_user(w.alice.id()).has_value());
-}
-
-TEST_CASE("follower: while the index loads in the background the tower serves, a breach in a block scanned meanwhile is punished, and nothing stored is left out of the index") {
-    std::mt19937_64 rng{21};
-    test::TeosUser alice{7};
-    test::Dispute early = test::make_dispute(rng, 0);  // stored before the start
-    test::Dispute later = test::make_dispute(rng, 0);  // stored before, breached after the load
-    early.appointment.user_id = later.appointment.user_id = alice.id();
-    early.appointment.start_block = later.appointment.start_block = 0;
-    World w({}, tower::TowerService::IndexLoad::in_background, [&](store::Store& s) {
-        store::WriteBatch seed;
-        seed.put_user({alice.id(), 100, 0, 5000}).put_appointment(early.appointment).put_appointment(later.appointment);
-        REQUIRE(s.write(seed));
-    });
-    w.store.wait_until_load_held();
-    // Serving already (the World registered Alice again), index still empty.
-    REQUIRE_FALSE(w.service->index_loaded());
-    CHECK(w.index.size() == 0);
-
-    // The index rules nothing out yet: the block's every key is read from the store.
-    std::size_t looked_up = w.store.locators_looked_up();
-    w.chain.mine({early.dispute});
-    REQUIRE(w.follower->sync());
-    CHECK(w.store.locators_looked_up() - looked_up >= 1);
-    CHECK(w.broadcast(early.penalty));
-
-    // An update sent meanwhile: the store, not the empty index, says it
-    // exists, so it replaces the row (no second row) and pays no new slot.
-    auto slots_before = w.service->get_user(alice.id())->available_slots;
-    REQUIRE(w.add(later.appointment));
-    auto stored = w.store.user_locators(alice.id()).value();
-    CHECK(std::count(stored.begin(), stored.end(), later.appointment.locator) == 1);
-    CHECK(w.service->get_user(alice.id())->available_slots == slots_before);
-
-    w.store.open_load_gate();
-    w.service->wait_for_index();
-    CHECK(w.service->index_loaded());
-    CHECK(w.index.maybe_contains(later.appointment.locator));
-    // From now on only index hits are read, and the later breach is punished.
-    looked_up = w.store.locators_looked_up();
-    w.chain.mine({later.dispute, test::random_transaction(rng), test::random_transaction(rng)});
-    REQUIRE(w.follower->sync());
-    CHECK(w.store.locators_looked_up() - looked_up <= 1);
-    CHECK(w.broadcast(later.penalty));
-}
-
-TEST_CASE("follower: a tower stopped while its index loads stops at once") {
-    World w({}, tower::TowerService::IndexLoad::in_background);
-    w.store.wait_until_load_held();
-    auto started = std::chrono::steady_clock::now();
-    w.service->stop();  // the load is cancelled, not waited for
-    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
-    CHECK_FALSE(w.service->index_loaded());
 }
 
 TEST_CASE("follower: bitcoind down while broadcasting a penalty: the block is retried, nothing is lost") {
