@@ -579,16 +579,7 @@ Status TowerService::remove_users(const std::vector<store::UserId>& users, std::
         // ahead of the removal, so it is removed with them.
         std::unique_lock lock(users_mutex_);
         if (!healthy_) return make_error(ErrorCode::unavailable, "store unavailable");
-        store::WriteBatch batch;
-        if (fence != 0) batch.fence_epoch = fence;
-        for (const auto& user : users) {
-            if (auto it = users_.find(user); it != users_.end()) {
-                std::lock_guard user_lock(it->second->mutex);
-                if (it->second->session) --sessions_;
-                users_.erase(it);
-            }
-            batch.remove_user(user);
-        }
+        store::WriteBatch batch = take_out_of_memory(users, fence);
         bool queued = committer_->submit(std::move(batch), [&committed](const Status& s) { committed.set_value(s); });
         if (!queued) return make_error(ErrorCode::unavailable, "tower is shutting down");
     }
@@ -596,24 +587,30 @@ Status TowerService::remove_users(const std::vector<store::UserId>& users, std::
     return future.get();
 }
 
-Status TowerService::remove_users_apart(const std::vector<store::UserId>& users, std::uint64_t fence) {
+store::WriteBatch TowerService::take_out_of_memory(const std::vector<store::UserId>& users, std::uint64_t fence) {
     store::WriteBatch removal;
     if (fence != 0) removal.fence_epoch = fence;
+    for (const auto& user : users) {
+        if (auto it = users_.find(user); it != users_.end()) {
+            std::lock_guard user_lock(it->second->mutex);
+            if (it->second->session) --sessions_;
+            users_.erase(it);
+        }
+        removal.remove_user(user);
+    }
+    return removal;
+}
+
+Status TowerService::remove_users_apart(const std::vector<store::UserId>& users, std::uint64_t fence) {
+    store::WriteBatch removal;
     {
         // Out of memory first, as through the committer: nothing more is
         // admitted for these users, and nothing recreates them until the
         // removal has ended (being_removed).
         std::unique_lock lock(users_mutex_);
         if (!healthy_) return make_error(ErrorCode::unavailable, "store unavailable");
-        for (const auto& user : users) {
-            if (auto it = users_.find(user); it != users_.end()) {
-                std::lock_guard user_lock(it->second->mutex);
-                if (it->second->session) --sessions_;
-                users_.erase(it);
-            }
-            removing_.insert(user);
-            removal.remove_user(user);
-        }
+        removal = take_out_of_memory(users, fence);
+        removing_.insert(users.begin(), users.end());
     }
     // What was admitted for them before is written first, so it is removed
     // with them (and a write of theirs never meets a deleted user row).

@@ -226,6 +226,9 @@ private:
     // the store removes them on a connection of its own while other writes
     // go on. Until it ends no one may create them again (being_removed).
     Status remove_users_apart(const std::vector<store::UserId>& users, std::uint64_t fence);
+    // Erases the users from memory and returns the batch that removes them
+    // from the store (map lock held exclusively).
+    store::WriteBatch take_out_of_memory(const std::vector<store::UserId>& users, std::uint64_t fence);
     bool being_removed(const store::UserId& user) const { return removing_.count(user) != 0; }  // map lock held
     // Waits until everything queued before it is written (or failed).
     Status committer_barrier();
