@@ -255,19 +255,24 @@ TEST_CASE("teos API [postgres]: an expiry removal runs beside the group commit: 
 
     pqxx::connection blocker(tower.postgres->connection_string());
     pqxx::connection observer(tower.postgres->connection_string());
-    auto lock_row = [&](pqxx::work& tx, const TeosUser& user) {
-        tx.exec("SELECT 1 FROM users WHERE user_id = '\\x" + user.id_hex() + "'::bytea FOR KEY SHARE");
+    // Locks Alice's row (FOR KEY SHARE, as an appointment insert would) in
+    // `hold`, starts the block-116 expiry in `removal`, and returns the
+    // removal's backend once it waits for that lock (0: it never did).
+    // Callers declare `removal` before `hold`, so a failing check ends the
+    // lock before the removal is waited for.
+    auto hold_and_remove = [&](std::future<Result<std::size_t>>& removal, std::unique_ptr<pqxx::work>& hold) {
+        hold = std::make_unique<pqxx::work>(blocker);
+        hold->exec("SELECT 1 FROM users WHERE user_id = '\\x" + alice.id_hex() + "'::bytea FOR KEY SHARE");
+        tower.height = 116;
+        removal = std::async(std::launch::async, [&] { return tower.service->remove_outdated_users(116); });
+        return wait_for_waiting_backend(observer);
     };
 
     SUBCASE("a removal held up by a row lock does not hold up other users' writes") {
         // Alice's row is locked; Carol is removed in the same transaction.
-        // Declared first, so a failing check ends the lock before waiting for the removal.
         std::future<Result<std::size_t>> removal;
-        auto hold = std::make_unique<pqxx::work>(blocker);
-        lock_row(*hold, alice);
-        tower.height = 116;
-        removal = std::async(std::launch::async, [&] { return tower.service->remove_outdated_users(116); });
-        REQUIRE(wait_for_waiting_backend(observer) != 0);
+        std::unique_ptr<pqxx::work> hold;
+        REQUIRE(hold_and_remove(removal, hold) != 0);
 
         // Through the group commit while the removal waits: with the removal
         // inside the group commit, these would wait for the lock too.
@@ -299,13 +304,9 @@ TEST_CASE("teos API [postgres]: an expiry removal runs beside the group commit: 
     }
 
     SUBCASE("a removal that fails gives the users back, and the next block removes them") {
-        // Declared first, so a failing check ends the lock before waiting for the removal.
         std::future<Result<std::size_t>> removal;
-        auto hold = std::make_unique<pqxx::work>(blocker);
-        lock_row(*hold, alice);
-        tower.height = 116;
-        removal = std::async(std::launch::async, [&] { return tower.service->remove_outdated_users(116); });
-        int pid = wait_for_waiting_backend(observer);
+        std::unique_ptr<pqxx::work> hold;
+        int pid = hold_and_remove(removal, hold);
         REQUIRE(pid != 0);
         pqxx::nontransaction(observer).exec("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
         auto removed = removal.get();
