@@ -424,7 +424,7 @@ int run(const config::TowerOptions& o, int argc, const char* const* argv) {
                 // locator is read again (the index only ever gains entries).
                 if (std::chrono::steady_clock::now() - last_read > std::chrono::minutes(30)) {
                     log_event(LogLevel::warn, "feed_resync", {});
-                    if (store->for_each_locator_prefix([&](const Locator& l) { index.insert(l); })) {
+                    if (store->for_each_locator_prefix([&](std::span<const Locator> batch) { index.insert_all(batch); })) {
                         last_read = std::chrono::steady_clock::now();
                     }
                 }

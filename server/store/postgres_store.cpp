@@ -5,6 +5,7 @@
 // statement, so group commit pays few round trips and one WAL flush for many
 // appointments. A lost connection (a
 // PostgreSQL restart) is reported as `unavailable` and re-opened on next use.
+#include <libpq-fe.h>
 #include <pqxx/pqxx>
 
 #include <algorithm>
@@ -21,6 +22,7 @@
 #include <sstream>
 
 #include "common/hex.h"
+#include "server/store/copy_binary.h"
 #include "server/store/effects_tracker.h"
 #include "server/store/migrations.h"
 #include "server/store/store.h"
@@ -316,22 +318,63 @@ public:
         });
     }
 
-    Status for_each_locator_prefix(const std::function<void(const Locator&)>& visit) override {
-        auto done = read<bool>([&](pqxx::work& tx) {
-            // Only loc_hi, from its index (an index-only scan reads a tenth of
-            // the table's pages); a cursor keeps memory flat over 10^8 rows.
-            tx.exec0("SET LOCAL enable_seqscan = off");
-            tx.exec0("DECLARE argus_locators NO SCROLL CURSOR FOR SELECT loc_hi FROM appointments");
-            for (;;) {
-                pqxx::result r = tx.exec("FETCH FORWARD 100000 FROM argus_locators");
-                for (const auto& row : r) visit(locator_of(row[0].as<std::int64_t>(), 0));
-                if (r.size() < 100'000) break;
+    // A binary COPY of loc_hi from its indexes (an index-only scan reads a
+    // tenth of the table's pages), on a libpq connection of its own: rows
+    // stream while the last ones are indexed, where a cursor's FETCH waits a
+    // round trip per batch and parses text (2.3x slower at 10^7, measured:
+    // docs/performance.md). Memory stays flat over 10^8 rows.
+    Status for_each_locator_prefix(const std::function<void(std::span<const Locator>)>& visit) override {
+        std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(conninfo_.c_str()), &PQfinish);
+        auto failure = [&](ErrorCode code, const std::string& what) {
+            std::string detail = conn ? PQerrorMessage(conn.get()) : "out of memory";
+            while (!detail.empty() && detail.back() == '\n') detail.pop_back();
+            return make_error(code, "postgres: " + what + (detail.empty() ? "" : ": " + detail));
+        };
+        if (!conn || PQstatus(conn.get()) != CONNECTION_OK) return failure(ErrorCode::unavailable, "locator scan connection");
+        auto command = [&](const char* sql, ExecStatusType expected) -> Status {
+            std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(conn.get(), sql), &PQclear);
+            if (!r || PQresultStatus(r.get()) != expected) {
+                return failure(PQstatus(conn.get()) == CONNECTION_OK ? ErrorCode::storage : ErrorCode::unavailable,
+                               std::string("locator scan (") + sql + ")");
             }
-            tx.exec0("CLOSE argus_locators");
-            return true;
-        });
-        if (!done) return done.error();
-        return {};
+            return {};
+        };
+        if (auto ok = command("BEGIN READ ONLY", PGRES_COMMAND_OK); !ok) return ok;
+        if (auto ok = command("SET LOCAL enable_seqscan = off", PGRES_COMMAND_OK); !ok) return ok;
+        if (auto ok = command("COPY (SELECT loc_hi FROM appointments) TO STDOUT (FORMAT binary)", PGRES_COPY_OUT); !ok) {
+            return ok;
+        }
+        BigintCopyDecoder decoder;
+        std::vector<std::int64_t> values;
+        std::vector<Locator> batch;
+        constexpr std::size_t batch_size = 16'384;
+        values.reserve(batch_size);
+        batch.reserve(batch_size);
+        auto flush = [&] {
+            for (std::int64_t hi : values) batch.push_back(locator_of(hi, 0));
+            values.clear();
+            visit(batch);
+            batch.clear();
+        };
+        for (;;) {
+            char* buffer = nullptr;
+            int length = PQgetCopyData(conn.get(), &buffer, 0);
+            if (length < 0) break;  // -1: the copy is complete; -2: failed (the result says why)
+            std::unique_ptr<char, decltype(&PQfreemem)> owned(buffer, &PQfreemem);
+            auto decoded =
+                decoder.feed(ByteSpan(reinterpret_cast<const std::uint8_t*>(buffer), static_cast<std::size_t>(length)), values);
+            // Closing the connection ends the COPY on the server.
+            if (!decoded) return make_error(decoded.error().code, "postgres: locator scan: " + decoded.error().message);
+            if (values.size() >= batch_size) flush();
+        }
+        std::unique_ptr<PGresult, decltype(&PQclear)> end(PQgetResult(conn.get()), &PQclear);
+        if (!end || PQresultStatus(end.get()) != PGRES_COMMAND_OK) {
+            return failure(PQstatus(conn.get()) == CONNECTION_OK ? ErrorCode::storage : ErrorCode::unavailable,
+                           "locator scan (COPY)");
+        }
+        if (!decoder.finished()) return make_error(ErrorCode::truncated, "postgres: locator scan: COPY ended without its trailer");
+        if (!values.empty()) flush();
+        return command("COMMIT", PGRES_COMMAND_OK);
     }
 
     Result<StoreCounts> counts() override {

@@ -333,13 +333,23 @@ public:
         });
     }
 
-    Status for_each_locator_prefix(const std::function<void(const Locator&)>& visit) override {
+    Status for_each_locator_prefix(const std::function<void(std::span<const Locator>)>& visit) override {
         return with_reader([&](sqlite3* db) -> Status {
             Statement s(db, "SELECT locator FROM appointments");
             if (!s.ok()) return sqlite_error(db, "for_each_locator");
+            constexpr std::size_t batch_size = 16'384;
+            std::vector<Locator> batch;
+            batch.reserve(batch_size);
             int rc;
-            while ((rc = s.step()) == SQLITE_ROW) visit(s.array<16>(0));
+            while ((rc = s.step()) == SQLITE_ROW) {
+                batch.push_back(s.array<16>(0));
+                if (batch.size() == batch_size) {
+                    visit(batch);
+                    batch.clear();
+                }
+            }
             if (rc != SQLITE_DONE) return sqlite_error(db, "for_each_locator");
+            if (!batch.empty()) visit(batch);
             return {};
         });
     }

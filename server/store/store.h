@@ -342,8 +342,9 @@ public:
     virtual Result<std::vector<AppointmentRecord>> find_by_locators(std::span<const Locator> locators);
     virtual Result<std::vector<Locator>> user_locators(const UserId& user) = 0;
     // Streams every stored locator's first 8 bytes (building the watcher's
-    // in-memory index of prefixes): the other 8 bytes may be zero.
-    virtual Status for_each_locator_prefix(const std::function<void(const Locator&)>& visit) = 0;
+    // in-memory index of prefixes), in batches: the other 8 bytes may be
+    // zero. On an error, the batches visited so far are not all there is.
+    virtual Status for_each_locator_prefix(const std::function<void(std::span<const Locator>)>& visit) = 0;
     virtual Result<StoreCounts> counts() = 0;
 
     virtual Result<std::vector<TrackerRecord>> load_trackers() = 0;

@@ -44,14 +44,18 @@ std::uint64_t LocatorIndex::key_of(const Locator& locator) {
     return key == 0 ? 1 : key;  // 0 marks an empty slot; a prefix collision only costs a read
 }
 
-std::size_t LocatorIndex::slot_of(std::uint64_t key, std::size_t table_size) const {
+std::uint64_t LocatorIndex::hash_of(std::uint64_t key) const {
     std::uint8_t in[8];
     for (int i = 0; i < 8; ++i) in[i] = static_cast<std::uint8_t>(key >> (8 * i));
     std::uint8_t out[crypto_shorthash_siphash24_BYTES];
     crypto_shorthash_siphash24(out, in, sizeof in, hash_key_.data());
     std::uint64_t h = 0;
     for (int i = 0; i < 8; ++i) h |= std::uint64_t{out[i]} << (8 * i);
-    return static_cast<std::size_t>(h % table_size);
+    return h;
+}
+
+std::size_t LocatorIndex::slot_of(std::uint64_t key, std::size_t table_size) const {
+    return static_cast<std::size_t>(hash_of(key) % table_size);
 }
 
 bool LocatorIndex::contains_locked(std::uint64_t key) const {
@@ -62,7 +66,11 @@ bool LocatorIndex::contains_locked(std::uint64_t key) const {
 }
 
 void LocatorIndex::place(std::vector<std::uint64_t>& table, std::uint64_t key) const {
-    std::size_t i = slot_of(key, table.size());
+    place_hashed(table, key, hash_of(key));
+}
+
+void LocatorIndex::place_hashed(std::vector<std::uint64_t>& table, std::uint64_t key, std::uint64_t hash) {
+    std::size_t i = static_cast<std::size_t>(hash % table.size());
     while (table[i] != 0) i = (i + 1) % table.size();
     table[i] = key;
 }
@@ -184,7 +192,31 @@ void LocatorIndex::start_growth_locked() {
 }
 
 void LocatorIndex::insert(const Locator& locator) {
+    std::uint64_t key = key_of(locator);
+    std::uint64_t hash = hash_of(key);
     std::unique_lock lock(mutex_);
+    insert_locked(lock, key, hash);
+}
+
+// Many at once (the index load): hashed off the lock, then one lock for a
+// chunk, whose slots are all prefetched before any is placed, so that the
+// cache misses of a table far larger than the cache overlap.
+void LocatorIndex::insert_all(std::span<const Locator> locators) {
+    constexpr std::size_t chunk = 256;
+    std::array<std::uint64_t, chunk> keys{}, hashes{};
+    for (std::size_t at = 0; at < locators.size(); at += chunk) {
+        std::size_t n = std::min(chunk, locators.size() - at);
+        for (std::size_t i = 0; i < n; ++i) {
+            keys[i] = key_of(locators[at + i]);
+            hashes[i] = hash_of(keys[i]);
+        }
+        std::unique_lock lock(mutex_);
+        for (std::size_t i = 0; i < n; ++i) __builtin_prefetch(&slots_[hashes[i] % slots_.size()], 1);
+        for (std::size_t i = 0; i < n; ++i) insert_locked(lock, keys[i], hashes[i]);
+    }
+}
+
+void LocatorIndex::insert_locked(std::unique_lock<std::shared_mutex>& lock, std::uint64_t key, std::uint64_t hash) {
     auto load_after = [&] { return static_cast<double>(size_ + 1) / static_cast<double>(slots_.size()); };
     while (rebuilding_ && load_after() > blocking_load) rebuilt_.wait(lock);
     if (!rebuilding_ && load_after() > grow_load && size_ >= retry_at_size_) start_growth_locked();
@@ -205,8 +237,7 @@ void LocatorIndex::insert(const Locator& locator) {
             }
         }
     }
-    std::uint64_t key = key_of(locator);
-    place(slots_, key);
+    place_hashed(slots_, key, hash);
     ++size_;
     log_change_locked(Change{true, key});
 }

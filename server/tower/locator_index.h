@@ -26,7 +26,9 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <shared_mutex>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -49,6 +51,8 @@ public:
     LocatorIndex& operator=(const LocatorIndex&) = delete;
 
     void insert(const Locator& locator);
+    // The same as inserting each, faster: the index load's way.
+    void insert_all(std::span<const Locator> locators);
     bool erase(const Locator& locator);  // removes one occurrence
     bool maybe_contains(const Locator& locator) const;
     // Indexes of `locators` that may be stored, under one lock.
@@ -70,9 +74,12 @@ private:
         std::uint64_t key;
     };
     static std::uint64_t key_of(const Locator& locator);
+    std::uint64_t hash_of(std::uint64_t key) const;
     std::size_t slot_of(std::uint64_t key, std::size_t table_size) const;
     bool contains_locked(std::uint64_t key) const;
     void place(std::vector<std::uint64_t>& table, std::uint64_t key) const;
+    static void place_hashed(std::vector<std::uint64_t>& table, std::uint64_t key, std::uint64_t hash);
+    void insert_locked(std::unique_lock<std::shared_mutex>& lock, std::uint64_t key, std::uint64_t hash);
     bool remove(std::vector<std::uint64_t>& table, std::uint64_t key) const;
     void grow_locked(std::size_t capacity);
     // Starts a background rebuild, or grows in place when small (lock held).

@@ -77,7 +77,7 @@ Status TowerService::start() {
         if (auto ok = reload_users(true); !ok) return ok;
     }
     if (auto counts = store_.counts(); counts) index_.reserve(counts->appointments);
-    if (auto ok = store_.for_each_locator_prefix([&](const Locator& l) { index_.insert(l); }); !ok) return ok;
+    if (auto ok = store_.for_each_locator_prefix([&](std::span<const Locator> batch) { index_.insert_all(batch); }); !ok) return ok;
     committer_ = std::make_unique<GroupCommitter>(
         store_, [this](const Error& e) { on_commit_failure(e); },
         [this](const store::WriteEffects& effects) { apply_to_index(effects); }, clock_);

@@ -510,7 +510,7 @@ int main(int argc, char** argv) {
         SeededRng seed(7);
         tower::LocatorIndex index(seed);
         auto t = BenchClock::now();
-        if (auto ok = store->for_each_locator_prefix([&](const Locator& l) { index.insert(l); }); !ok) fail(ok.error().message);
+        if (auto ok = store->for_each_locator_prefix([&](std::span<const Locator> batch) { index.insert_all(batch); }); !ok) fail(ok.error().message);
         double index_s = seconds_since(t);
         Block block;
         for (std::size_t i = 0; i < 20'000; ++i) block.transactions.push_back(random_transaction(rng));

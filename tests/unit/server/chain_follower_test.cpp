@@ -167,7 +167,7 @@ public:
         return inner_->find_by_locator(l);
     }
     Result<std::vector<Locator>> user_locators(const store::UserId& u) override { return inner_->user_locators(u); }
-    Status for_each_locator_prefix(const std::function<void(const Locator&)>& visit) override {
+    Status for_each_locator_prefix(const std::function<void(std::span<const Locator>)>& visit) override {
         return inner_->for_each_locator_prefix(visit);
     }
     Result<store::StoreCounts> counts() override { return inner_->counts(); }

@@ -22,7 +22,7 @@ Locator random_locator(std::mt19937_64& rng, std::uint64_t prefix_space) {
 }
 }  // namespace
 
-TEST_CASE("locator index: agrees with a multiset model under random inserts and erases") {
+TEST_CASE("locator index: agrees with a multiset model under random inserts, batch inserts and erases") {
     // A small prefix space forces duplicates and long probe runs; deletion must
     // keep every other entry findable (backward-shift correctness). From 2^16
     // slots the table grows in a background rebuild, with the changes made
@@ -43,8 +43,19 @@ TEST_CASE("locator index: agrees with a multiset model under random inserts and 
             return p;
         };
         std::vector<Locator> present;
+        std::size_t batched = 0;
         for (int step = 0; step < steps; ++step) {
-            if (present.empty() || rng() % 3 != 0) {
+            if (rng() % 256 == 0) {
+                // A batch, as the index load inserts (chunks of 256 inside).
+                std::vector<Locator> batch(1 + rng() % 300);
+                for (auto& l : batch) {
+                    l = random_locator(rng, space);
+                    model.emplace(prefix(l), l);
+                    present.push_back(l);
+                }
+                index.insert_all(batch);
+                batched += batch.size();
+            } else if (present.empty() || rng() % 3 != 0) {
                 Locator l = random_locator(rng, space);
                 index.insert(l);
                 model.emplace(prefix(l), l);
@@ -70,7 +81,8 @@ TEST_CASE("locator index: agrees with a multiset model under random inserts and 
             CHECK(wrong == 0);
             index.wait_for_rebuild();
         }
-        if (capacity > 16) CHECK(index.rebuilds() >= 2);  // 2^16 slots to ~100,000 entries
+        CHECK(batched > static_cast<std::size_t>(steps) / 4);  // as many as came one by one
+        if (capacity > 16) CHECK(index.rebuilds() >= 2);  // 2^16 slots to ~100,000+ entries
         // Erasing everything leaves an index that finds nothing.
         std::size_t not_erased = 0;
         for (const auto& l : present) not_erased += index.erase(l) ? 0 : 1;

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <functional>
 #include <pqxx/pqxx>
+#include <random>
+#include <set>
 
 #include "server/store/migrations.h"
 #include "server/store/store.h"
@@ -106,7 +108,7 @@ void run_conformance(const std::function<std::unique_ptr<Store>()>& open, const 
     }
     CHECK(store->user_locators(user(1)).value() == std::vector<Locator>{locator(1), locator(2)});
     std::size_t visited = 0;
-    REQUIRE(store->for_each_locator_prefix([&](const Locator&) { ++visited; }));
+    REQUIRE(store->for_each_locator_prefix([&](std::span<const Locator> b) { visited += b.size(); }));
     CHECK(visited == 3);
     CHECK(store->counts()->users == 2);
     CHECK(store->counts()->appointments == 3);
@@ -413,6 +415,50 @@ void run_conformance(const std::function<std::unique_ptr<Store>()>& open, const 
         CHECK(store->counts()->appointments == before);
     }
 
+    {
+        // The prefix stream carries every locator's first 8 bytes, over many
+        // batches. 40,000 locators (several of the store's batches), their first bytes
+        // drawn at random so that half have the high bit set (negative as
+        // PostgreSQL's signed bigints), a few equal (one locator, two rows).
+        UserRecord owner{user(79), 100000, 1, 5000};
+        REQUIRE(store->write(WriteBatch{}.put_user(owner)));
+        std::mt19937_64 rng(12);
+        std::vector<AppointmentRecord> rows;
+        std::multiset<std::uint64_t> expected;
+        std::uint64_t prefix = 0;
+        for (std::uint32_t i = 0; i < 40'000; ++i) {
+            AppointmentRecord a = appointment(owner.user_id, Locator{}, 4, 1);
+            if (i % 1000 != 999) prefix = rng();  // else the last one again
+            for (int k = 0; k < 8; ++k) a.locator[static_cast<std::size_t>(k)] = static_cast<std::uint8_t>(prefix >> (56 - 8 * k));
+            a.locator[8] = static_cast<std::uint8_t>(i);
+            a.locator[9] = static_cast<std::uint8_t>(i >> 8);
+            a.locator[10] = static_cast<std::uint8_t>(i >> 16);
+            a.start_block = 100 + i % 300;  // three partitions on PostgreSQL
+            expected.insert(prefix);
+            rows.push_back(a);
+        }
+        REQUIRE(store->bulk_load_appointments(rows));
+        std::multiset<std::uint64_t> streamed;
+        std::size_t batches = 0;
+        REQUIRE(store->for_each_locator_prefix([&](std::span<const Locator> streamed_batch) {
+            ++batches;
+            for (const Locator& l : streamed_batch) {
+                std::uint64_t streamed_prefix = 0;
+                for (int k = 0; k < 8; ++k) streamed_prefix = streamed_prefix << 8 | l[static_cast<std::size_t>(k)];
+                streamed.insert(streamed_prefix);
+            }
+        }));
+        CHECK(batches > 1);
+        CHECK(streamed.size() == store->counts()->appointments);
+        // Every loaded prefix, as often as it was loaded (the store's other rows come on top).
+        std::size_t missing = 0;
+        for (auto it = expected.begin(); it != expected.end(); it = expected.upper_bound(*it)) {
+            missing += streamed.count(*it) >= expected.count(*it) ? 0 : 1;
+        }
+        CHECK(missing == 0);
+        REQUIRE(store->write(WriteBatch{}.remove_user(owner.user_id)));
+    }
+
     // Reopening keeps everything and re-applies no migration.
     store.reset();
     auto reopened = open();
@@ -569,6 +615,20 @@ TEST_CASE("store: postgres restart is reported as unavailable, then recovers") {
     if (!first) CHECK(first.error().code == ErrorCode::unavailable);
     CHECK(store->write(batch));
     CHECK(store->get_user(user(1)).value().has_value());
+    // The locator scan (a libpq connection of its own) says so too.
+    pg->stop();
+    std::size_t visited = 0;
+    auto scan = store->for_each_locator_prefix([&](std::span<const Locator> b) { visited += b.size(); });
+    REQUIRE_FALSE(scan);
+    CHECK(scan.error().code == ErrorCode::unavailable);
+    CHECK(scan.error().message.find("locator scan") != std::string::npos);
+    pg->restart();
+    WriteBatch one;
+    one.put_appointment(appointment(user(1), locator(9), 8, 1), true);
+    if (auto first_after = store->write(one); !first_after) CHECK(first_after.error().code == ErrorCode::unavailable);
+    REQUIRE(store->write(one));
+    CHECK(store->for_each_locator_prefix([&](std::span<const Locator> b) { visited += b.size(); }));
+    CHECK(visited == 1);
 }
 
 // Upgrades from the released schema-1 databases: store_schema1_upgrade_test.cpp.
@@ -652,7 +712,7 @@ TEST_CASE("store: postgres keeps appointments in partitions of 144 blocks by sta
     CHECK(store->user_locators(other.user_id).value() == std::vector<Locator>{first.locator});
     // The prefix stream: the first 8 bytes of each locator.
     std::vector<Locator> prefixes;
-    REQUIRE(store->for_each_locator_prefix([&](const Locator& l) { prefixes.push_back(l); }));
+    REQUIRE(store->for_each_locator_prefix([&](std::span<const Locator> b) { prefixes.insert(prefixes.end(), b.begin(), b.end()); }));
     REQUIRE(prefixes.size() == 1);
     CHECK(std::equal(prefixes[0].begin(), prefixes[0].begin() + 8, first.locator.begin()));
 }

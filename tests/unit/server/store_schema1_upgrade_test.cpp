@@ -115,7 +115,7 @@ void check_schema1_rows(Store& store, int latest_version) {
     CHECK(a_locators == std::vector<Locator>{hex_array<16>("00000000000000000000000000000001"), teos_locator,
                                              hex_array<16>("ffffffffffffffffffffffffffffffff")});
     std::size_t visited = 0;
-    REQUIRE(store.for_each_locator_prefix([&](const Locator&) { ++visited; }));
+    REQUIRE(store.for_each_locator_prefix([&](std::span<const Locator> batch) { visited += batch.size(); }));
     CHECK(visited == 5);
     auto counts = store.counts().value();
     CHECK(counts.users == 3);
