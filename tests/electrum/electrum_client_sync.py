@@ -53,9 +53,11 @@ What is stubbed (and why):
 
 import argparse
 import asyncio
+import atexit
 import hashlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -344,6 +346,7 @@ def main():
         ap.error("--url and --out are required")
 
     tmp = tempfile.mkdtemp(prefix="argus-electrum-client-")
+    atexit.register(shutil.rmtree, tmp, True)  # Electrum's regtest directory, gone at exit
     config = SimpleConfig({'regtest': True, 'electrum_path': tmp, 'watchtower_url': args.url,
                            'verbosity': '*' if args.verbose else ''})
     if args.verbose:
