@@ -94,6 +94,94 @@ struct Connection {
 // charge, after the restarted one's registration overwrote the user).
 constexpr long long write_barrier_key = postgres_write_barrier_key;
 
+// One write transaction, sent in as few round trips as its statements'
+// dependencies allow. Each statement is queued with the check of its result;
+// flush() sends everything queued as one multi-statement query (a
+// pqxx::pipeline) and runs the checks in queue order, stopping at the first
+// that fails. BEGIN travels with the first flush and COMMIT with the last,
+// which is sent only once every check has passed, so a batch costs two round
+// trips instead of one per statement. Code that needs a result before it can
+// build its next statement flushes first. Not committed: rolled back (and the
+// connection closed if even that fails, so it is opened afresh).
+class WriteTransaction {
+public:
+    using Check = std::function<Status(const pqxx::result&)>;
+
+    WriteTransaction(pqxx::connection& c) : connection_(c), session_(c) { queued_.push_back({"BEGIN", nullptr}); }
+    ~WriteTransaction() {
+        if (finished_) return;
+        try {
+            session_.exec("ROLLBACK");
+        } catch (...) {
+            try {
+                connection_.disconnect();
+            } catch (...) {
+            }
+        }
+    }
+    WriteTransaction(const WriteTransaction&) = delete;
+    WriteTransaction& operator=(const WriteTransaction&) = delete;
+
+    void add(std::string sql, Check check = nullptr) { queued_.push_back({std::move(sql), std::move(check)}); }
+    std::string quote(const std::string& text) { return session_.quote(text); }
+    // For a statement that must run now: flush() first.
+    pqxx::transaction_base& session() { return session_; }
+
+    Status flush() {
+        if (queued_.empty()) return {};
+        auto queued = std::move(queued_);
+        queued_.clear();
+        std::vector<pqxx::result> results;
+        results.reserve(queued.size());
+        if (queued.size() == 1) {
+            results.push_back(session_.exec(queued.front().sql));
+        } else {
+            pqxx::pipeline pipe(session_);
+            pipe.retain(static_cast<int>(queued.size()));  // nothing leaves before complete(): one round trip
+            std::vector<pqxx::pipeline::query_id> ids;
+            ids.reserve(queued.size());
+            for (const auto& q : queued) ids.push_back(pipe.insert(q.sql));
+            pipe.complete();
+            for (auto id : ids) results.push_back(pipe.retrieve(id));
+        }
+        for (std::size_t i = 0; i < queued.size(); ++i) {
+            if (!queued[i].check) continue;
+            if (auto ok = queued[i].check(results[i]); !ok) return ok;
+        }
+        return {};
+    }
+
+    // The remaining statements and COMMIT in one round trip. A connection
+    // lost here leaves the commit in doubt: reported as `unavailable`.
+    Status commit() {
+        for (const auto& q : queued_) {
+            if (q.check) {
+                // A check after COMMIT could not undo anything: checked first.
+                if (auto ok = flush(); !ok) return ok;
+                break;
+            }
+        }
+        add("COMMIT");
+        try {
+            if (auto ok = flush(); !ok) return ok;
+        } catch (const pqxx::broken_connection& e) {
+            throw pqxx::in_doubt_error(e.what());
+        }
+        finished_ = true;
+        return {};
+    }
+
+private:
+    struct Statement {
+        std::string sql;
+        Check check;
+    };
+    pqxx::connection& connection_;
+    pqxx::nontransaction session_;
+    std::vector<Statement> queued_;
+    bool finished_ = false;
+};
+
 // A libpq connection for the start-up scan of the locators: libpqxx 6.4
 // has no binary COPY of a query. Errors are typed: `unavailable` when the
 // connection is gone, `storage` when the server refused.
@@ -242,17 +330,18 @@ public:
         if (batch.empty()) return WriteEffects{};
         return with(connection, [&](pqxx::connection& c) -> Result<WriteEffects> {
             create_partitions_first(c, batch);
-            pqxx::work tx(c);
-            tx.exec("SELECT pg_advisory_xact_lock_shared(" + std::to_string(write_barrier_key) + ")");
+            WriteTransaction tx(c);
+            tx.add("SELECT pg_advisory_xact_lock_shared(" + std::to_string(write_barrier_key) + ")");
             if (batch.fence_epoch) {
                 // FOR SHARE: a takeover's epoch increment waits for this
                 // transaction, and this one sees any increment committed before.
-                pqxx::result r = tx.exec("SELECT epoch FROM tower_leader WHERE singleton FOR SHARE");
-                std::uint64_t epoch = r.empty() ? 0 : r[0][0].as<std::uint64_t>();
-                if (epoch != *batch.fence_epoch) {
-                    return make_error(ErrorCode::fenced, "the watcher's epoch " + std::to_string(*batch.fence_epoch) +
+                std::uint64_t fence = *batch.fence_epoch;
+                tx.add("SELECT epoch FROM tower_leader WHERE singleton FOR SHARE", [fence](const pqxx::result& r) -> Status {
+                    std::uint64_t epoch = r.empty() ? 0 : r[0][0].as<std::uint64_t>();
+                    if (epoch == fence) return {};
+                    return make_error(ErrorCode::fenced, "the watcher's epoch " + std::to_string(fence) +
                                                              " is over: the group is at epoch " + std::to_string(epoch));
-                }
+                });
             }
             EffectsTracker effects;
             std::set<std::uint32_t> created;
@@ -266,10 +355,11 @@ public:
                 phase.add(op);
             }
             if (auto ok = apply(tx, phase, effects, partitions); !ok) return ok.error();
+            if (auto ok = tx.flush(); !ok) return ok.error();  // every check has run: the effects are known
             WriteEffects out = effects.finish();
             adjust_count(tx, static_cast<long long>(out.inserted.size()) - static_cast<long long>(out.removed.size()));
             if (options_.feed_origin != 0) append_feed(tx, batch, out);
-            tx.commit();
+            if (auto ok = tx.commit(); !ok) return ok.error();
             partitions_.insert(created.begin(), created.end());
             return out;
         });
@@ -315,7 +405,7 @@ public:
                                         static_cast<int>(a.payload), "\\x" + to_hex(a.blob));
             }
             copy.complete();
-            adjust_count(tx, static_cast<long long>(appointments.size()));
+            tx.exec0("UPDATE appointment_count SET appointments = appointments + " + std::to_string(appointments.size()));
             tx.commit();
             partitions_.insert(created.begin(), created.end());
             return {};
@@ -907,7 +997,7 @@ private:
         }
     }
 
-    static void ensure_partitions(pqxx::work& tx, const std::vector<std::uint32_t>& start_blocks, PartitionScope& scope) {
+    static void ensure_partitions(pqxx::transaction_base& tx, const std::vector<std::uint32_t>& start_blocks, PartitionScope& scope) {
         for (std::uint32_t start : start_blocks) {
             std::uint32_t first = partition_of(start);
             if (scope.known.count(first) || scope.created.count(first)) continue;
@@ -920,30 +1010,29 @@ private:
         }
     }
 
-    static Status apply(pqxx::work& tx, const Phase& phase, EffectsTracker& effects, PartitionScope& partitions) {
-        if (!of<PutUser>(phase).empty()) {
-            if (auto ok = put_users(tx, of<PutUser>(phase)); !ok) return ok;
-        }
+    static Status apply(WriteTransaction& tx, const Phase& phase, EffectsTracker& effects, PartitionScope& partitions) {
+        // Every statement is queued with the check of its result (see
+        // WriteTransaction); only a missing partition needs a round trip here.
+        if (!of<PutUser>(phase).empty()) put_users(tx, of<PutUser>(phase));
         if (!of<AddSlots>(phase).empty()) add_slots(tx, of<AddSlots>(phase));
-        if (!of<PutSession>(phase).empty()) {
-            if (auto ok = put_sessions(tx, of<PutSession>(phase)); !ok) return ok;
-        }
+        if (!of<PutSession>(phase).empty()) put_sessions(tx, of<PutSession>(phase));
         if (!of<PutAppointment>(phase).empty()) {
             if (auto ok = put_appointments(tx, of<PutAppointment>(phase), effects, partitions); !ok) return ok;
         }
         if (!of<RemoveAppointment>(phase).empty()) remove_appointments(tx, of<RemoveAppointment>(phase), effects);
-        if (!of<PutTracker>(phase).empty()) {
-            if (auto ok = put_trackers(tx, of<PutTracker>(phase)); !ok) return ok;
-        }
+        if (!of<PutTracker>(phase).empty()) put_trackers(tx, of<PutTracker>(phase));
         if (!of<RemoveTracker>(phase).empty()) remove_trackers(tx, of<RemoveTracker>(phase));
         for (const auto* op : of<PutElectrumAccount>(phase)) {
             const auto& a = std::get<PutElectrumAccount>(*op).account;
-            auto r = tx.exec_params("INSERT INTO electrum_accounts (user_key, username, password_hash) "
-                                    "SELECT user_key, $1, $2 FROM users WHERE user_id = $3::bytea "
-                                    "ON CONFLICT (user_key) DO UPDATE SET username = excluded.username, "
-                                    "password_hash = excluded.password_hash",
-                                    a.username, a.password_hash, param(a.account));
-            if (r.affected_rows() != 1) return make_error(ErrorCode::storage, "electrum account for unknown user");
+            tx.add("INSERT INTO electrum_accounts (user_key, username, password_hash) SELECT user_key, " +
+                       tx.quote(a.username) + "::text, " + tx.quote(a.password_hash) + "::text FROM users WHERE user_id = " +
+                       bytea(a.account) +
+                       " ON CONFLICT (user_key) DO UPDATE SET username = excluded.username, "
+                       "password_hash = excluded.password_hash",
+                   [](const pqxx::result& r) -> Status {
+                       if (r.affected_rows() != 1) return make_error(ErrorCode::storage, "electrum account for unknown user");
+                       return {};
+                   });
         }
         if (!of<PutElectrumChannel>(phase).empty()) {
             // One statement for the batch (an Electrum sync sends a sweep per
@@ -966,38 +1055,39 @@ private:
                    "JOIN users u ON u.user_id = v.user_id "
                    "ON CONFLICT (user_key, funding_txid, funding_vout) DO UPDATE SET "
                    "funding_address = excluded.funding_address, max_ctn = excluded.max_ctn";
-            pqxx::result r = tx.exec(sql.str());
-            if (r.affected_rows() != unique.size()) return make_error(ErrorCode::storage, "electrum channel for unknown user");
+            tx.add(sql.str(), [rows = unique.size()](const pqxx::result& r) -> Status {
+                if (r.affected_rows() != rows) return make_error(ErrorCode::storage, "electrum channel for unknown user");
+                return {};
+            });
         }
         for (const auto* op : of<PutChannelClose>(phase)) {
             const auto& c = std::get<PutChannelClose>(*op).close;
-            std::optional<std::string> penalty;
-            if (c.penalty_txid) penalty = param(c.penalty_txid->bytes);
-            tx.exec_params("INSERT INTO electrum_channel_closes (funding_txid, funding_vout, closing_txid, closed_height, "
-                           "close_type, penalty_txid) VALUES ($1::bytea, $2, $3::bytea, $4, $5, $6::bytea) "
-                           "ON CONFLICT (funding_txid, funding_vout) DO UPDATE SET closing_txid = excluded.closing_txid, "
-                           "closed_height = excluded.closed_height, close_type = excluded.close_type, "
-                           "penalty_txid = excluded.penalty_txid",
-                           param(c.funding_txid.bytes), static_cast<long long>(c.funding_vout), param(c.closing_txid.bytes),
-                           static_cast<long long>(c.height), static_cast<int>(c.type), penalty);
+            std::string penalty = c.penalty_txid ? bytea(c.penalty_txid->bytes) : std::string("NULL::bytea");
+            tx.add("INSERT INTO electrum_channel_closes (funding_txid, funding_vout, closing_txid, closed_height, "
+                   "close_type, penalty_txid) VALUES (" + bytea(c.funding_txid.bytes) + ", " + std::to_string(c.funding_vout) +
+                   ", " + bytea(c.closing_txid.bytes) + ", " + std::to_string(c.height) + ", " +
+                   std::to_string(static_cast<int>(c.type)) + ", " + penalty +
+                   ") ON CONFLICT (funding_txid, funding_vout) DO UPDATE SET closing_txid = excluded.closing_txid, "
+                   "closed_height = excluded.closed_height, close_type = excluded.close_type, "
+                   "penalty_txid = excluded.penalty_txid");
         }
         for (const auto* op : of<RemoveChannelClose>(phase)) {
             const auto& r = std::get<RemoveChannelClose>(*op);
-            tx.exec_params("DELETE FROM electrum_channel_closes WHERE funding_txid = $1::bytea AND funding_vout = $2",
-                           param(r.funding_txid.bytes), static_cast<long long>(r.funding_vout));
+            tx.add("DELETE FROM electrum_channel_closes WHERE funding_txid = " + bytea(r.funding_txid.bytes) +
+                   " AND funding_vout = " + std::to_string(r.funding_vout));
         }
         for (const auto* op : of<RemoveUser>(phase)) remove_user(tx, std::get<RemoveUser>(*op).user, effects);
         if (!of<SetChainPosition>(phase).empty()) {
             const auto& position = std::get<SetChainPosition>(*of<SetChainPosition>(phase).back()).position;
-            tx.exec_params("INSERT INTO chain_position (singleton, height, block_hash) VALUES (true, $1, $2::bytea) "
-                           "ON CONFLICT (singleton) DO UPDATE SET height = excluded.height, block_hash = excluded.block_hash",
-                           static_cast<long long>(position.height), param(position.block_hash));
+            tx.add("INSERT INTO chain_position (singleton, height, block_hash) VALUES (true, " +
+                   std::to_string(position.height) + ", " + bytea(position.block_hash) +
+                   ") ON CONFLICT (singleton) DO UPDATE SET height = excluded.height, block_hash = excluded.block_hash");
         }
         return {};
     }
 
-    static void adjust_count(pqxx::work& tx, long long delta) {
-        if (delta != 0) tx.exec0("UPDATE appointment_count SET appointments = appointments + " + std::to_string(delta));
+    static void adjust_count(WriteTransaction& tx, long long delta) {
+        if (delta != 0) tx.add("UPDATE appointment_count SET appointments = appointments + " + std::to_string(delta));
     }
 
     static std::string row_key(const pqxx::field& user_key, const Locator& locator) {
@@ -1021,7 +1111,7 @@ private:
     // Users in a run: the last state per user is written; a user whose first
     // operation in the run carries an expected version is written only at
     // that version (0: only if absent). Each operation moves the version by one.
-    static Status put_users(pqxx::work& tx, const Run& run) {
+    static void put_users(WriteTransaction& tx, const Run& run) {
         struct Plan {
             const PutUser* last = nullptr;
             std::optional<std::uint64_t> expected;
@@ -1055,14 +1145,14 @@ private:
             sql << ")";
         }
         if (plain_rows > 0) {
-            tx.exec0("INSERT INTO users (user_id, available_slots, subscription_start, subscription_expiry, version) "
+            tx.add("INSERT INTO users (user_id, available_slots, subscription_start, subscription_expiry, version) "
                      "SELECT v.*, " + std::string(random_version) + " FROM (VALUES " + plain.str() +
                      ") AS v ON CONFLICT (user_id) DO UPDATE SET available_slots = excluded.available_slots, "
                      "subscription_start = excluded.subscription_start, "
                      "subscription_expiry = excluded.subscription_expiry, version = excluded.version");
         }
         if (versioned_rows > 0) {
-            pqxx::result r = tx.exec(
+            tx.add(
                 "WITH v(user_id, slots, start, expiry, next, expected) AS (VALUES " + versioned.str() +
                 "), upd AS (UPDATE users u SET available_slots = v.slots, subscription_start = v.start, "
                 "subscription_expiry = v.expiry, version = v.next FROM v "
@@ -1070,15 +1160,17 @@ private:
                 "ins AS (INSERT INTO users (user_id, available_slots, subscription_start, subscription_expiry, version) "
                 "SELECT user_id, slots, start, expiry, next FROM v WHERE v.expected = 0 "
                 "ON CONFLICT (user_id) DO NOTHING RETURNING 1) "
-                "SELECT (SELECT count(*) FROM upd) + (SELECT count(*) FROM ins)");
-            if (r[0][0].as<std::size_t>() != versioned_rows) {
-                return make_error(ErrorCode::conflict, "a user was written by another tower of the group meanwhile");
-            }
+                "SELECT (SELECT count(*) FROM upd) + (SELECT count(*) FROM ins)",
+                [versioned_rows](const pqxx::result& r) -> Status {
+                    if (r[0][0].as<std::size_t>() != versioned_rows) {
+                        return make_error(ErrorCode::conflict, "a user was written by another tower of the group meanwhile");
+                    }
+                    return {};
+                });
         }
-        return {};
     }
 
-    static void add_slots(pqxx::work& tx, const Run& run) {
+    static void add_slots(WriteTransaction& tx, const Run& run) {
         std::map<UserId, std::uint64_t> total;
         for (const auto* op : run) {
             const auto& a = std::get<AddSlots>(*op);
@@ -1089,7 +1181,7 @@ private:
         for (const auto& [user, slots] : total) {
             sql << (i++ ? "," : "") << "(" << bytea(user) << "," << slots << "::bigint)";
         }
-        tx.exec0("UPDATE users u SET available_slots = LEAST(u.available_slots + v.slots, 4294967295), "
+        tx.add("UPDATE users u SET available_slots = LEAST(u.available_slots + v.slots, 4294967295), "
                  "version = " + std::string(random_version) + " FROM (VALUES " + sql.str() +
                  ") AS v(user_id, slots) WHERE u.user_id = v.user_id");
     }
@@ -1099,7 +1191,7 @@ private:
 
     // The feed: what this write changed, for the group's other towers. The
     // exclusive lock until commit makes seq order commit order.
-    void append_feed(pqxx::work& tx, const WriteBatch& batch, const WriteEffects& effects) {
+    void append_feed(WriteTransaction& tx, const WriteBatch& batch, const WriteEffects& effects) {
         std::ostringstream rows;
         std::size_t n = 0;
         auto origin = static_cast<std::int64_t>(options_.feed_origin);
@@ -1127,22 +1219,31 @@ private:
             }
         }
         if (n == 0) return;
-        tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(postgres_feed_lock_key) + ")");
-        tx.exec0("INSERT INTO appointment_feed (origin, kind, loc_hi, loc_lo, user_id) VALUES " + rows.str());
-        tx.exec0(std::string("NOTIFY ") + postgres_feed_channel);
+        tx.add("SELECT pg_advisory_xact_lock(" + std::to_string(postgres_feed_lock_key) + ")");
+        tx.add("INSERT INTO appointment_feed (origin, kind, loc_hi, loc_lo, user_id) VALUES " + rows.str());
+        tx.add(std::string("NOTIFY ") + postgres_feed_channel);
     }
 
     // A write the tower knows to be new is inserted as is; any other first
     // deletes the row it replaces (in whichever partition it is), so the
     // RETURNING of that delete tells an update from an insert.
-    static Status put_appointments(pqxx::work& tx, const Run& run, EffectsTracker& effects, PartitionScope& partitions) {
+    static Status put_appointments(WriteTransaction& tx, const Run& run, EffectsTracker& effects, PartitionScope& partitions) {
         auto unique = last_per_key<PutAppointment>(run, [](const PutAppointment& op) {
             return effects_key(op.appointment.user_id, op.appointment.locator);
         });
         std::vector<std::uint32_t> starts;
         for (const auto* op : unique) starts.push_back(op->appointment.start_block);
-        ensure_partitions(tx, starts, partitions);
-        std::unordered_set<std::string> replaced;
+        bool missing = std::any_of(starts.begin(), starts.end(), [&](std::uint32_t start) {
+            std::uint32_t first = partition_of(start);
+            return !partitions.known.count(first) && !partitions.created.count(first);
+        });
+        if (missing) {
+            // Created inside this transaction (create_partitions_first could
+            // not): the statements before it go first.
+            if (auto ok = tx.flush(); !ok) return ok;
+            ensure_partitions(tx.session(), starts, partitions);
+        }
+        auto replaced = std::make_shared<std::unordered_set<std::string>>();
         std::ostringstream del;
         std::size_t maybe = 0;
         for (const auto* op : unique) {
@@ -1152,11 +1253,13 @@ private:
                 << loc_lo(a.locator) << "::bigint)";
         }
         if (maybe > 0) {
-            pqxx::result r = tx.exec(
-                "DELETE FROM appointments a USING users u, (VALUES " + del.str() +
-                ") AS v(user_id, loc_hi, loc_lo) WHERE u.user_id = v.user_id AND a.user_key = u.user_key "
-                "AND a.loc_hi = v.loc_hi AND a.loc_lo = v.loc_lo RETURNING a.user_key, a.loc_hi, a.loc_lo");
-            for (const auto& row : r) replaced.insert(row_key(row[0], locator_from(row[1], row[2])));
+            tx.add("DELETE FROM appointments a USING users u, (VALUES " + del.str() +
+                       ") AS v(user_id, loc_hi, loc_lo) WHERE u.user_id = v.user_id AND a.user_key = u.user_key "
+                       "AND a.loc_hi = v.loc_hi AND a.loc_lo = v.loc_lo RETURNING a.user_key, a.loc_hi, a.loc_lo",
+                   [replaced](const pqxx::result& r) -> Status {
+                       for (const auto& row : r) replaced->insert(row_key(row[0], locator_from(row[1], row[2])));
+                       return {};
+                   });
         }
         std::ostringstream sql;
         sql << "INSERT INTO appointments (loc_hi, loc_lo, user_key, start_block, to_self_delay, trigger_kind, "
@@ -1171,17 +1274,20 @@ private:
         }
         sql << ") AS v(user_id, loc_hi, loc_lo, start_block, to_self_delay, trigger_kind, payload_kind, blob) "
                "JOIN users u ON u.user_id = v.user_id RETURNING user_key, loc_hi, loc_lo";
-        pqxx::result r = tx.exec(sql.str());
-        if (r.size() != unique.size()) return make_error(ErrorCode::storage, "appointment for unknown user");
-        for (const auto& row : r) {
-            Locator locator = locator_from(row[1], row[2]);
-            std::string key = row_key(row[0], locator);
-            effects.observed(key, locator, replaced.count(key) > 0, true);
-        }
+        // The DELETE's check (before this one) has filled `replaced`.
+        tx.add(sql.str(), [replaced, rows = unique.size(), &effects](const pqxx::result& r) -> Status {
+            if (r.size() != rows) return make_error(ErrorCode::storage, "appointment for unknown user");
+            for (const auto& row : r) {
+                Locator locator = locator_from(row[1], row[2]);
+                std::string key = row_key(row[0], locator);
+                effects.observed(key, locator, replaced->count(key) > 0, true);
+            }
+            return {};
+        });
         return {};
     }
 
-    static Status put_sessions(pqxx::work& tx, const Run& run) {
+    static void put_sessions(WriteTransaction& tx, const Run& run) {
         auto unique = last_per_key<PutSession>(run, [](const PutSession& op) {
             return std::string(op.session.account.begin(), op.session.account.end());
         });
@@ -1204,12 +1310,13 @@ private:
                "reward_rate = excluded.reward_rate, sweep_fee_rate = excluded.sweep_fee_rate, "
                "last_applied = excluded.last_applied, client_last_applied = excluded.client_last_applied, "
                "reward_script = excluded.reward_script";
-        pqxx::result r = tx.exec(sql.str());
-        if (r.affected_rows() != unique.size()) return make_error(ErrorCode::storage, "session for unknown user");
-        return {};
+        tx.add(sql.str(), [rows = unique.size()](const pqxx::result& r) -> Status {
+            if (r.affected_rows() != rows) return make_error(ErrorCode::storage, "session for unknown user");
+            return {};
+        });
     }
 
-    static Status put_trackers(pqxx::work& tx, const Run& run) {
+    static void put_trackers(WriteTransaction& tx, const Run& run) {
         auto unique = last_per_key<PutTracker>(run, [](const PutTracker& op) {
             return effects_key(op.tracker.user_id, op.tracker.locator);
         });
@@ -1237,11 +1344,10 @@ private:
                "waiting_for_fee_until = excluded.waiting_for_fee_until, kit_state = excluded.kit_state";
         // A tracker whose user was removed meanwhile (expired, deleted by the
         // operator, or a wtwire DeleteSession) is not written: the JOIN drops it.
-        tx.exec0(sql.str());
-        return {};
+        tx.add(sql.str());
     }
 
-    static void remove_appointments(pqxx::work& tx, const Run& run, EffectsTracker& effects) {
+    static void remove_appointments(WriteTransaction& tx, const Run& run, EffectsTracker& effects) {
         std::ostringstream sql;
         sql << "DELETE FROM appointments a USING users u, (VALUES ";
         for (std::size_t i = 0; i < run.size(); ++i) {
@@ -1251,13 +1357,16 @@ private:
         }
         sql << ") AS v(user_id, loc_hi, loc_lo) WHERE u.user_id = v.user_id AND a.user_key = u.user_key "
                "AND a.loc_hi = v.loc_hi AND a.loc_lo = v.loc_lo RETURNING a.user_key, a.loc_hi, a.loc_lo";
-        for (const auto& row : tx.exec(sql.str())) {
-            Locator locator = locator_from(row[1], row[2]);
-            effects.observed(row_key(row[0], locator), locator, true, false);
-        }
+        tx.add(sql.str(), [&effects](const pqxx::result& r) -> Status {
+            for (const auto& row : r) {
+                Locator locator = locator_from(row[1], row[2]);
+                effects.observed(row_key(row[0], locator), locator, true, false);
+            }
+            return {};
+        });
     }
 
-    static void remove_trackers(pqxx::work& tx, const Run& run) {
+    static void remove_trackers(WriteTransaction& tx, const Run& run) {
         std::ostringstream sql;
         sql << "DELETE FROM trackers a USING users u, (VALUES ";
         for (std::size_t i = 0; i < run.size(); ++i) {
@@ -1266,23 +1375,27 @@ private:
         }
         sql << ") AS v(user_id, locator) WHERE u.user_id = v.user_id AND a.user_key = u.user_key "
                "AND a.locator = v.locator";
-        tx.exec0(sql.str());
+        tx.add(sql.str());
     }
 
     // The user's row locked first, so no other transaction (another tower's,
     // or a write() beside a write_apart()) can add to the user until this one
     // ends; then its appointments (each reported), then the user; trackers,
     // sessions and channels cascade.
-    static void remove_user(pqxx::work& tx, const UserId& user, EffectsTracker& effects) {
-        pqxx::result key = tx.exec_params("SELECT user_key FROM users WHERE user_id = $1::bytea FOR UPDATE", param(user));
-        if (key.empty()) return;
-        pqxx::result r = tx.exec_params("DELETE FROM appointments WHERE user_key = $1 RETURNING user_key, loc_hi, loc_lo",
-                                        key[0][0].as<long long>());
-        for (const auto& row : r) {
-            Locator locator = locator_from(row[1], row[2]);
-            effects.observed(row_key(row[0], locator), locator, true, false);
-        }
-        tx.exec_params("DELETE FROM users WHERE user_id = $1::bytea", param(user));
+    static void remove_user(WriteTransaction& tx, const UserId& user, EffectsTracker& effects) {
+        // Three statements in order (one round trip): the lock is taken first.
+        std::string id = bytea(user);
+        tx.add("SELECT user_key FROM users WHERE user_id = " + id + " FOR UPDATE");
+        tx.add("DELETE FROM appointments WHERE user_key = (SELECT user_key FROM users WHERE user_id = " + id +
+                   ") RETURNING user_key, loc_hi, loc_lo",
+               [&effects](const pqxx::result& r) -> Status {
+                   for (const auto& row : r) {
+                       Locator locator = locator_from(row[1], row[2]);
+                       effects.observed(row_key(row[0], locator), locator, true, false);
+                   }
+                   return {};
+               });
+        tx.add("DELETE FROM users WHERE user_id = " + id);
     }
 
     static UserRecord user_from(const pqxx::row& row) {

@@ -113,6 +113,7 @@ void GroupCommitter::run() {
             stats_.last_batch_parts = parts.size();
             stats_.largest_batch_parts = std::max(stats_.largest_batch_parts, parts.size());
             if (!written) ++stats_.failed_batches;
+            stats_.write_seconds += seconds;
         }
         std::function<void(std::size_t, double, bool)> observer;
         {

@@ -27,6 +27,7 @@ struct CommitterStats {
     std::uint64_t failed_batches = 0;
     std::size_t last_batch_parts = 0;
     std::size_t largest_batch_parts = 0;
+    double write_seconds = 0;  // spent in the store's writes (the committer's busy time)
 };
 
 class GroupCommitter {

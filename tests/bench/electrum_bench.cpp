@@ -41,6 +41,9 @@ struct RunResult {
     double calls_per_second = 0;
     double p50_ms = 0, p99_ms = 0;
     std::size_t calls = 0, failures = 0;
+    double parts_per_commit = 0;  // Argus only: acknowledged writes per store transaction
+    double commit_ms = 0;         // Argus only: mean time of one store transaction
+    double busy = 0;              // Argus only: share of the run the committer spent writing
 };
 
 std::string txid_hex(std::mt19937_64& rng) {
@@ -119,8 +122,12 @@ RunResult load(std::uint16_t port, int clients, std::chrono::seconds duration, b
 }
 
 void print(const char* target, int clients, const RunResult& r, double ceiling) {
-    std::printf("%-22s %7d %12.0f %9.2f %9.2f %9zu %8zu %14.0f\n", target, clients, r.calls_per_second, r.p50_ms, r.p99_ms,
-                r.calls, r.failures, ceiling);
+    char commits[64] = "-";
+    if (r.parts_per_commit > 0) {
+        std::snprintf(commits, sizeof commits, "%.1f / %.2f / %.0f%%", r.parts_per_commit, r.commit_ms, 100 * r.busy);
+    }
+    std::printf("%-22s %7d %12.0f %9.2f %9.2f %9zu %8zu %14.0f  %s\n", target, clients, r.calls_per_second, r.p50_ms,
+                r.p99_ms, r.calls, r.failures, ceiling, commits);
     std::fflush(stdout);
 }
 
@@ -136,8 +143,8 @@ int main(int argc, char** argv) {
     auto duration = std::chrono::seconds(seconds);
     std::printf("machine: %u hardware threads; add_sweep_tx calls durably acknowledged, %d s per run\n",
                 std::thread::hardware_concurrency(), seconds);
-    std::printf("%-22s %7s %12s %9s %9s %9s %8s %14s\n", "tower", "clients", "calls/s", "p50 ms", "p99 ms", "calls",
-                "failed", "ceiling req/s");
+    std::printf("%-22s %7s %12s %9s %9s %9s %8s %14s  %s\n", "tower", "clients", "calls/s", "p50 ms", "p99 ms", "calls",
+                "failed", "ceiling req/s", "parts/commit / commit ms / committer busy");
     std::map<int, double> ceilings;
     for (Backend backend : {Backend::sqlite, Backend::postgres}) {
         TowerFixtureOptions options;
@@ -160,8 +167,16 @@ int main(int argc, char** argv) {
         if (auto ok = server.start(); !ok) return 1;
         for (int clients : client_counts) {
             if (!ceilings.count(clients)) ceilings[clients] = load(tower.port(), clients, duration, false).calls_per_second;
-            print(backend == Backend::sqlite ? "argus sqlite" : "argus postgres", clients,
-                  load(server.port(), clients, duration, true), ceilings[clients]);
+            auto before = tower.service->committer_stats();
+            RunResult r = load(server.port(), clients, duration, true);
+            auto after = tower.service->committer_stats();
+            if (after.batches > before.batches) {
+                auto batches = static_cast<double>(after.batches - before.batches);
+                r.parts_per_commit = static_cast<double>(after.parts - before.parts) / batches;
+                r.commit_ms = 1000 * (after.write_seconds - before.write_seconds) / batches;
+                r.busy = (after.write_seconds - before.write_seconds) / static_cast<double>(duration.count());
+            }
+            print(backend == Backend::sqlite ? "argus sqlite" : "argus postgres", clients, r, ceilings[clients]);
         }
         server.stop();
     }
