@@ -83,7 +83,23 @@ Bytes bytes_from(const pqxx::field& f) {
 struct Connection {
     std::unique_ptr<pqxx::connection> conn;
     std::mutex mutex;
+    bool put_appointments_prepared = false;  // this conn has the statement below
 };
+
+// The appointments' insert, prepared once per connection (SQL PREPARE, so
+// that it can be EXECUTEd inside a pipeline) and given the rows as arrays:
+// PostgreSQL then parses, analyses and plans it once instead of at every
+// batch, where a VALUES list of a few dozen rows cost it more than the
+// insert itself. Each row's user is found by its own index lookup.
+constexpr const char* put_appointments_statement = "argus_put_appointments";
+const std::string put_appointments_prepare =
+    std::string("PREPARE ") + put_appointments_statement +
+    " (text[], bigint[], bigint[], integer[], bigint[], smallint[], smallint[], text[]) AS "
+    "INSERT INTO appointments (loc_hi, loc_lo, user_key, start_block, to_self_delay, trigger_kind, payload_kind, blob) "
+    "SELECT s.loc_hi, s.loc_lo, s.user_key, s.start_block, s.to_self_delay, s.trigger_kind, s.payload_kind, "
+    "decode(s.blob, 'hex') FROM (SELECT v.*, (SELECT u.user_key FROM users u WHERE u.user_id = decode(v.user_id, 'hex')) "
+    "AS user_key FROM unnest($1, $2, $3, $4, $5, $6, $7, $8) AS v(user_id, loc_hi, loc_lo, start_block, to_self_delay, "
+    "trigger_kind, payload_kind, blob)) s WHERE s.user_key IS NOT NULL RETURNING user_key, loc_hi, loc_lo";
 
 // Every write transaction holds this advisory lock shared; opening the store
 // takes it exclusively once (and lets go), which waits until every write
@@ -330,6 +346,10 @@ public:
         if (batch.empty()) return WriteEffects{};
         return with(connection, [&](pqxx::connection& c) -> Result<WriteEffects> {
             create_partitions_first(c, batch);
+            if (!connection.put_appointments_prepared) {
+                pqxx::nontransaction(c).exec0(put_appointments_prepare);
+                connection.put_appointments_prepared = true;
+            }
             WriteTransaction tx(c);
             tx.add("SELECT pg_advisory_xact_lock_shared(" + std::to_string(write_barrier_key) + ")");
             if (batch.fence_epoch) {
@@ -1261,21 +1281,26 @@ private:
                        return {};
                    });
         }
-        std::ostringstream sql;
-        sql << "INSERT INTO appointments (loc_hi, loc_lo, user_key, start_block, to_self_delay, trigger_kind, "
-               "payload_kind, blob) SELECT v.loc_hi, v.loc_lo, u.user_key, v.start_block, v.to_self_delay, "
-               "v.trigger_kind, v.payload_kind, v.blob FROM (VALUES ";
+        // Array literals of hex and numbers: nothing in them needs quoting.
+        std::array<std::string, 8> columns;
+        for (auto& c : columns) c = "'{";
         for (std::size_t i = 0; i < unique.size(); ++i) {
             const auto& a = unique[i]->appointment;
-            sql << (i ? "," : "") << "(" << bytea(a.user_id) << "," << loc_hi(a.locator) << "::bigint,"
-                << loc_lo(a.locator) << "::bigint," << a.start_block << "::integer," << a.to_self_delay << "::bigint,"
-                << static_cast<int>(a.trigger) << "::smallint," << static_cast<int>(a.payload) << "::smallint,"
-                << bytea(a.blob) << ")";
+            const char* sep = i ? "," : "";
+            columns[0].append(sep).append(to_hex(a.user_id));
+            columns[1].append(sep).append(std::to_string(loc_hi(a.locator)));
+            columns[2].append(sep).append(std::to_string(loc_lo(a.locator)));
+            columns[3].append(sep).append(std::to_string(a.start_block));
+            columns[4].append(sep).append(std::to_string(a.to_self_delay));
+            columns[5].append(sep).append(std::to_string(static_cast<int>(a.trigger)));
+            columns[6].append(sep).append(std::to_string(static_cast<int>(a.payload)));
+            columns[7].append(sep).append(to_hex(a.blob));
         }
-        sql << ") AS v(user_id, loc_hi, loc_lo, start_block, to_self_delay, trigger_kind, payload_kind, blob) "
-               "JOIN users u ON u.user_id = v.user_id RETURNING user_key, loc_hi, loc_lo";
+        std::string sql = std::string("EXECUTE ") + put_appointments_statement + " (";
+        for (std::size_t c = 0; c < columns.size(); ++c) sql.append(c ? ", " : "").append(columns[c]).append("}'");
+        sql += ")";
         // The DELETE's check (before this one) has filled `replaced`.
-        tx.add(sql.str(), [replaced, rows = unique.size(), &effects](const pqxx::result& r) -> Status {
+        tx.add(std::move(sql), [replaced, rows = unique.size(), &effects](const pqxx::result& r) -> Status {
             if (r.size() != rows) return make_error(ErrorCode::storage, "appointment for unknown user");
             for (const auto& row : r) {
                 Locator locator = locator_from(row[1], row[2]);
@@ -1420,6 +1445,7 @@ private:
         std::lock_guard lock(connection.mutex);
         try {
             if (!connection.conn || !connection.conn->is_open()) {
+                connection.put_appointments_prepared = false;
                 connection.conn = std::make_unique<pqxx::connection>(conninfo_);
                 prepare_statements(*connection.conn);
                 if ((&connection == &writer_ || &connection == &remover_) && options_.feed_origin != 0) {
