@@ -2,8 +2,8 @@
 //
 // Writes go through one connection, reads through a small pool. A batch is one
 // transaction of ordered operations, each run of one kind a multi-row
-// statement, so group commit pays few round trips and one WAL flush for many
-// appointments. A lost connection (a
+// statement, all sent in two round trips (WriteTransaction), so group commit
+// pays one WAL flush and two round trips for many appointments. A lost connection (a
 // PostgreSQL restart) is reported as `unavailable` and re-opened on next use.
 #include <libpq-fe.h>
 #include <pqxx/pqxx>
