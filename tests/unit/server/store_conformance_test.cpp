@@ -499,6 +499,49 @@ TEST_CASE("store conformance: sqlite") {
     CHECK(error.find("newer than this build") != std::string::npos);
 }
 
+TEST_CASE("store: SQLite checkpoints its WAL on a thread of its own: the database file fills while the writer only commits") {
+    // The writer's commits never copy the WAL into the database file (its
+    // WAL hook replaces SQLite's automatic checkpoint below 64 MiB of WAL):
+    // only the store's checkpoint thread does. So with nothing but commits,
+    // the data must still reach the database file, the WAL must stay far
+    // below that bound, and every row must read back after a reopen.
+    test::TemporaryDirectory dir;
+    std::string path = dir.path() + "/tower.sqlite";
+    const std::size_t rows = 3000, blob = 3000;  // ~9 MB: over 2,000 WAL frames
+    {
+        auto store = open_sqlite_store(path).value();
+        REQUIRE(store->write(WriteBatch{}.put_user({user(1), 1'000'000, 1, 1'000'000})));
+        std::size_t failed = 0;
+        for (std::size_t b = 0; b < rows / 30; ++b) {
+            WriteBatch batch;
+            for (std::size_t i = 0; i < 30; ++i) {
+                Locator l{};
+                std::size_t n = b * 30 + i;
+                l[0] = static_cast<std::uint8_t>(n >> 8);
+                l[1] = static_cast<std::uint8_t>(n);
+                l[5] = 0x5a;
+                batch.put_appointment(appointment(user(1), l, blob, static_cast<std::uint8_t>(n)));
+            }
+            if (!store->write(batch)) ++failed;
+        }
+        CHECK(failed == 0);
+        auto database_bytes = [&] { return std::filesystem::file_size(path); };
+        for (int i = 0; i < 400 && database_bytes() < rows * blob; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        CHECK(database_bytes() >= rows * blob);
+        CHECK(std::filesystem::file_size(path + "-wal") < 16000u * 4096u);
+    }
+    auto reopened = open_sqlite_store(path).value();
+    CHECK(reopened->counts()->appointments == rows);
+    Locator last{};
+    last[0] = static_cast<std::uint8_t>((rows - 1) >> 8);
+    last[1] = static_cast<std::uint8_t>(rows - 1);
+    last[5] = 0x5a;
+    CHECK(reopened->get_appointment({last, user(1)}).value().value() ==
+          appointment(user(1), last, blob, static_cast<std::uint8_t>(rows - 1)));
+}
+
 TEST_CASE("store: an SQLite backup taken while a writer commits is one consistent snapshot") {
     test::TemporaryDirectory dir;
     auto store = open_sqlite_store(dir.path() + "/tower.sqlite").value();
