@@ -123,7 +123,7 @@ class WriteTransaction {
 public:
     using Check = std::function<Status(const pqxx::result&)>;
 
-    WriteTransaction(pqxx::connection& c) : connection_(c), session_(c) { queued_.push_back({"BEGIN", nullptr}); }
+    explicit WriteTransaction(pqxx::connection& c) : connection_(c), session_(c) { queued_.push_back({"BEGIN", nullptr}); }
     ~WriteTransaction() {
         if (finished_) return;
         try {
