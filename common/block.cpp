@@ -63,13 +63,22 @@ Result<Block> parse_block(ByteSpan data) {
     }
     if (!r.ok()) return r.error();
     block.transactions.resize(count);
-    for (auto& tx : block.transactions) {
-        read_transaction(r, tx);
+    block.txids.resize(count);
+    for (std::size_t i = 0; i < count; ++i) {
+        read_transaction(r, block.transactions[i], &block.txids[i]);
         if (!r.ok()) return r.error();
     }
     r.expect_end("block");
     if (!r.ok()) return r.error();
     return block;
+}
+
+std::vector<Txid> txids_of(const Block& block) {
+    if (block.txids.size() == block.transactions.size()) return block.txids;
+    std::vector<Txid> out;
+    out.reserve(block.transactions.size());
+    for (const auto& tx : block.transactions) out.push_back(tx.txid());
+    return out;
 }
 
 Hash256 compute_merkle_root(const std::vector<Hash256>& leaves) {
@@ -92,7 +101,7 @@ Hash256 compute_merkle_root(const std::vector<Hash256>& leaves) {
 Hash256 compute_merkle_root(const Block& block) {
     std::vector<Hash256> leaves;
     leaves.reserve(block.transactions.size());
-    for (const auto& tx : block.transactions) leaves.push_back(tx.txid().bytes);
+    for (const auto& txid : txids_of(block)) leaves.push_back(txid.bytes);
     return compute_merkle_root(leaves);
 }
 

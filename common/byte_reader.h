@@ -39,6 +39,8 @@ public:
 
     std::size_t remaining() const { return data_.size() - offset_; }
     std::size_t offset() const { return offset_; }
+    // The input between two offsets already read (from <= to <= offset()).
+    ByteSpan consumed(std::size_t from, std::size_t to) const { return data_.subspan(from, to - from); }
     bool ok() const { return !error_.has_value(); }
     const Error& error() const { return *error_; }
     void fail(ErrorCode code, std::string message);

@@ -91,7 +91,8 @@ void read_inputs(ByteReader& r, std::vector<TxIn>& inputs, std::uint64_t count) 
 }
 }  // namespace
 
-void read_transaction(ByteReader& r, Transaction& tx) {
+void read_transaction(ByteReader& r, Transaction& tx, Txid* txid) {
+    const std::size_t start = r.offset();
     tx.version = static_cast<std::int32_t>(r.read_u32_le());
     std::uint64_t input_count = r.read_compact_size(max_transaction_size);
     bool witness = false;
@@ -107,6 +108,9 @@ void read_transaction(ByteReader& r, Transaction& tx) {
         input_count = r.read_compact_size(max_transaction_size);
     }
     if (!r.ok()) return;
+    // BIP144: the txid covers version, inputs, outputs and lock time, without
+    // the marker, flag and witnesses.
+    const std::size_t body_start = witness ? start + 6 : start + 4;
     read_inputs(r, tx.inputs, input_count);
     std::uint64_t output_count = r.read_compact_size(max_transaction_size);
     if (!r.ok()) return;
@@ -125,6 +129,7 @@ void read_transaction(ByteReader& r, Transaction& tx) {
         out.script_pubkey = r.read_var_bytes(max_transaction_size);
         if (!r.ok()) return;
     }
+    const std::size_t body_end = r.offset();
     if (witness) {
         bool any = false;
         for (auto& in : tx.inputs) {
@@ -148,6 +153,11 @@ void read_transaction(ByteReader& r, Transaction& tx) {
         }
     }
     tx.lock_time = r.read_u32_le();
+    if (txid != nullptr && r.ok()) {
+        const std::size_t end = r.offset();
+        txid->bytes = sha256d_of_parts(
+            {r.consumed(start, start + 4), r.consumed(body_start, body_end), r.consumed(end - 4, end)});
+    }
 }
 
 Result<Transaction> parse_transaction(ByteSpan data) {

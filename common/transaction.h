@@ -63,8 +63,9 @@ class ByteWriter;
 // Strict: rejects truncation, trailing bytes, a witness flag with no witness,
 // and counts or sizes beyond what the remaining input could hold.
 Result<Transaction> parse_transaction(ByteSpan data);
-// Reads one transaction from a stream (used by block parsing).
-void read_transaction(ByteReader& reader, Transaction& tx);
+// Reads one transaction from a stream (used by block parsing). With `txid`,
+// also its txid, hashed from the bytes read (no re-serialization).
+void read_transaction(ByteReader& reader, Transaction& tx, Txid* txid = nullptr);
 void write_transaction(ByteWriter& writer, const Transaction& tx, bool with_witness);
 
 }  // namespace argus

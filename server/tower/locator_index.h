@@ -77,6 +77,7 @@ private:
     std::uint64_t hash_of(std::uint64_t key) const;
     std::size_t slot_of(std::uint64_t key, std::size_t table_size) const;
     bool contains_locked(std::uint64_t key) const;
+    bool probe_locked(std::uint64_t key, std::uint64_t hash) const;
     void place(std::vector<std::uint64_t>& table, std::uint64_t key) const;
     static void place_hashed(std::vector<std::uint64_t>& table, std::uint64_t key, std::uint64_t hash);
     void insert_locked(std::unique_lock<std::shared_mutex>& lock, std::uint64_t key, std::uint64_t hash);

@@ -18,14 +18,13 @@ std::shared_ptr<const BlockView> make_block_view(std::shared_ptr<const Block> bl
     auto view = std::make_shared<BlockView>();
     view->height = height;
     view->hash = hash;
-    std::size_t n = block->transactions.size();
-    view->txids.reserve(n);
+    view->txids = txids_of(*block);  // as parsed, most often
+    std::size_t n = view->txids.size();
     view->locators.reserve(n);
     if (with_hints) view->hints.reserve(n);
-    for (const auto& tx : block->transactions) {
-        view->txids.push_back(tx.txid());
-        view->locators.push_back(teos::locator(view->txids.back()));
-        if (with_hints) view->hints.push_back(lnd::breach_hint(view->txids.back()));
+    for (const auto& txid : view->txids) {
+        view->locators.push_back(teos::locator(txid));
+        if (with_hints) view->hints.push_back(lnd::breach_hint(txid));
     }
     view->block = std::move(block);
     return view;

@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
             // Without and with lnd breach hints (one SHA256 per transaction and
             // a second index probe), alternating so that noise hits both.
             double worst[2] = {0, 0}, total[2] = {0, 0};
+            double phases[2][4] = {{0, 0, 0, 0}, {0, 0, 0, 0}};  // parse, txids and keys, candidates, round
             const int rounds = 6;
             std::size_t breaches = 0;
             for (int r = 0; r < 2 * rounds; ++r) {
@@ -98,12 +99,19 @@ int main(int argc, char** argv) {
                 // own steps: block view, candidates (index, then store), one
                 // round of the core with its broadcasts; the commit is not timed.
                 auto parsed = std::make_shared<const Block>(parse_block(raw).value());
+                auto parsed_at = BenchClock::now();
                 auto view = watch::make_block_view(parsed, parsed->header.hash(), 1, hints);
+                auto viewed_at = BenchClock::now();
                 auto event = watch::read_block_candidates(view, index, *store).value();
+                auto read_at = BenchClock::now();
                 watch::WatchCore draft = core;
                 watch::Round round;
                 if (!watch::run_round(draft, std::move(event), broadcaster, round)) return 1;
                 double ms = std::chrono::duration<double, std::milli>(BenchClock::now() - start).count();
+                phases[hints][0] += std::chrono::duration<double, std::milli>(parsed_at - start).count();
+                phases[hints][1] += std::chrono::duration<double, std::milli>(viewed_at - parsed_at).count();
+                phases[hints][2] += std::chrono::duration<double, std::milli>(read_at - viewed_at).count();
+                phases[hints][3] += std::chrono::duration<double, std::milli>(BenchClock::now() - read_at).count();
                 breaches = broadcaster.sent;
                 total[hints] += ms;
                 worst[hints] = std::max(worst[hints], ms);
@@ -113,6 +121,10 @@ int main(int argc, char** argv) {
                             breaches, total[hints] / rounds, worst[hints],
                             static_cast<double>(index.memory_bytes()) / static_cast<double>(index.size()),
                             static_cast<double>(rss_after - rss_before) / static_cast<double>(appointments));
+                std::printf("%14s of which: parse %.2f ms, txids and keys %.2f ms, candidates (index, store) %.2f ms, "
+                            "decisions and broadcasts %.2f ms\n",
+                            "", phases[hints][0] / rounds, phases[hints][1] / rounds, phases[hints][2] / rounds,
+                            phases[hints][3] / rounds);
             }
             std::fflush(stdout);
         }

@@ -37,6 +37,30 @@ TEST_CASE("block: genesis block parses, hashes and its merkle root matches") {
     CHECK(header->nonce == 2083236893);
 }
 
+TEST_CASE("block: parse_block hashes each txid from the bytes received, legacy and segwit") {
+    // Bitcoin's genesis coinbase (its txid is the genesis merkle root) and
+    // BOLT 3 Appendix C's commitment with its first HTLC transaction, which
+    // names the commitment's txid in its prevout.
+    auto c = test::load_vectors("bolt3_commitments.json")["appendix_c"][1];
+    Bytes commit_raw = hex_bytes(c["commit_tx"]), htlc_raw = hex_bytes(c["htlc_txs"][0]["tx"]);
+    Bytes raw = hex_bytes(genesis_header + "03" + genesis_coinbase);
+    raw.insert(raw.end(), commit_raw.begin(), commit_raw.end());
+    raw.insert(raw.end(), htlc_raw.begin(), htlc_raw.end());
+    auto block = parse_block(raw);
+    REQUIRE(block);
+    REQUIRE(block->txids.size() == 3);
+    CHECK(block->txids[0].to_display_hex() == "4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b");
+    CHECK(block->transactions[1].has_witness());
+    CHECK(block->txids[1] == block->transactions[2].inputs[0].prevout.txid);
+    CHECK(block->txids[2] == parse_transaction(htlc_raw).value().txid());
+    CHECK(txids_of(*block) == block->txids);
+    // A block built in memory has none stored; txids_of hashes each.
+    Block built;
+    built.transactions = block->transactions;
+    CHECK(built.txids.empty());
+    CHECK(txids_of(built) == block->txids);
+}
+
 TEST_CASE("block: merkle tree duplicates the last node of odd levels") {
     Hash256 a{}, b{}, c{};
     a[0] = 1;

@@ -48,3 +48,24 @@ TEST_CASE("hash: incremental SHA256 equals one-shot") {
     h.write(as_bytes("ab")).write(as_bytes("c"));
     CHECK(h.finish() == sha256(as_bytes("abc")));
 }
+
+TEST_CASE("hash: incremental SHA256 across block boundaries (FIPS 180-2 B.2 and B.3)") {
+    Sha256 two;
+    two.write(as_bytes("abcdbcdecdefdefgefghfghighijhij")).write(as_bytes("kijkljklmklmnlmnomnopnopq"));
+    CHECK(to_hex(two.finish()) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    // One million 'a', written 1,000 (not a multiple of the 64-byte block) at a time.
+    Sha256 million;
+    Bytes thousand(1000, 'a');
+    for (int i = 0; i < 1000; ++i) million.write(thousand);
+    CHECK(to_hex(million.finish()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+TEST_CASE("hash: SHA256d of parts is SHA256d of their concatenation (Bitcoin genesis block header)") {
+    Bytes header = parse_hex(
+                       "0100000000000000000000000000000000000000000000000000000000000000000000003ba3"
+                       "edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c")
+                       .value();
+    ByteSpan all(header);
+    CHECK(to_hex(reversed(sha256d_of_parts({all.first(4), all.subspan(4, 70), all.subspan(74), ByteSpan{}}))) ==
+          "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f");
+}

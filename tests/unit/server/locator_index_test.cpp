@@ -79,6 +79,16 @@ TEST_CASE("locator index: agrees with a multiset model under random inserts, bat
             }
             CHECK(lost == 0);
             CHECK(wrong == 0);
+            // A block's lookup: more keys than one prefetched chunk, the
+            // stored and the absent interleaved.
+            std::vector<Locator> query;
+            std::vector<std::size_t> expected;
+            for (std::size_t i = 0; i < 1000; ++i) {
+                query.push_back(i % 2 == 0 && !present.empty() ? present[rng() % present.size()]
+                                                               : random_locator(rng, space));
+                if (model.count(prefix(query.back())) > 0) expected.push_back(i);
+            }
+            CHECK(index.candidates(query) == expected);
             index.wait_for_rebuild();
         }
         CHECK(batched > static_cast<std::size_t>(steps) / 4);  // as many as came one by one
