@@ -759,3 +759,77 @@ TEST_CASE("store: postgres keeps appointments in partitions of 144 blocks by sta
     REQUIRE(prefixes.size() == 1);
     CHECK(std::equal(prefixes[0].begin(), prefixes[0].begin() + 8, first.locator.begin()));
 }
+
+TEST_CASE("store: with pg_prewarm installed, the locator load reads each partition's loc_hi index ahead and streams the same locators") {
+    test::PostgresOptions options;
+    options.settings = {{"track_functions", "all"}};  // counts calls of C functions: pg_prewarm's
+    auto pg = test::TemporaryPostgres::start(options);
+    auto store = open_postgres_store(pg->connection_string()).value();
+    UserRecord u{user(5), 100000, 1, 100000};
+    WriteBatch batch;
+    batch.put_user(u);
+    // Seven partitions (more than the four read ahead of the scans).
+    for (std::uint8_t i = 0; i < 70; ++i) {
+        AppointmentRecord a = appointment(u.user_id, locator(i, static_cast<std::uint8_t>(i * 7)), 40, i);
+        a.start_block = 10 + 144u * (i % 7);
+        batch.put_appointment(a, true);
+    }
+    REQUIRE(store->write(batch));
+    auto load = [&] {
+        std::vector<Locator> prefixes;
+        REQUIRE(store->for_each_locator_prefix([&](std::span<const Locator> b) { prefixes.insert(prefixes.end(), b.begin(), b.end()); }));
+        std::sort(prefixes.begin(), prefixes.end());
+        return prefixes;
+    };
+    std::vector<Locator> without = load();
+    CHECK(without.size() == 70);
+    pqxx::connection admin(pg->connection_string());
+    pqxx::nontransaction(admin).exec0("CREATE EXTENSION pg_prewarm");
+    CHECK(load() == without);
+    // The reading connection has closed, so its backend has reported its
+    // function calls; the statistics show them shortly after.
+    std::int64_t calls = -1;
+    for (int attempt = 0; attempt < 100 && calls != 7; ++attempt) {
+        pqxx::connection c(pg->connection_string());
+        auto r = pqxx::nontransaction(c).exec("SELECT calls FROM pg_stat_user_functions WHERE funcname = 'pg_prewarm'");
+        calls = r.empty() ? 0 : r[0][0].as<std::int64_t>();
+        if (calls != 7) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    CHECK(calls == 7);
+}
+
+TEST_CASE("store: a locator load whose pg_prewarm call is refused streams every locator all the same") {
+    // A tower whose role may not run pg_prewarm (the extension installed by
+    // a superuser, EXECUTE revoked): each pre-read fails under its savepoint.
+    auto pg = test::TemporaryPostgres::start();
+    {
+        pqxx::connection admin(pg->connection_string());
+        pqxx::nontransaction tx(admin);
+        tx.exec0("CREATE ROLE tower LOGIN");
+        tx.exec0("CREATE DATABASE towerdb OWNER tower");
+    }
+    {
+        pqxx::connection admin(pg->connection_string("towerdb"));
+        pqxx::nontransaction tx(admin);
+        tx.exec0("CREATE EXTENSION pg_prewarm");
+        tx.exec0("REVOKE EXECUTE ON FUNCTION pg_prewarm(regclass, text, text, bigint, bigint) FROM PUBLIC");
+        tx.exec0("GRANT CREATE ON SCHEMA public TO tower");
+    }
+    auto store = open_postgres_store(pg->connection_string("towerdb") + " user=tower").value();
+    UserRecord u{user(5), 100000, 1, 100000};
+    WriteBatch batch;
+    batch.put_user(u);
+    for (std::uint8_t i = 0; i < 30; ++i) {
+        AppointmentRecord a = appointment(u.user_id, locator(i, 3), 40, i);
+        a.start_block = 10 + 144u * (i % 3);
+        batch.put_appointment(a, true);
+    }
+    REQUIRE(store->write(batch));
+    std::set<Locator> prefixes;
+    auto loaded = store->for_each_locator_prefix([&](std::span<const Locator> b) { prefixes.insert(b.begin(), b.end()); });
+    REQUIRE(loaded);
+    CHECK(prefixes.size() == 30);
+    // It was refused, not skipped: the role cannot run it.
+    pqxx::connection as_tower(pg->connection_string("towerdb") + " user=tower");
+    CHECK_THROWS_AS(pqxx::nontransaction(as_tower).exec("SELECT pg_prewarm('appointments_locator')"), pqxx::sql_error);
+}
