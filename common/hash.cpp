@@ -2,6 +2,7 @@
 
 // For SHA256_Init/Update/Final (see sha256 below).
 #define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
@@ -38,6 +39,9 @@ void sha256_update(SHA256_CTX& c, ByteSpan data) {
 Hash256 sha256_final(SHA256_CTX& c) {
     Hash256 out{};
     if (SHA256_Final(out.data(), &c) != 1) std::abort();
+    // The context holds the message's last block and chaining state, which
+    // for HMAC keys, HKDF and shared secrets are secret (STYLE: wipe secrets).
+    OPENSSL_cleanse(&c, sizeof c);
     return out;
 }
 }  // namespace
@@ -91,6 +95,8 @@ Sha256::Sha256() {
     static_assert(sizeof(SHA256_CTX) <= state_size && alignof(SHA256_CTX) <= alignof(std::uint64_t));
     sha256_init(*reinterpret_cast<SHA256_CTX*>(state_));
 }
+
+Sha256::~Sha256() { OPENSSL_cleanse(state_, sizeof state_); }
 
 Sha256& Sha256::write(ByteSpan data) {
     sha256_update(*reinterpret_cast<SHA256_CTX*>(state_), data);

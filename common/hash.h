@@ -24,6 +24,7 @@ Hash256 tagged_hash(std::string_view tag, ByteSpan data);
 class Sha256 {
 public:
     Sha256();
+    ~Sha256();  // wipes the state: a message in progress may hold secrets
     Sha256(const Sha256&) = delete;
     Sha256& operator=(const Sha256&) = delete;
     Sha256& write(ByteSpan data);
